@@ -1,0 +1,809 @@
+"""The local Plimsoll stack, without containers: `up`, `down`, `status`, `logs`, `reset`.
+
+Starts real servers on loopback and non-default ports: PostgreSQL from the
+distribution's packages, Apache Kafka (KRaft) from its Maven Central jars,
+Keycloak from its Maven Central distribution, then the Plimsoll services.
+Whatever is missing is installed first. Every wait has a deadline; on any
+failure the script says what failed in one line, stops what it started in this
+run, and exits non-zero.
+
+Runtime state (data, logs, pids, endpoints.json, generated secrets) lives in
+`.stack/`; downloads live in `.cache/`, which `reset` keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("PLIMSOLL_STACK_DIR", ROOT / ".stack"))
+CACHE = Path(os.environ.get("PLIMSOLL_CACHE_DIR", ROOT / ".cache"))
+LOGS = STATE / "logs"
+PIDS = STATE / "pids"
+HOST = "127.0.0.1"
+
+KAFKA_VERSION = "4.1.1"
+KEYCLOAK_VERSION = "26.4.7"
+REALM = "plimsoll"
+SERVICES = ("allocation", "timesheet", "wellbeing", "notifications", "audit")
+
+
+def port(name: str, default: int) -> int:
+    return int(os.environ.get(f"PLIMSOLL_{name}_PORT", default))
+
+
+PG_PORT = port("PG", 55432)
+KAFKA_PORT = port("KAFKA", 59092)
+KAFKA_CONTROLLER_PORT = port("KAFKA_CONTROLLER", 59093)
+KEYCLOAK_PORT = port("KEYCLOAK", 58080)
+KEYCLOAK_MANAGEMENT_PORT = port("KEYCLOAK_MANAGEMENT", 59000)
+SERVICE_PORTS = {s: port(s.upper(), 58101 + i) for i, s in enumerate(SERVICES)}
+
+KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
+KEYCLOAK_ISSUER = f"http://{HOST}:{KEYCLOAK_PORT}/realms/{REALM}"
+
+
+class StackError(Exception):
+    """One line saying what failed and how to fix it."""
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def run(
+    cmd: list[str],
+    *,
+    what: str,
+    timeout: float = 600,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> str:
+    try:
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            input=input,
+            env=env,
+            cwd=cwd,
+        )
+    except FileNotFoundError as exc:
+        raise StackError(f"{what}: {cmd[0]} not found") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise StackError(f"{what}: no result after {timeout:.0f}s ({' '.join(cmd)})") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise StackError(f"{what} failed (exit {done.returncode}): {' | '.join(tail)}")
+    return done.stdout
+
+
+def wait_until(what: str, probe: Callable[[], bool], timeout: float, log: Path | None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.5)
+    hint = f"; see {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log}" if log else ""
+    raise StackError(f"{what} did not become ready within {timeout:.0f}s{hint}")
+
+
+def port_in_use(number: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, number)) == 0
+
+
+def require_free(number: int, what: str, variable: str) -> None:
+    if port_in_use(number):
+        raise StackError(
+            f"port {number} for {what} is already in use by another program: "
+            f"stop it or set {variable} to a free port"
+        )
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+_apt_updated = False
+
+
+def apt_install(*packages: str) -> None:
+    global _apt_updated
+    if not is_root():
+        raise StackError(
+            f"missing {' '.join(packages)}: run `sudo apt-get install -y {' '.join(packages)}`"
+        )
+    say(f"installing {' '.join(packages)} from Debian's packages")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        run(["apt-get", "update", "-q"], what="apt-get update", env=env)
+        _apt_updated = True
+    run(
+        ["apt-get", "install", "-y", "-q", *packages],
+        what=f"apt-get install {' '.join(packages)}",
+        env=env,
+    )
+
+
+# --- processes we start ------------------------------------------------------------------------
+
+
+def pid_file(name: str) -> Path:
+    return PIDS / f"{name}.pid"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_pid(name: str) -> int | None:
+    path = pid_file(name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text().strip() or 0)
+    return pid if pid and alive(pid) else None
+
+
+def spawn(
+    name: str, cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    PIDS.mkdir(parents=True, exist_ok=True)
+    log = (LOGS / f"{name}.log").open("ab")
+    process = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,  # survives `make`, and is stopped as one process group
+    )
+    pid_file(name).write_text(str(process.pid))
+    return process.pid
+
+
+def stop_process(name: str, grace: float = 30) -> bool:
+    pid = running_pid(name)
+    pid_file(name).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.2)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    if alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def http_ok(url: str, timeout: float = 2) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            return bool(200 <= response.status < 300)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+# --- components --------------------------------------------------------------------------------
+
+
+@dataclass
+class Component:
+    name: str
+
+    @property
+    def log(self) -> Path:
+        return LOGS / f"{self.name}.log"
+
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def install(self) -> None:
+        """Make sure everything needed to start is on the machine."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> bool:
+        return stop_process(self.name)
+
+    def url(self) -> str:
+        raise NotImplementedError
+
+
+class Postgres(Component):
+    """A private cluster owned by the `postgres` user (initdb refuses root)."""
+
+    def __init__(self) -> None:
+        super().__init__("postgres")
+        self.home = self._home()
+        self.data = self.home / "data"
+        self.sockets = self.home / "run"
+
+    @property
+    def log(self) -> Path:
+        # Beside the cluster, where the postgres user can always write.
+        return self.home / "postgres.log"
+
+    @staticmethod
+    def _home() -> Path:
+        home = STATE / "postgres"
+        if is_root() and not _postgres_can_reach(STATE):
+            # A checkout under a private folder (e.g. /root) is not reachable by the
+            # postgres user: keep the cluster in a world-traversable place instead.
+            digest = hashlib.sha256(str(STATE).encode()).hexdigest()[:12]
+            home = Path("/var/tmp") / f"plimsoll-{digest}" / "postgres"  # noqa: S108
+        return home
+
+    def bin(self, tool: str) -> str:
+        found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"))
+        if not found:
+            raise StackError(f"PostgreSQL's {tool} not found after install")
+        return str(found[-1])
+
+    def as_owner(self, cmd: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if is_root() else cmd
+
+    def install(self) -> None:
+        if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+            apt_install("postgresql")
+
+    def running(self) -> bool:
+        pid_path = self.data / "postmaster.pid"
+        if not pid_path.exists():
+            return False
+        pid = int(pid_path.read_text().splitlines()[0])
+        return alive(pid)
+
+    def ready(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url_for("postgres", "plimsoll"), connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def url_for(self, database: str, user: str) -> str:
+        return f"postgresql://{user}@{HOST}:{PG_PORT}/{database}"
+
+    def url(self) -> str:
+        return f"{HOST}:{PG_PORT}"
+
+    def _initdb(self) -> None:
+        say("creating the PostgreSQL cluster")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.sockets.mkdir(exist_ok=True)
+        if is_root():
+            shutil.chown(self.home, "postgres", "postgres")
+            shutil.chown(self.sockets, "postgres", "postgres")
+        run(
+            self.as_owner(
+                [
+                    self.bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "plimsoll",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ]
+            ),
+            what="initdb",
+        )
+        # Loopback only, trust auth: a developer's private cluster. Durability stays on.
+        settings = (
+            f"\nport = {PG_PORT}\nlisten_addresses = '{HOST}'\n"
+            f"unix_socket_directories = '{self.sockets}'\nmax_connections = 300\n"
+        )
+        conf = self.data / "postgresql.conf"
+        run(
+            self.as_owner(["sh", "-c", f"cat >> {conf}"]),
+            what="configure PostgreSQL",
+            input=settings,
+        )
+
+    def start(self) -> None:
+        require_free(PG_PORT, "PostgreSQL", "PLIMSOLL_PG_PORT")
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        run(
+            self.as_owner(
+                [
+                    self.bin("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            what="starting PostgreSQL",
+            timeout=90,
+        )
+
+    def stop(self) -> bool:
+        if not self.running():
+            return False
+        run(
+            self.as_owner([self.bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]),
+            what="stopping PostgreSQL",
+            timeout=90,
+        )
+        return True
+
+    def create_databases(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url_for("postgres", "plimsoll"), autocommit=True) as conn:
+            for service in SERVICES:
+                exists = conn.execute("select 1 from pg_roles where rolname = %s", (service,))
+                if exists.fetchone() is None:
+                    conn.execute(f'create role "{service}" login')
+                exists = conn.execute("select 1 from pg_database where datname = %s", (service,))
+                if exists.fetchone() is None:
+                    conn.execute(f'create database "{service}" owner "{service}"')
+
+
+def _postgres_can_reach(path: Path) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-x", str(path)], check=False
+    )
+    return probe.returncode == 0
+
+
+def java_major(java: str) -> int:
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    except FileNotFoundError:
+        return 0
+    version = out.split('"')[1] if '"' in out else "0"
+    return int(version.split(".")[0])
+
+
+def find_java(minimum: int) -> str:
+    """The machine's `java` if new enough, else a newer JDK under /usr/lib/jvm."""
+    candidates = [shutil.which("java") or "java"]
+    candidates += sorted(str(p) for p in Path("/usr/lib/jvm").glob("*/bin/java"))
+    for java in candidates:
+        if java_major(java) >= minimum:
+            return java
+    if is_root():
+        apt_install("openjdk-17-jre-headless")
+        if java_major("java") >= minimum:
+            return "java"
+    raise StackError(f"no Java {minimum}+ found: apt-get install -y openjdk-17-jre-headless")
+
+
+def maven() -> str:
+    if shutil.which("mvn") is None:
+        apt_install("maven")
+    return "mvn"
+
+
+class Kafka(Component):
+    """One combined broker and controller node in KRaft mode."""
+
+    def __init__(self) -> None:
+        super().__init__("kafka")
+        self.lib = CACHE / f"kafka-{KAFKA_VERSION}" / "lib"
+        self.home = STATE / "kafka"
+
+    def install(self) -> None:
+        self.java = find_java(17)
+        if (self.lib / ".complete").exists():
+            return
+        say(f"resolving Apache Kafka {KAFKA_VERSION} from Maven Central")
+        self.lib.mkdir(parents=True, exist_ok=True)
+        run(
+            [
+                maven(),
+                "-q",
+                "-B",
+                "-f",
+                str(ROOT / "deploy/local/kafka-broker/pom.xml"),
+                f"-Dkafka.version={KAFKA_VERSION}",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={self.lib}",
+            ],
+            what="downloading Kafka's jars with Maven (is Maven Central reachable?)",
+        )
+        (self.lib / ".complete").touch()
+
+    def running(self) -> bool:
+        return running_pid(self.name) is not None
+
+    def ready(self) -> bool:
+        from kafka.admin import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=KAFKA_BOOTSTRAP,
+                bootstrap_timeout_ms=2000,
+                request_timeout_ms=2000,
+            )
+        except Exception:
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except Exception:
+            return False
+        finally:
+            admin.close()
+
+    def url(self) -> str:
+        return KAFKA_BOOTSTRAP
+
+    def _configure(self) -> Path:
+        data = self.home / "data"
+        config = self.home / "server.properties"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{HOST}:{KAFKA_CONTROLLER_PORT}",
+                    f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
+                    f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=3",
+                    # One node: every internal topic has one replica.
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "default.replication.factor=1",
+                    "min.insync.replicas=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    # Event topics are created explicitly with their own settings.
+                    "auto.create.topics.enable=false",
+                    "",
+                ]
+            )
+        )
+        if not (data / "meta.properties").exists():
+            cluster_id = run(
+                self._java("kafka.tools.StorageTool", "random-uuid"), what="kafka random-uuid"
+            )
+            run(
+                self._java(
+                    "kafka.tools.StorageTool", "format", "-t", cluster_id.strip(), "-c", str(config)
+                ),
+                what="formatting Kafka storage",
+            )
+        return config
+
+    def _java(self, main: str, *args: str, heap: str = "-Xmx256m") -> list[str]:
+        log_config = ROOT / "deploy/local/kafka-broker/log4j2.yaml"
+        return [
+            self.java,
+            heap,
+            f"-Dlog4j2.configurationFile={log_config}",
+            "-cp",
+            f"{self.lib}/*",
+            main,
+            *args,
+        ]
+
+    def start(self) -> None:
+        require_free(KAFKA_PORT, "Kafka", "PLIMSOLL_KAFKA_PORT")
+        require_free(
+            KAFKA_CONTROLLER_PORT, "the Kafka controller", "PLIMSOLL_KAFKA_CONTROLLER_PORT"
+        )
+        config = self._configure()
+        spawn(self.name, self._java("kafka.Kafka", str(config), heap="-Xmx1g"))
+
+
+class Keycloak(Component):
+    """Keycloak in dev mode with the realm imported from deploy/local/keycloak."""
+
+    def __init__(self) -> None:
+        super().__init__("keycloak")
+        self.archive = CACHE / f"keycloak-quarkus-dist-{KEYCLOAK_VERSION}.zip"
+        self.home = STATE / "keycloak" / f"keycloak-{KEYCLOAK_VERSION}"
+
+    def install(self) -> None:
+        self.java = find_java(17)
+        if self.archive.exists():
+            return
+        say(f"downloading Keycloak {KEYCLOAK_VERSION} from Maven Central (about 160 MB)")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        run(
+            [
+                maven(),
+                "-q",
+                "-B",
+                "dependency:copy",
+                f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip",
+                f"-DoutputDirectory={CACHE}",
+            ],
+            what="downloading Keycloak with Maven (is Maven Central reachable?)",
+            cwd=CACHE,
+        )
+
+    def running(self) -> bool:
+        return running_pid(self.name) is not None
+
+    def ready(self) -> bool:
+        return http_ok(f"{KEYCLOAK_ISSUER}/.well-known/openid-configuration")
+
+    def url(self) -> str:
+        return KEYCLOAK_ISSUER
+
+    def start(self) -> None:
+        require_free(KEYCLOAK_PORT, "Keycloak", "PLIMSOLL_KEYCLOAK_PORT")
+        require_free(
+            KEYCLOAK_MANAGEMENT_PORT, "Keycloak management", "PLIMSOLL_KEYCLOAK_MANAGEMENT_PORT"
+        )
+        if not (self.home / "bin" / "kc.sh").exists():
+            say("unpacking Keycloak")
+            with zipfile.ZipFile(self.archive) as archive:
+                archive.extractall(self.home.parent)
+            for script in (self.home / "bin").glob("*.sh"):
+                script.chmod(0o755)
+        imports = self.home / "data" / "import"
+        imports.mkdir(parents=True, exist_ok=True)
+        shutil.copy(
+            ROOT / "deploy/local/keycloak/realm-plimsoll.json", imports / "realm-plimsoll.json"
+        )
+        client_secrets = load_secrets()
+        env = {
+            "JAVA_HOME": str(Path(self.java).resolve().parents[1]),
+            "JAVA_OPTS_KC_HEAP": "-Xms256m -Xmx768m",
+            "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": client_secrets["keycloak_admin_password"],
+            **{
+                f"PLIMSOLL_{s.upper()}_CLIENT_SECRET": client_secrets[f"{s}_client_secret"]
+                for s in SERVICES
+            },
+        }
+        spawn(
+            self.name,
+            [
+                str(self.home / "bin" / "kc.sh"),
+                "start-dev",
+                f"--http-host={HOST}",
+                f"--http-port={KEYCLOAK_PORT}",
+                f"--http-management-port={KEYCLOAK_MANAGEMENT_PORT}",
+                "--health-enabled=true",
+                "--import-realm",
+            ],
+            env=env,
+        )
+
+
+class Service(Component):
+    """A Plimsoll service under uvicorn, with its own database."""
+
+    def __init__(self, service: str, postgres: Postgres) -> None:
+        super().__init__(service)
+        self.port = SERVICE_PORTS[service]
+        self.postgres = postgres
+
+    def running(self) -> bool:
+        return running_pid(self.name) is not None
+
+    def ready(self) -> bool:
+        return http_ok(f"{self.url()}/health/ready")
+
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def database_url(self) -> str:
+        return self.postgres.url_for(self.name, self.name).replace(
+            "postgresql://", "postgresql+psycopg://"
+        )
+
+    def start(self) -> None:
+        require_free(self.port, f"the {self.name} service", f"PLIMSOLL_{self.name.upper()}_PORT")
+        uvicorn = ROOT / ".venv" / "bin" / "uvicorn"
+        if not uvicorn.exists():
+            raise StackError("the Python environment is missing: run `make install`")
+        env = {
+            "PLIMSOLL_DATABASE_URL": self.database_url(),
+            "PLIMSOLL_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
+            "PLIMSOLL_KEYCLOAK_ISSUER": KEYCLOAK_ISSUER,
+            "PLIMSOLL_CLIENT_ID": f"plimsoll-{self.name}",
+            "PLIMSOLL_CLIENT_SECRET": load_secrets()[f"{self.name}_client_secret"],
+        }
+        spawn(
+            self.name,
+            [
+                str(uvicorn),
+                "--factory",
+                f"plimsoll_{self.name}.main:create_app",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+
+
+def load_secrets() -> dict[str, str]:
+    """Local-only secrets, generated once per stack and never committed."""
+    path = STATE / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {f"{s}_client_secret": secrets.token_urlsafe(24) for s in SERVICES}
+    values["keycloak_admin_password"] = secrets.token_urlsafe(18)
+    STATE.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values, indent=2))
+    return values
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+READY_TIMEOUTS = {"postgres": 90.0, "kafka": 120.0, "keycloak": 300.0}
+SERVICE_READY_TIMEOUT = 60.0
+
+
+def components() -> tuple[Postgres, list[Component]]:
+    postgres = Postgres()
+    return postgres, [postgres, Kafka(), Keycloak(), *(Service(s, postgres) for s in SERVICES)]
+
+
+def up() -> None:
+    started: list[Component] = []
+    postgres, parts = components()
+    began = time.monotonic()
+    try:
+        for part in parts:
+            part.install()
+        # Start the servers together, then wait for each: Keycloak's build step is the long pole.
+        for part in parts[:3]:
+            if not part.running():
+                say(f"starting {part.name}")
+                part.start()
+                started.append(part)
+        for part in parts[:3]:
+            wait_until(part.name, part.ready, READY_TIMEOUTS[part.name], part.log)
+        postgres.create_databases()
+        for part in parts[3:]:
+            if not part.running():
+                say(f"starting {part.name}")
+                part.start()
+                started.append(part)
+        for part in parts[3:]:
+            wait_until(
+                f"the {part.name} service",
+                part.ready,
+                SERVICE_READY_TIMEOUT,
+                part.log,
+            )
+    except (StackError, KeyboardInterrupt) as exc:
+        for part in reversed(started):
+            part.stop()
+        raise StackError(str(exc) or "interrupted") from exc
+    write_endpoints(postgres, parts)
+    elapsed = time.monotonic() - began
+    say(f"up in {elapsed:.1f}s ({len(started)} started); endpoints in .stack/endpoints.json")
+
+
+def write_endpoints(postgres: Postgres, parts: list[Component]) -> None:
+    services = [p for p in parts if isinstance(p, Service)]
+    endpoints = {
+        "kafka_bootstrap": KAFKA_BOOTSTRAP,
+        "keycloak_issuer": KEYCLOAK_ISSUER,
+        "postgres": {s.name: s.database_url() for s in services},
+        "services": {s.name: s.url() for s in services},
+    }
+    (STATE / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
+
+
+def down() -> None:
+    _, parts = components()
+    for part in reversed(parts):
+        if part.stop():
+            say(f"stopped {part.name}")
+    (STATE / "endpoints.json").unlink(missing_ok=True)
+
+
+def status() -> int:
+    _, parts = components()
+    healthy = True
+    for part in parts:
+        state = (
+            "ready"
+            if part.running() and part.ready()
+            else ("starting" if part.running() else "down")
+        )
+        healthy &= state == "ready"
+        print(f"{part.name:<14} {state:<9} {part.url()}")
+    return 0 if healthy else 3
+
+
+def logs(lines: int) -> None:
+    for path in (part.log for part in components()[1]):
+        if not path.exists():
+            continue
+        print(f"==> {path} <==")
+        print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+
+
+def reset() -> None:
+    down()
+    postgres = Postgres()
+    for folder in {STATE, postgres.home.parent}:
+        shutil.rmtree(folder, ignore_errors=True)
+    say("state removed (downloads in .cache/ kept)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("command", choices=["up", "down", "status", "logs", "reset"])
+    parser.add_argument("--lines", type=int, default=40, help="lines of each log for `logs`")
+    args = parser.parse_args()
+    try:
+        if args.command == "up":
+            up()
+        elif args.command == "down":
+            down()
+        elif args.command == "status":
+            return status()
+        elif args.command == "logs":
+            logs(args.lines)
+        else:
+            reset()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

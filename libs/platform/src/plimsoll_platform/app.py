@@ -1,0 +1,61 @@
+"""Builds a service's FastAPI app with everything every service must have."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import Engine, create_engine
+
+from plimsoll_platform.auth import TokenVerifier
+from plimsoll_platform.health import KafkaCheck, database_check, install_health
+from plimsoll_platform.logs import configure_logging
+from plimsoll_platform.metrics import install_metrics
+from plimsoll_platform.problems import install_problem_handlers
+from plimsoll_platform.settings import ServiceSettings
+from plimsoll_platform.telemetry import configure_tracing
+
+
+def create_engine_for(settings: ServiceSettings) -> Engine:
+    # A short connect timeout keeps readiness honest when the database is down.
+    return create_engine(
+        settings.database_url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 2},
+    )
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    engine: Engine | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otlp_endpoint)
+    engine = engine or create_engine_for(settings)
+    kafka_check = KafkaCheck(settings.kafka_bootstrap)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        kafka_check.close()
+        engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.token_verifier = TokenVerifier(settings.keycloak_issuer, settings.token_audience)
+    install_problem_handlers(app)
+    install_metrics(app, settings.service_name)
+    install_health(
+        app,
+        {"database": database_check(engine), "kafka": kafka_check},
+        settings.readiness_timeout_seconds,
+    )
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*,/metrics")
+    return app

@@ -1,0 +1,98 @@
+"""RFC 9457 problem details for every error a service returns."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://plimsoll.example.org/problems/"
+
+
+class InvalidParam(BaseModel):
+    name: str
+    reason: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    # Named as in RFC 9457's own example, so generic clients recognise it.
+    invalid_params: list[InvalidParam] | None = Field(
+        default=None, serialization_alias="invalid-params"
+    )
+
+
+class Problem(Exception):
+    """Raise from a route or handler to answer with problem details."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        invalid_params: list[InvalidParam] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.headers = headers or {}
+        self.details = ProblemDetails(
+            type=PROBLEM_BASE + kind if kind else "about:blank",
+            title=title,
+            status=status,
+            detail=detail,
+            invalid_params=invalid_params,
+        )
+
+
+def problem_response(details: ProblemDetails, request: Request) -> JSONResponse:
+    body = details.model_copy(update={"instance": str(request.url.path)})
+    return JSONResponse(
+        body.model_dump(exclude_none=True, by_alias=True),
+        status_code=details.status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    # ("body", "practitioner", "contracted_hours") -> "practitioner.contracted_hours"
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in location)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem) -> JSONResponse:
+        response = problem_response(exc.details, request)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        params = [InvalidParam(name=_field_name(e["loc"]), reason=e["msg"]) for e in exc.errors()]
+        details = ProblemDetails(
+            type=PROBLEM_BASE + "invalid-request",
+            title="The request is not valid",
+            status=422,
+            detail="; ".join(f"{p.name}: {p.reason}" for p in params),
+            invalid_params=params,
+        )
+        return problem_response(details, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        details = ProblemDetails(title=str(exc.detail), status=exc.status_code)
+        response = problem_response(details, request)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response

@@ -1,0 +1,21 @@
+"""Settings every service reads from its environment (prefix ``PLIMSOLL_``)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """One process runs one service, so one shared prefix is enough."""
+
+    model_config = SettingsConfigDict(env_prefix="PLIMSOLL_", extra="ignore")
+
+    service_name: str
+    database_url: str = Field(description="SQLAlchemy URL, postgresql+psycopg://...")
+    kafka_bootstrap: str = Field(description="host:port of the Kafka bootstrap servers")
+    keycloak_issuer: str = Field(description="issuer URL of the plimsoll realm")
+    token_audience: str = "plimsoll"  # noqa: S105 - an audience name, not a secret
+    log_level: str = "INFO"
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP endpoint for traces; none exports nothing"
+    )
+    readiness_timeout_seconds: float = 2.0

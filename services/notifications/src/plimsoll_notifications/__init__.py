@@ -1,0 +1,4 @@
+"""Plimsoll notifications service.
+
+Who is told what and how, escalation ladders and acknowledgements.
+"""

@@ -1,0 +1,103 @@
+"""Shared fixtures: the real local stack, brought up once per session or reused."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_SCRIPT = ROOT / "deploy" / "local" / "stack.py"
+
+
+def load_stack_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("plimsoll_local_stack", STACK_SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_stack(*args: str, env: dict[str, str] | None = None, timeout: float = 900):
+    return subprocess.run(
+        [sys.executable, str(STACK_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class Stack:
+    kafka_bootstrap: str
+    keycloak_issuer: str
+    postgres: dict[str, str]
+    services: dict[str, str]
+    secrets: dict[str, str]
+    module: ModuleType
+
+    def token(self, username: str) -> str:
+        """An access token for a demo user, by password grant on the public client."""
+        response = httpx.post(
+            f"{self.keycloak_issuer}/protocol/openid-connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": "plimsoll-web",
+                "username": username,
+                "password": f"{username}-local-only",
+                "scope": "openid",
+            },
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def service_token(self, service: str) -> str:
+        response = httpx.post(
+            f"{self.keycloak_issuer}/protocol/openid-connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": f"plimsoll-{service}",
+                "client_secret": self.secrets[f"{service}_client_secret"],
+            },
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    module = load_stack_module()
+    already_up = run_stack("status").returncode == 0
+    if not already_up:
+        done = run_stack("up")
+        sys.stdout.write(done.stdout)
+        if done.returncode != 0:
+            pytest.fail(f"the stack did not come up: {done.stderr.strip()}", pytrace=False)
+    endpoints = json.loads((module.STATE / "endpoints.json").read_text())
+    secrets = json.loads((module.STATE / "secrets.json").read_text())
+    yield Stack(
+        kafka_bootstrap=endpoints["kafka_bootstrap"],
+        keycloak_issuer=endpoints["keycloak_issuer"],
+        postgres=endpoints["postgres"],
+        services=endpoints["services"],
+        secrets=secrets,
+        module=module,
+    )
+    # Leave a stack we found running; stop one we started unless asked to keep it.
+    if not already_up and not os.environ.get("PLIMSOLL_KEEP_STACK"):
+        run_stack("down")
