@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import httpx
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +103,15 @@ def stack() -> Iterator[Stack]:
     # Leave a stack we found running; stop one we started unless asked to keep it.
     if not already_up and not os.environ.get("PLIMSOLL_KEEP_STACK"):
         run_stack("down")
+
+
+@pytest.fixture
+def scratch_database(stack) -> Iterator[str]:
+    """A new, empty database for one test; its SQLAlchemy URL. Dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin_url = f"postgresql://plimsoll@127.0.0.1:{stack.module.PG_PORT}/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield f"postgresql+psycopg://plimsoll@127.0.0.1:{stack.module.PG_PORT}/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
