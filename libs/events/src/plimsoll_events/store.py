@@ -373,8 +373,7 @@ class EventStore:
     # --- connections -------------------------------------------------------------------------
 
     def _new_connection(self) -> psycopg.Connection[Any]:
-        url = self._engine.url.set(drivername="postgresql")
-        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        return psycopg.connect(psycopg_url(self._engine), autocommit=True)
 
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:
@@ -389,6 +388,11 @@ class EventStore:
             raise
         finally:
             raw.close()
+
+
+def psycopg_url(engine: Engine) -> str:
+    """The engine's database as a plain libpq URL, for connections outside its pool."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _settle(

@@ -1,0 +1,20 @@
+"""Prometheus metrics of the relay and the projection runner."""
+
+from prometheus_client import Counter, Gauge
+
+RELAY_PUBLISHED = Counter(
+    "plimsoll_relay_published_events_total", "Events published to Kafka by the relay", ["topic"]
+)
+RELAY_BACKLOG = Gauge(
+    "plimsoll_relay_backlog_events", "Recorded events not yet published", ["topic"]
+)
+PROJECTION_EVENTS = Counter(
+    "plimsoll_projection_events_total",
+    "Events a projection handled, by outcome (applied, duplicate, dead-lettered)",
+    ["projection", "outcome"],
+)
+PROJECTION_LAG = Gauge(
+    "plimsoll_projection_lag_events",
+    "Messages on the topic not yet handled by the projection",
+    ["projection", "topic", "partition"],
+)

@@ -1,0 +1,31 @@
+"""Kafka topics, created explicitly with their settings (the broker auto-creates nothing)."""
+
+import contextlib
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from plimsoll_events.catalogue import dead_letter_topic
+
+# Events are the record of what happened: they are kept forever.
+FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+def ensure_event_topic(
+    bootstrap: str, topic: str, *, partitions: int = 6, replication_factor: int = 1
+) -> None:
+    """Create ``topic`` and its dead-letter topic if missing, both kept forever."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="plimsoll-topics")
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(name, partitions, replication_factor, topic_configs=dict(FOREVER))
+            for name in (topic, dead_letter_topic(topic))
+            if name not in existing
+        ]
+        # Another process may create it between our look and our request.
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(wanted)
+    finally:
+        admin.close()

@@ -1,0 +1,21 @@
+"""The event types Plimsoll ships, one module per owning service.
+
+Naming: the plain class name (`HoursLogged`) is always the latest version of a
+type, the one producers record; a superseded version keeps its model under a
+suffixed name (`HoursLoggedV1`) so stored data of that version can still be
+validated before it is upcast. When a type gets a new version, its old class is
+renamed, so every producer still importing the plain name is pointed by mypy at
+the fields that changed.
+"""
+
+from plimsoll_events.types.allocation import CaseAllocated
+from plimsoll_events.types.timesheet import HoursLogged, HoursLoggedV1, WorkCategory
+from plimsoll_events.types.wellbeing import SupervisionHeld
+
+__all__ = [
+    "CaseAllocated",
+    "HoursLogged",
+    "HoursLoggedV1",
+    "SupervisionHeld",
+    "WorkCategory",
+]

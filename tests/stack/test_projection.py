@@ -1,0 +1,210 @@
+"""The projection runner applies each event once, sets poison aside, and rebuilds exactly."""
+
+import json
+import uuid
+
+import pytest
+import sqlalchemy
+from kafka import KafkaProducer
+from plimsoll_events.catalogue import dead_letter_topic
+from plimsoll_events.envelope import encode, to_cloudevent
+from plimsoll_events.projection import ProjectionRunner
+from plimsoll_events.relay import OutboxRelay
+from plimsoll_events.store import EventStore
+
+from .eventing import MinutesByPractitioner, hours_logged, new_topic, read_topic
+
+
+@pytest.fixture
+def engine(scratch_database):
+    engine = sqlalchemy.create_engine(scratch_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine):
+    store = EventStore(engine)
+    store.create_schema()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def topic(stack):
+    return new_topic(stack.kafka_bootstrap)
+
+
+@pytest.fixture
+def relay(stack, store, engine, topic):
+    relay = OutboxRelay(
+        store, engine, bootstrap=stack.kafka_bootstrap, topic=topic, source="/plimsoll/timesheet"
+    )
+    relay.create_schema()
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def producer(stack):
+    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    yield producer
+    producer.close()
+
+
+def _runner(stack, engine, projection) -> ProjectionRunner:
+    runner = ProjectionRunner(engine, projection, bootstrap=stack.kafka_bootstrap)
+    runner.create_schema()
+    return runner
+
+
+def _publish(relay: OutboxRelay) -> None:
+    while relay.publish_pending():
+        pass
+
+
+def _log_hours(store, entries: list[tuple[str, int]]) -> None:
+    for practitioner, minutes in entries:
+        stream = f"timesheet-{practitioner}"
+        version = len(store.read_stream(stream))
+        store.append(stream, version, [hours_logged(practitioner, minutes)])
+
+
+def test_events_are_applied_to_the_read_model(stack, store, engine, topic, relay):
+    _log_hours(store, [("P-1", 30), ("P-2", 45), ("P-1", 60)])
+    _publish(relay)
+    projection = MinutesByPractitioner(topic)
+    runner = _runner(stack, engine, projection)
+    try:
+        runner.run_until_caught_up()
+    finally:
+        runner.close()
+    with engine.connect() as conn:
+        rows = projection.rows(conn)
+    assert [(r[0], r[1], r[2]) for r in rows] == [("P-1", 90, 2), ("P-2", 45, 1)]
+
+
+def test_same_event_delivered_twice_changes_nothing(stack, store, engine, topic, relay, producer):
+    _log_hours(store, [("P-1", 30), ("P-1", 15)])
+    _publish(relay)
+    # The relay resending after a crash: the same events at new offsets.
+    for event in store.read_all(0):
+        producer.send(topic, key=b"P-1", value=encode(to_cloudevent(event, "/plimsoll/timesheet")))
+    producer.flush()
+    projection = MinutesByPractitioner(topic)
+    runner = _runner(stack, engine, projection)
+    try:
+        runner.run_until_caught_up()
+    finally:
+        runner.close()
+    with engine.connect() as conn:
+        assert [(r[0], r[1], r[2]) for r in projection.rows(conn)] == [("P-1", 45, 2)]
+
+
+def test_restart_resumes_from_its_own_checkpoint(stack, store, engine, topic, relay):
+    projection = MinutesByPractitioner(topic)
+    _log_hours(store, [("P-1", 10), ("P-2", 20)])
+    _publish(relay)
+    first = _runner(stack, engine, projection)
+    try:
+        first.run_until_caught_up()
+    finally:
+        first.close()
+    _log_hours(store, [("P-3", 30)])
+    _publish(relay)
+    # Kafka's committed offsets are thrown away: only the database checkpoint remains.
+    second = _runner(stack, engine, projection)
+    try:
+        second.run_until_caught_up()
+    finally:
+        second.close()
+    with engine.connect() as conn:
+        assert [(r[0], r[1], r[2]) for r in projection.rows(conn)] == [
+            ("P-1", 10, 1),
+            ("P-2", 20, 1),
+            ("P-3", 30, 1),
+        ]
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_runner_carries_on(
+    stack, store, engine, topic, relay, producer
+):
+    _log_hours(store, [("P-1", 30)])
+    _publish(relay)
+    good = encode(to_cloudevent(store.read_all(0)[0], "/plimsoll/timesheet"))
+    envelope = json.loads(good)
+    unknown_type = {
+        **envelope,
+        "id": str(uuid.uuid4()),
+        "type": "org.example.plimsoll.unheard-of.v1",
+    }
+    invalid_data = {
+        **envelope,
+        "id": str(uuid.uuid4()),
+        "data": {**envelope["data"], "minutes": 5000},
+    }
+    poisoned = {
+        **envelope,
+        "id": str(uuid.uuid4()),
+        "subject": "P-POISON",
+        "data": {**envelope["data"], "practitioner_id": "P-POISON"},
+    }
+    bad = [
+        b"this is not json",
+        json.dumps(unknown_type).encode(),
+        json.dumps(invalid_data).encode(),
+        json.dumps(poisoned).encode(),
+    ]
+    for value in bad:
+        producer.send(topic, key=b"P-1", value=value, headers=[("origin", b"test")])
+    producer.flush()
+    _log_hours(store, [("P-2", 20)])
+    _publish(relay)
+
+    projection = MinutesByPractitioner(topic)
+    runner = _runner(stack, engine, projection)
+    try:
+        runner.run_until_caught_up()
+    finally:
+        runner.close()
+    with engine.connect() as conn:
+        assert [(r[0], r[1]) for r in projection.rows(conn)] == [("P-1", 30), ("P-2", 20)]
+
+    dead = read_topic(stack.kafka_bootstrap, dead_letter_topic(topic), expect=4)
+    assert sorted(r.value for r in dead) == sorted(bad)
+    reasons = {r.value: dict(r.headers)["dlq-reason"].decode() for r in dead}
+    assert reasons[bad[0]].startswith("unreadable: MalformedEnvelope")
+    assert "unheard-of" in reasons[bad[1]]
+    assert "minutes" in reasons[bad[2]]
+    assert reasons[bad[3]] == "apply failed: ValueError: this practitioner cannot be projected"
+    for record in dead:
+        headers = dict(record.headers)
+        assert headers["origin"] == b"test"
+        assert headers["dlq-topic"] == topic.encode()
+        assert headers["dlq-projection"] == projection.name.encode()
+
+
+def test_rebuild_gives_the_same_read_model_as_live(stack, store, engine, topic, relay):
+    projection = MinutesByPractitioner(topic)
+    runner = _runner(stack, engine, projection)
+    try:
+        for round_ in range(3):
+            _log_hours(store, [(f"P-{i % 7}", round_ * 10 + i) for i in range(40)])
+            _publish(relay)
+            runner.run_until_caught_up()
+        with engine.connect() as conn:
+            live = projection.rows(conn)
+    finally:
+        runner.close()
+    assert len(live) == 7
+
+    rebuilder = _runner(stack, engine, projection)
+    try:
+        rebuilder.rebuild()
+        with engine.connect() as conn:
+            assert projection.rows(conn) == []
+        rebuilder.run_until_caught_up()
+    finally:
+        rebuilder.close()
+    with engine.connect() as conn:
+        assert projection.rows(conn) == live

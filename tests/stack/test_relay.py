@@ -1,0 +1,208 @@
+"""The outbox relay publishes every recorded event, in order, and survives being killed."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+import sqlalchemy
+from plimsoll_events.envelope import CONTENT_TYPE, decode
+from plimsoll_events.relay import OutboxRelay
+from plimsoll_events.store import EventStore
+
+from .eventing import hours_logged, new_topic, read_topic
+
+SOURCE = "/plimsoll/timesheet"
+
+
+@pytest.fixture
+def engine(scratch_database):
+    engine = sqlalchemy.create_engine(scratch_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine):
+    store = EventStore(engine)
+    store.create_schema()
+    yield store
+    store.close()
+
+
+def _relay(store, engine, stack, topic, batch_size=2000) -> OutboxRelay:
+    relay = OutboxRelay(
+        store,
+        engine,
+        bootstrap=stack.kafka_bootstrap,
+        topic=topic,
+        source=SOURCE,
+        batch_size=batch_size,
+    )
+    relay.create_schema()
+    return relay
+
+
+def _positions_by_key(records) -> dict[bytes, list[int]]:
+    by_key: dict[bytes, list[int]] = defaultdict(list)
+    for record in records:
+        by_key[record.key].append(decode(record.value).plimsollposition)
+    return by_key
+
+
+def test_relay_publishes_in_position_order_keyed_by_practitioner(stack, store, engine):
+    topic = new_topic(stack.kafka_bootstrap)
+    for i in range(30):
+        practitioner = f"P-{i % 3}"
+        store.append(f"timesheet-{practitioner}", i // 3, [hours_logged(practitioner, i + 1)])
+    relay = _relay(store, engine, stack, topic, batch_size=7)
+    try:
+        while relay.publish_pending():
+            pass
+    finally:
+        relay.close()
+    assert relay.last_published() == 30
+
+    records = read_topic(stack.kafka_bootstrap, topic, expect=30)
+    assert len(records) == 30
+    by_key = _positions_by_key(records)
+    assert set(by_key) == {b"P-0", b"P-1", b"P-2"}
+    for key, positions in by_key.items():
+        assert positions == sorted(positions), key
+        assert len(positions) == 10
+    first = decode(records[0].value)
+    assert first.source == SOURCE
+    assert first.subject == records[0].key.decode()
+    assert dict(records[0].headers)["content-type"] == CONTENT_TYPE.encode()
+
+
+def test_nothing_new_publishes_nothing(stack, store, engine):
+    topic = new_topic(stack.kafka_bootstrap)
+    relay = _relay(store, engine, stack, topic)
+    try:
+        assert relay.publish_pending() == 0
+        store.append("s", 0, [hours_logged("P-1", 5)])
+        assert relay.publish_pending() == 1
+        assert relay.publish_pending() == 0
+    finally:
+        relay.close()
+
+
+def test_failure_before_recording_position_resends_and_skips_nothing(stack, store, engine):
+    topic = new_topic(stack.kafka_bootstrap, partitions=1)
+    for i in range(10):
+        store.append("s", i, [hours_logged("P-1", i + 1)])
+    relay = _relay(store, engine, stack, topic, batch_size=4)
+    original_begin = engine.begin
+    calls = {"n": 0}
+
+    def failing_begin():
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second batch is sent, then the process "dies"
+            raise ConnectionError("database went away")
+        return original_begin()
+
+    engine.begin = failing_begin
+    try:
+        relay.publish_pending()
+        with pytest.raises(ConnectionError):
+            relay.publish_pending()
+        engine.begin = original_begin
+        while relay.publish_pending():
+            pass
+    finally:
+        engine.begin = original_begin
+        relay.close()
+    positions = [
+        decode(r.value).plimsollposition for r in read_topic(stack.kafka_bootstrap, topic, 14)
+    ]
+    # Batch 5..8 went out twice; nothing is missing and each run is in order.
+    assert positions == [1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8, 9, 10]
+
+
+RELAY_PROCESS = textwrap.dedent(
+    """
+    import sys, threading
+    import sqlalchemy
+    from plimsoll_events.relay import OutboxRelay
+    from plimsoll_events.store import EventStore
+    url, bootstrap, topic = sys.argv[1:4]
+    engine = sqlalchemy.create_engine(url)
+    store = EventStore(engine)
+    relay = OutboxRelay(store, engine, bootstrap=bootstrap, topic=topic,
+                        source="/plimsoll/timesheet", batch_size=200)
+    relay.create_schema()
+    relay.run(threading.Event())
+    """
+)
+
+
+def test_relay_killed_mid_run_publishes_everything_in_order_after_restart(
+    stack, store, engine, scratch_database
+):
+    topic = new_topic(stack.kafka_bootstrap)
+    store.import_events(
+        (f"timesheet-P-{p}", [hours_logged(f"P-{p}", m + 1) for m in range(100)]) for p in range(50)
+    )
+    total = store.head_position()
+    _relay(store, engine, stack, topic).close()  # creates relay_positions
+    command = [sys.executable, "-c", RELAY_PROCESS, scratch_database, stack.kafka_bootstrap, topic]
+
+    def published() -> int:
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql("select position from relay_positions").first()
+        return int(row[0]) if row else 0
+
+    process = subprocess.Popen(command)
+    deadline = time.monotonic() + 60
+    while published() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = published()
+    assert 0 < killed_at < total, "the relay should have been killed part-way"
+
+    process = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 120
+        while published() < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert published() == total
+
+    records = read_topic(stack.kafka_bootstrap, topic, expect=total)
+    by_key = _positions_by_key(records)
+    assert len(by_key) == 50
+    for positions in by_key.values():
+        distinct = sorted(set(positions))
+        assert len(distinct) == 100
+        # In order, except that a resent tail starts again from an earlier position.
+        restarts = sum(1 for a, b in itertools.pairwise(positions) if b <= a)
+        assert restarts <= 1
+
+
+def test_second_relay_waits_while_the_first_leads(stack, store, engine):
+    topic = new_topic(stack.kafka_bootstrap)
+    first = _relay(store, engine, stack, topic)
+    second = _relay(store, engine, stack, topic)
+    stop = threading.Event()
+    try:
+        assert first.acquire_leadership(stop)
+        waiting = threading.Thread(target=second.acquire_leadership, args=(stop,))
+        waiting.start()
+        waiting.join(timeout=1.5)
+        assert waiting.is_alive(), "the second relay must not lead while the first does"
+        first.close()
+        waiting.join(timeout=5)
+        assert not waiting.is_alive()
+    finally:
+        stop.set()
+        second.close()
