@@ -195,7 +195,10 @@ class ProjectionRunner:
             self.poll_once(timeout_ms=200)
             if self.consumer.assignment() and self.lag() == 0:
                 return
-        raise TimeoutError(f"projection {self.projection.name} did not catch up")
+        raise TimeoutError(
+            f"projection {self.projection.name} did not catch up within {timeout_seconds:g}s: "
+            f"assigned {sorted(map(tuple, self.consumer.assignment()))}, lag {self.lag()}"
+        )
 
     def lag(self) -> int:
         assignment = self.consumer.assignment()

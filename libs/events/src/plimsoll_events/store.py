@@ -17,34 +17,21 @@ Guarantees, by construction:
 
 from __future__ import annotations
 
-import json
-import queue
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.types.json import Jsonb
+from pydantic_core import to_json
 from sqlalchemy import Engine
 
+from plimsoll_events.committer import Append, ConcurrencyError, GroupCommitter
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
 
-
-class ConcurrencyError(Exception):
-    """The stream is not at the version the writer expected (HTTP 409 at the edge)."""
-
-    def __init__(self, stream_id: str, expected_version: int) -> None:
-        super().__init__(
-            f"stream {stream_id!r} is no longer at version {expected_version}: "
-            "reload it and decide again"
-        )
-        self.stream_id = stream_id
-        self.expected_version = expected_version
+__all__ = ["ConcurrencyError", "EventStore", "psycopg_url"]
 
 
 SCHEMA = """
@@ -82,27 +69,6 @@ create trigger events_immutable before update or delete on events
     for each statement execute function events_are_immutable();
 """
 
-# The version check and the counter update share one statement: when the stream
-# has moved on, the counter is not touched and nothing is written.
-APPEND = """
-with current_version as (
-    select coalesce(max(stream_version), 0) as v from events where stream_id = %(stream_id)s
-), head as (
-    update event_log_head set last_position = last_position + %(count)s
-    where id = 1 and (select v from current_version) = %(expected)s
-    returning last_position - %(count)s as base
-)
-insert into events
-    (position, stream_id, stream_version, event_id, type, version, subject, data, metadata)
-select head.base + e.n, %(stream_id)s, %(expected)s + e.n,
-       e.event_id, e.type, e.version, e.subject, e.data, e.metadata
-from head,
-     unnest(%(event_ids)s::uuid[], %(types)s::text[], %(versions)s::int[],
-            %(subjects)s::text[], %(data)s::jsonb[], %(metadata)s::jsonb[])
-         with ordinality as e(event_id, type, version, subject, data, metadata, n)
-returning position, stream_version, recorded_at
-"""
-
 SELECT = """
 select position, stream_id, stream_version, event_id, type, version, subject, data, metadata,
        recorded_at
@@ -137,6 +103,10 @@ def _metadata_from(raw: dict[str, Any]) -> Metadata:
     )
 
 
+def _read_span(conn: psycopg.Connection[Any], first: int, last: int) -> list[RecordedEvent]:
+    return [_recorded(row) for row in conn.execute(READ_SPAN, (first, last)).fetchall()]
+
+
 def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
     position, stream_id, stream_version, event_id, type_, version, subject, data, meta, at = row
     return RecordedEvent(
@@ -153,25 +123,13 @@ def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
     )
 
 
-@dataclass(frozen=True)
-class _Append:
-    stream_id: str
-    expected_version: int
-    events: Sequence[NewEvent]
-    idempotency_key: str | None
-
-
-_Pending = tuple[_Append, "Future[list[RecordedEvent]]"]
-
-
 class EventStore:
     """Append to and read from one service's event store."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = 512) -> None:
         self._engine = engine
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._committer: threading.Thread | None = None
+        self._committer: GroupCommitter | None = None
         self._start_lock = threading.Lock()
 
     # --- schema ------------------------------------------------------------------------------
@@ -195,136 +153,32 @@ class EventStore:
 
         Atomic: all of ``events`` are recorded, or none. With an
         ``idempotency_key`` seen before, nothing new is written and the events
-        recorded the first time are returned.
+        recorded the first time are returned. Raises :class:`ConcurrencyError`
+        when the stream has moved on.
         """
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < 0:
             raise ValueError("expected_version cannot be negative")
-        future: Future[list[RecordedEvent]] = Future()
-        self._ensure_committer()
-        self._queue.put((_Append(stream_id, expected_version, events, idempotency_key), future))
-        return future.result()
+        request = Append(stream_id, expected_version, events, idempotency_key)
+        return self._group_committer().submit(request)
 
-    def _ensure_committer(self) -> None:
+    def _group_committer(self) -> GroupCommitter:
         if self._committer is None:
             with self._start_lock:
                 if self._committer is None:
-                    self._committer = threading.Thread(
-                        target=self._commit_loop, name="event-store-committer", daemon=True
+                    self._committer = GroupCommitter(
+                        connect=lambda: psycopg.connect(psycopg_url(self._engine), autocommit=True),
+                        metadata_json=_metadata_json,
+                        read_span=_read_span,
+                        max_batch=self._max_batch,
                     )
-                    self._committer.start()
+        return self._committer
 
     def close(self) -> None:
         if self._committer is not None:
-            self._queue.put(None)
-            self._committer.join()
+            self._committer.close()
             self._committer = None
-
-    def _commit_loop(self) -> None:
-        conn: psycopg.Connection[Any] | None = None
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            # Whatever queued up while the last commit was flushing rides along now.
-            while len(batch) < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                batch.append(more)
-            try:
-                if conn is None or conn.closed:
-                    conn = self._new_connection()
-                self._commit_batch(conn, batch)
-            except Exception as exc:
-                if conn is not None:
-                    conn.close()
-                conn = None
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-        if conn is not None:
-            conn.close()
-
-    def _commit_batch(self, conn: psycopg.Connection[Any], batch: list[_Pending]) -> None:
-        try:
-            with conn.transaction():
-                results = [self._write(conn, request) for request, _ in batch]
-        except psycopg.errors.UniqueViolation:
-            # Another process won a race inside this batch; settle each append alone
-            # so that only the losers fail.
-            for request, future in batch:
-                try:
-                    with conn.transaction():
-                        outcome = self._write(conn, request)
-                except psycopg.errors.UniqueViolation:
-                    outcome = ConcurrencyError(request.stream_id, request.expected_version)
-                _settle(future, outcome)
-            return
-        for (_, future), outcome in zip(batch, results, strict=True):
-            _settle(future, outcome)
-
-    def _write(
-        self, conn: psycopg.Connection[Any], request: _Append
-    ) -> list[RecordedEvent] | ConcurrencyError:
-        if request.idempotency_key is not None:
-            earlier = self._recorded_under(conn, request.idempotency_key)
-            if earlier is not None:
-                return earlier
-        events = request.events
-        rows = conn.execute(
-            APPEND,
-            {
-                "stream_id": request.stream_id,
-                "expected": request.expected_version,
-                "count": len(events),
-                "event_ids": [e.event_id for e in events],
-                "types": [e.type for e in events],
-                "versions": [e.version for e in events],
-                "subjects": [e.subject for e in events],
-                "data": [Jsonb(e.data) for e in events],
-                "metadata": [Jsonb(_metadata_json(e.metadata)) for e in events],
-            },
-        ).fetchall()
-        if not rows:
-            return ConcurrencyError(request.stream_id, request.expected_version)
-        if request.idempotency_key is not None:
-            conn.execute(
-                "insert into idempotency_keys values (%s, %s, %s, %s)",
-                (request.idempotency_key, request.stream_id, rows[0][0], rows[-1][0]),
-            )
-        return [
-            RecordedEvent(
-                position=position,
-                stream_id=request.stream_id,
-                stream_version=stream_version,
-                event_id=event.event_id,
-                type=event.type,
-                version=event.version,
-                subject=event.subject,
-                data=event.data,
-                metadata=event.metadata,
-                recorded_at=recorded_at,
-            )
-            for (position, stream_version, recorded_at), event in zip(rows, events, strict=True)
-        ]
-
-    def _recorded_under(
-        self, conn: psycopg.Connection[Any], key: str
-    ) -> list[RecordedEvent] | None:
-        span = conn.execute(
-            "select first_position, last_position from idempotency_keys where key = %s", (key,)
-        ).fetchone()
-        if span is None:
-            return None
-        rows = conn.execute(READ_SPAN, span).fetchall()
-        return [_recorded(row) for row in rows]
 
     def import_events(self, streams: Iterable[tuple[str, Sequence[NewEvent]]]) -> int:
         """Bulk-load whole new streams through COPY, in one transaction.
@@ -340,12 +194,16 @@ class EventStore:
             ).fetchone()
             base = position = int(row[0]) if row else 0
             stream_id = ""
+            lines = _CopyLines()
             try:
                 with conn.cursor().copy(COPY_EVENTS) as copy:
                     for stream_id, events in streams:
                         for stream_version, event in enumerate(events, start=1):
                             position += 1
-                            copy.write(_copy_line(position, stream_id, stream_version, event))
+                            lines.add(position, stream_id, stream_version, event)
+                        if lines.size >= COPY_CHUNK:
+                            copy.write(lines.take())
+                    copy.write(lines.take())
             except psycopg.errors.UniqueViolation as exc:
                 # Version 1 of a stream that exists already: the stream is not new.
                 raise ConcurrencyError(_conflicting_stream(exc) or stream_id, 0) from exc
@@ -372,9 +230,6 @@ class EventStore:
 
     # --- connections -------------------------------------------------------------------------
 
-    def _new_connection(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(psycopg_url(self._engine), autocommit=True)
-
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection whose work is committed on success, rolled back on error."""
@@ -395,32 +250,53 @@ def psycopg_url(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _settle(
-    future: Future[list[RecordedEvent]], outcome: list[RecordedEvent] | ConcurrencyError
-) -> None:
-    if isinstance(outcome, ConcurrencyError):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
 def _conflicting_stream(error: psycopg.errors.UniqueViolation) -> str | None:
     detail = error.diag.message_detail or ""
     found = re.search(r"\(stream_id, stream_version\)=\((.*), \d+\)", detail)
     return found.group(1) if found else None
 
 
+COPY_CHUNK = 2000  # lines per write: large enough to amortise calls, small enough to overlap
+
+
 def _copy_text(value: str) -> str:
+    """COPY text format: escape what would end a field or a row."""
+    if "\\" not in value and value.isprintable():
+        return value
     return (
         value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
 
 
-def _copy_line(position: int, stream_id: str, stream_version: int, event: NewEvent) -> str:
-    subject = _copy_text(event.subject) if event.subject is not None else "\\N"
-    return (
-        f"{position}\t{_copy_text(stream_id)}\t{stream_version}\t{event.event_id}\t"
-        f"{_copy_text(event.type)}\t{event.version}\t{subject}\t"
-        f"{_copy_text(json.dumps(event.data, separators=(',', ':')))}\t"
-        f"{_copy_text(json.dumps(_metadata_json(event.metadata), separators=(',', ':')))}\n"
-    )
+def _copy_json(value: Any) -> str:
+    # Compact JSON never holds a raw tab or newline; only backslashes need doubling.
+    return to_json(value).decode().replace("\\", "\\\\")
+
+
+class _CopyLines:
+    """COPY rows for events, sharing the encoded metadata of events recorded together."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._metadata: dict[int, tuple[Metadata, str]] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self._lines)
+
+    def add(self, position: int, stream_id: str, stream_version: int, event: NewEvent) -> None:
+        cached = self._metadata.get(id(event.metadata))
+        if cached is None or cached[0] is not event.metadata:
+            cached = (event.metadata, _copy_json(_metadata_json(event.metadata)))
+            self._metadata[id(event.metadata)] = cached
+        subject = "\\N" if event.subject is None else _copy_text(event.subject)
+        self._lines.append(
+            f"{position}\t{_copy_text(stream_id)}\t{stream_version}\t{event.event_id}\t"
+            f"{_copy_text(event.type)}\t{event.version}\t{subject}\t"
+            f"{_copy_json(event.data)}\t{cached[1]}\n"
+        )
+
+    def take(self) -> str:
+        chunk = "".join(self._lines)
+        self._lines.clear()
+        return chunk

@@ -1,0 +1,278 @@
+"""Group commit: many writers' appends in one statement, one transaction, one flush.
+
+Writers hand their appends to one committer thread. It takes everything that
+queued up while the previous commit was flushing (at most one append per stream
+and per idempotency key, so no two in a batch contend) and writes them with a
+single statement. That statement checks each stream's expected version, gives
+the accepted appends dense positions from the one-row counter, and inserts
+their events; a rejected append takes no position. If another process wins a
+race inside the batch (a unique violation), each append is retried alone, so
+only the losers fail.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+
+
+class ConcurrencyError(Exception):
+    """The stream is not at the version the writer expected (HTTP 409 at the edge)."""
+
+    def __init__(self, stream_id: str, expected_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is no longer at version {expected_version}: "
+            "reload it and decide again"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+
+
+APPEND_BATCH = """
+with request as (
+    select * from unnest(%(streams)s::text[], %(expected)s::int[], %(counts)s::int[])
+        with ordinality as r(stream_id, expected, count, request_no)
+), accepted as (
+    select r.*, sum(r.count) over (order by r.request_no) - r.count as before
+    from request r
+    where r.expected = coalesce(
+        (select max(e.stream_version) from events e where e.stream_id = r.stream_id), 0)
+), head as (
+    update event_log_head
+    set last_position = last_position + (select coalesce(sum(count), 0) from accepted)
+    where id = 1
+    returning last_position - (select coalesce(sum(count), 0) from accepted) as base
+)
+insert into events
+    (position, stream_id, stream_version, event_id, type, version, subject, data, metadata)
+select head.base + a.before + e.n, a.stream_id, a.expected + e.n,
+       e.event_id, e.type, e.version, e.subject, e.data, e.metadata
+from head
+cross join accepted a
+join unnest(%(request_nos)s::int[], %(ns)s::int[], %(event_ids)s::uuid[], %(types)s::text[],
+            %(versions)s::int[], %(subjects)s::text[], %(data)s::jsonb[], %(metadata)s::jsonb[])
+     as e(request_no, n, event_id, type, version, subject, data, metadata)
+  on e.request_no = a.request_no
+returning stream_id, position, stream_version, recorded_at
+"""
+
+FIND_KEYS = "select key, first_position, last_position from idempotency_keys where key = any(%s)"
+SAVE_KEYS = """
+insert into idempotency_keys
+select * from unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[])
+"""
+
+
+@dataclass(frozen=True)
+class Append:
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    idempotency_key: str | None
+
+
+Outcome = list[RecordedEvent] | ConcurrencyError
+Pending = tuple[Append, "Future[list[RecordedEvent]]"]
+MetadataJson = Callable[[Metadata], dict[str, Any]]
+ReadSpan = Callable[[psycopg.Connection[Any], int, int], list[RecordedEvent]]
+
+
+class GroupCommitter:
+    def __init__(
+        self,
+        connect: Callable[[], psycopg.Connection[Any]],
+        metadata_json: MetadataJson,
+        read_span: ReadSpan,
+        max_batch: int,
+    ) -> None:
+        self._connect = connect
+        self._metadata_json = metadata_json
+        self._read_span = read_span
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="event-store-committer", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: Append) -> list[RecordedEvent]:
+        future: Future[list[RecordedEvent]] = Future()
+        self._queue.put((request, future))
+        return future.result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    # --- the committer thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn: psycopg.Connection[Any] | None = None
+        carried: list[Pending] = []
+        stopping = False
+        while not (stopping and not carried):
+            batch, carried, stop_seen = self._take_batch(carried, wait=not stopping)
+            stopping = stopping or stop_seen
+            if not batch:
+                continue
+            try:
+                if conn is None or conn.closed:
+                    conn = self._connect()
+                self._commit(conn, batch)
+            except Exception as exc:  # every waiting writer must hear of it
+                if conn is not None:
+                    conn.close()
+                conn = None
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+        if conn is not None:
+            conn.close()
+
+    def _take_batch(
+        self, carried: list[Pending], *, wait: bool
+    ) -> tuple[list[Pending], list[Pending], bool]:
+        """What queued up while the last commit flushed, one append per stream and key."""
+        pending, stop_seen = list(carried), False
+        if not pending and wait:
+            first = self._queue.get()
+            if first is None:
+                return [], [], True
+            pending.append(first)
+        while len(pending) < self._max_batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                stop_seen = True
+                break
+            pending.append(more)
+        batch: list[Pending] = []
+        later: list[Pending] = []
+        claimed: set[str] = set()
+        for item in pending:
+            request = item[0]
+            names = {f"stream:{request.stream_id}"}
+            if request.idempotency_key is not None:
+                names.add(f"key:{request.idempotency_key}")
+            if names & claimed:
+                later.append(item)
+            else:
+                batch.append(item)
+                claimed |= names
+        return batch, later, stop_seen
+
+    def _commit(self, conn: psycopg.Connection[Any], batch: list[Pending]) -> None:
+        requests = [request for request, _ in batch]
+        try:
+            if len(requests) == 1 and requests[0].idempotency_key is None:
+                # One statement is its own transaction: one round trip, one flush.
+                outcomes = self._write(conn, requests)
+            else:
+                with conn.transaction():
+                    outcomes = self._write(conn, requests)
+        except psycopg.errors.UniqueViolation:
+            outcomes = [self._write_alone(conn, request) for request in requests]
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, ConcurrencyError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    def _write_alone(self, conn: psycopg.Connection[Any], request: Append) -> Outcome:
+        try:
+            with conn.transaction():
+                return self._write(conn, [request])[0]
+        except psycopg.errors.UniqueViolation:
+            if request.idempotency_key is not None:
+                # A concurrent retry of the same command got there first.
+                earlier = self._earlier(conn, [request]).get(request.idempotency_key)
+                if earlier is not None:
+                    return earlier
+            return ConcurrencyError(request.stream_id, request.expected_version)
+
+    def _earlier(
+        self, conn: psycopg.Connection[Any], requests: list[Append]
+    ) -> dict[str, list[RecordedEvent]]:
+        keys = [r.idempotency_key for r in requests if r.idempotency_key is not None]
+        if not keys:
+            return {}
+        spans = conn.execute(FIND_KEYS, (keys,)).fetchall()
+        return {key: self._read_span(conn, first, last) for key, first, last in spans}
+
+    def _write(self, conn: psycopg.Connection[Any], requests: list[Append]) -> list[Outcome]:
+        earlier = self._earlier(conn, requests)
+        fresh = [r for r in requests if r.idempotency_key not in earlier]
+        rows = conn.execute(APPEND_BATCH, self._parameters(fresh)).fetchall() if fresh else []
+        written: dict[str, list[tuple[int, int, datetime]]] = defaultdict(list)
+        for stream_id, position, stream_version, recorded_at in rows:
+            written[stream_id].append((position, stream_version, recorded_at))
+        keyed = [r for r in fresh if r.idempotency_key is not None and r.stream_id in written]
+        if keyed:
+            spans = [sorted(written[r.stream_id]) for r in keyed]
+            conn.execute(
+                SAVE_KEYS,
+                (
+                    [r.idempotency_key for r in keyed],
+                    [r.stream_id for r in keyed],
+                    [s[0][0] for s in spans],
+                    [s[-1][0] for s in spans],
+                ),
+            )
+        outcomes: list[Outcome] = []
+        for request in requests:
+            if request.idempotency_key in earlier:
+                outcomes.append(earlier[request.idempotency_key])
+            elif request.stream_id in written:
+                outcomes.append(_recorded(request, sorted(written[request.stream_id])))
+            else:
+                outcomes.append(ConcurrencyError(request.stream_id, request.expected_version))
+        return outcomes
+
+    def _parameters(self, requests: list[Append]) -> dict[str, Any]:
+        events = [
+            (number, n, e)
+            for number, r in enumerate(requests, 1)
+            for n, e in enumerate(r.events, 1)
+        ]
+        return {
+            "streams": [r.stream_id for r in requests],
+            "expected": [r.expected_version for r in requests],
+            "counts": [len(r.events) for r in requests],
+            "request_nos": [number for number, _, _ in events],
+            "ns": [n for _, n, _ in events],
+            "event_ids": [e.event_id for _, _, e in events],
+            "types": [e.type for _, _, e in events],
+            "versions": [e.version for _, _, e in events],
+            "subjects": [e.subject for _, _, e in events],
+            "data": [Jsonb(e.data) for _, _, e in events],
+            "metadata": [Jsonb(self._metadata_json(e.metadata)) for _, _, e in events],
+        }
+
+
+def _recorded(request: Append, rows: list[tuple[int, int, datetime]]) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(
+            position=position,
+            stream_id=request.stream_id,
+            stream_version=stream_version,
+            event_id=event.event_id,
+            type=event.type,
+            version=event.version,
+            subject=event.subject,
+            data=event.data,
+            metadata=event.metadata,
+            recorded_at=recorded_at,
+        )
+        for (position, stream_version, recorded_at), event in zip(rows, request.events, strict=True)
+    ]
