@@ -224,13 +224,15 @@ def test_latest_is_the_highest_version():
 
 
 def test_shipped_types_belong_to_their_services_topics():
+    for model in CATALOGUE:
+        # Each type is declared in its owning service's module of plimsoll_events.types.
+        assert model.__module__ == f"plimsoll_events.types.{model.service}", model.type
     owners = {(model.type, topic_for(model.service)) for model in CATALOGUE}
-
-    assert owners == {
+    assert {
         ("case-allocated", "plimsoll.allocation"),
         ("hours-logged", "plimsoll.timesheet"),
         ("supervision-held", "plimsoll.wellbeing"),
-    }
+    } <= owners
 
 
 @pytest.mark.parametrize("model", CATALOGUE.models(), ids=lambda m: f"{m.type}.v{m.version}")

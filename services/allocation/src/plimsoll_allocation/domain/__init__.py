@@ -1,0 +1,190 @@
+"""The pure domain of the allocation service: no I/O, no framework, no clock.
+
+Three aggregates, each a `Decider` (`initial_state`, `decide`, `evolve`):
+
+* `workforce.PRACTITIONER`: one stream per practitioner (`practitioner_stream`);
+  commands `RegisterPractitioner`, `ChangeContractedHours`, `StartReduction`,
+  `EndReduction`, `ReconcileReductions`, `RecordLeaving`.
+* `caseload.CASE`: one stream per case (`case_stream`); commands `OpenCase`,
+  `AllocateCase`, `ReallocateCase`, `ChangeTier`, `ChangeStage`, `ReweighCase`,
+  `CloseCase`.
+* `weighting.WEIGHTING_SCHEME`: one stream per kind of scheme (`scheme_stream`);
+  command `ChangeWeightingScheme`.
+
+Beside them, `capacity` (WMT's arithmetic, exact), `weighting` (the schemes
+as data, and what a case weighs) and `rules` (who may be given a case, by
+whom, and what going above capacity needs; `assess_allocation` is the impact
+preview). Time comes in on commands (`today`,
+`opened_on`...); every refusal is an `AllocationRefused` (see `errors`).
+
+A handler's whole job, for any aggregate:
+
+    state = decider.fold(events_of_the_stream)
+    new_events = decider.decide(command, state)     # or AllocationRefused
+    store.append(stream, new_events, expected_version=len(events_of_the_stream))
+"""
+
+from plimsoll_allocation.domain import capacity, caseload, errors, rules, weighting, workforce
+from plimsoll_allocation.domain.capacity import (
+    ImpactPreview,
+    Workload,
+    available_points,
+    capacity_percent,
+    impact_preview,
+    pooled_capacity_percent,
+    reduction_hours_from_percent,
+)
+from plimsoll_allocation.domain.caseload import (
+    CASE,
+    AllocateCase,
+    Case,
+    CaseCommand,
+    CaseState,
+    ChangeStage,
+    ChangeTier,
+    CloseCase,
+    OpenCase,
+    ReallocateCase,
+    ReweighCase,
+    case_stream,
+)
+from plimsoll_allocation.domain.decider import Decider
+from plimsoll_allocation.domain.errors import (
+    AllocationRefused,
+    AlreadyAllocated,
+    AlreadyExists,
+    CaseIsClosed,
+    Conflict,
+    HeadOfServiceRequired,
+    InvalidValue,
+    NotAllocated,
+    NotFound,
+    NotPermitted,
+    OutsideScope,
+    OverrideReasonRequired,
+    PractitionerFullyReduced,
+    PractitionerHasLeft,
+    StaleSchemeVersion,
+)
+from plimsoll_allocation.domain.rules import (
+    ALLOCATION_REASONS,
+    DEFAULT_POLICY,
+    REALLOCATION_REASONS,
+    Actor,
+    AllocationAssessment,
+    AllocationPolicy,
+    PractitionerFacts,
+    assess_allocation,
+)
+from plimsoll_allocation.domain.weighting import (
+    DEFAULT_CAFCASS_SCHEME,
+    DEFAULT_PROBATION_SCHEME,
+    DEFAULT_SCHEMES,
+    WEIGHTING_SCHEME,
+    CaseProfile,
+    ChangeWeightingScheme,
+    Scheme,
+    SchemeState,
+    case_points,
+    grade_allowance,
+    hours_to_points,
+    reduction_reason,
+    scheme_for_grade,
+    scheme_stream,
+)
+from plimsoll_allocation.domain.workforce import (
+    MAX_CONTRACTED_HOURS,
+    PRACTITIONER,
+    ChangeContractedHours,
+    EndReduction,
+    Practitioner,
+    PractitionerCommand,
+    PractitionerState,
+    ReconcileReductions,
+    RecordLeaving,
+    Reduction,
+    RegisterPractitioner,
+    StartReduction,
+    available_points_of,
+    practitioner_stream,
+)
+
+__all__ = [
+    "ALLOCATION_REASONS",
+    "CASE",
+    "DEFAULT_CAFCASS_SCHEME",
+    "DEFAULT_POLICY",
+    "DEFAULT_PROBATION_SCHEME",
+    "DEFAULT_SCHEMES",
+    "MAX_CONTRACTED_HOURS",
+    "PRACTITIONER",
+    "REALLOCATION_REASONS",
+    "WEIGHTING_SCHEME",
+    "Actor",
+    "AllocateCase",
+    "AllocationAssessment",
+    "AllocationPolicy",
+    "AllocationRefused",
+    "AlreadyAllocated",
+    "AlreadyExists",
+    "Case",
+    "CaseCommand",
+    "CaseIsClosed",
+    "CaseProfile",
+    "CaseState",
+    "ChangeContractedHours",
+    "ChangeStage",
+    "ChangeTier",
+    "ChangeWeightingScheme",
+    "CloseCase",
+    "Conflict",
+    "Decider",
+    "EndReduction",
+    "HeadOfServiceRequired",
+    "ImpactPreview",
+    "InvalidValue",
+    "NotAllocated",
+    "NotFound",
+    "NotPermitted",
+    "OpenCase",
+    "OutsideScope",
+    "OverrideReasonRequired",
+    "Practitioner",
+    "PractitionerCommand",
+    "PractitionerFacts",
+    "PractitionerFullyReduced",
+    "PractitionerHasLeft",
+    "PractitionerState",
+    "ReallocateCase",
+    "ReconcileReductions",
+    "RecordLeaving",
+    "Reduction",
+    "RegisterPractitioner",
+    "ReweighCase",
+    "Scheme",
+    "SchemeState",
+    "StaleSchemeVersion",
+    "StartReduction",
+    "Workload",
+    "assess_allocation",
+    "available_points",
+    "available_points_of",
+    "capacity",
+    "capacity_percent",
+    "case_points",
+    "case_stream",
+    "caseload",
+    "errors",
+    "grade_allowance",
+    "hours_to_points",
+    "impact_preview",
+    "pooled_capacity_percent",
+    "practitioner_stream",
+    "reduction_hours_from_percent",
+    "reduction_reason",
+    "rules",
+    "scheme_for_grade",
+    "scheme_stream",
+    "weighting",
+    "workforce",
+]

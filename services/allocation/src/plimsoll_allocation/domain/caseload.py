@@ -1,0 +1,423 @@
+"""The case aggregate: a case's weighting and who carries it.
+
+One stream per case (`case_stream`). A decider: `initial_state` (None: no such
+case), `decide(command, state) -> list[EventData]` raising an
+`AllocationRefused` on refusal, and `evolve(state, event) -> state`.
+
+A case is opened weighed by the scheme in force (`case-opened` with its points),
+allocated (`case-allocated`), reallocated (`case-reallocated`), re-weighed
+when its tier or stage changes or a new scheme version comes
+(`case-weighting-changed`), and closed (`case-closed`).
+
+Allocating and reallocating check, in order: the case exists and is open;
+the reason is one of the HMPPS reasons (`ALLOCATION_REASONS`,
+`REALLOCATION_REASONS`; OTHER needs a note); the actor may decide
+(`rules.authorise`); the case is not already allocated (allocate) or is
+allocated to someone else (reallocate); the practitioner can take work
+(`rules.check_available`); and capacity (`rules.override_record`). Above the
+override threshold the `allocation-override-recorded` comes in the same
+append, after the `case-allocated` or `case-reallocated` it justifies.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Final, Literal, TypeGuard
+
+from plimsoll_events.catalogue import EventData
+from plimsoll_events.types.allocation import (
+    AllocationOverrideRecorded,
+    CaseAllocated,
+    CaseClosed,
+    CaseOpened,
+    CaseReallocated,
+    CaseWeightingChanged,
+    ReallocationReason,
+)
+
+from plimsoll_allocation.domain import _checks
+from plimsoll_allocation.domain.decider import Decider
+from plimsoll_allocation.domain.errors import (
+    AlreadyAllocated,
+    AlreadyExists,
+    CaseIsClosed,
+    Conflict,
+    InvalidValue,
+    NotAllocated,
+    NotFound,
+)
+from plimsoll_allocation.domain.rules import (
+    ALLOCATION_REASONS,
+    DEFAULT_POLICY,
+    REALLOCATION_REASONS,
+    Actor,
+    AllocationPolicy,
+    PractitionerFacts,
+    authorise,
+    check_available,
+    override_record,
+)
+from plimsoll_allocation.domain.weighting import CaseProfile, Scheme, case_points
+
+# Commands.
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """Open a case in a team, weighed by `scheme` (the scheme in force for its kind)."""
+
+    case_id: str
+    team_id: str
+    profile: CaseProfile
+    scheme: Scheme
+    opened_on: date
+
+
+@dataclass(frozen=True)
+class AllocateCase:
+    """Give an unallocated case to a practitioner.
+
+    `reason` is an allocation reason (INITIAL_ALLOCATION by default);
+    `override_reason` is the written reason needed above the override threshold.
+    """
+
+    case_id: str
+    practitioner: PractitionerFacts
+    actor: Actor
+    reason: str = "INITIAL_ALLOCATION"
+    override_reason: str | None = None
+    policy: AllocationPolicy = DEFAULT_POLICY
+
+
+@dataclass(frozen=True)
+class ReallocateCase:
+    """Move an allocated case to another practitioner, for one of `REALLOCATION_REASONS`.
+
+    `note` says what the reason does not, and is required for OTHER.
+    """
+
+    case_id: str
+    practitioner: PractitionerFacts
+    actor: Actor
+    reason: str
+    note: str | None = None
+    override_reason: str | None = None
+    policy: AllocationPolicy = DEFAULT_POLICY
+
+
+@dataclass(frozen=True)
+class ChangeTier:
+    """Re-tier a probation case (None: untiered); the same tier records nothing."""
+
+    case_id: str
+    tier: str | None
+    scheme: Scheme
+
+
+@dataclass(frozen=True)
+class ChangeStage:
+    """Move a Cafcass case to another stage; the same stage records nothing."""
+
+    case_id: str
+    stage: str
+    scheme: Scheme
+
+
+@dataclass(frozen=True)
+class ReweighCase:
+    """Weigh an open case anew under a new scheme version; records nothing if its points stay.
+
+    Closed cases record nothing either, so a sweep after a scheme change can send
+    this to every case.
+    """
+
+    case_id: str
+    scheme: Scheme
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    """Close a case; it leaves whoever carries it."""
+
+    case_id: str
+    closed_on: date
+
+
+CaseCommand = (
+    OpenCase | AllocateCase | ReallocateCase | ChangeTier | ChangeStage | ReweighCase | CloseCase
+)
+
+
+# State.
+
+
+@dataclass(frozen=True)
+class Case:
+    """What a case's stream says about it now."""
+
+    case_id: str
+    team_id: str
+    profile: CaseProfile
+    points: int
+    scheme_name: str
+    scheme_version: int
+    opened_on: date
+    practitioner_id: str | None = None
+    closed_on: date | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Not closed."""
+        return self.closed_on is None
+
+    @property
+    def is_allocated(self) -> bool:
+        """Open and held by a practitioner."""
+        return self.is_open and self.practitioner_id is not None
+
+
+CaseState = Case | None
+"""None until the case is opened."""
+
+initial_state: CaseState = None
+
+
+def case_stream(case_id: str) -> str:
+    """The stream id of a case: `case-<id>`."""
+    return f"case-{case_id}"
+
+
+# Deciding.
+
+
+def decide(command: CaseCommand, state: CaseState) -> list[EventData]:
+    """The events a command records on a case's stream, or an `AllocationRefused`."""
+    if isinstance(command, OpenCase):
+        return _open(command, state)
+    case = _existing(state, command.case_id)
+    if isinstance(command, ReweighCase):
+        return (
+            _reweigh(case, command.scheme, case.profile, "scheme-changed") if case.is_open else []
+        )
+    if not case.is_open:
+        raise CaseIsClosed(f"case {case.case_id} closed on {case.closed_on}", field="case_id")
+    if isinstance(command, AllocateCase):
+        return _allocate(command, case)
+    if isinstance(command, ReallocateCase):
+        return _reallocate(command, case)
+    if isinstance(command, ChangeTier):
+        if command.tier == case.profile.tier:
+            return []
+        profile = replace(case.profile, tier=command.tier)
+        return _reweigh(case, command.scheme, profile, "tier-changed", always=True)
+    if isinstance(command, ChangeStage):
+        if command.stage == case.profile.stage:
+            return []
+        profile = replace(case.profile, stage=command.stage)
+        return _reweigh(case, command.scheme, profile, "stage-changed", always=True)
+    return _close(command, case)
+
+
+def _existing(state: CaseState, case_id: str) -> Case:
+    if state is None:
+        raise NotFound(f"no case {case_id!r}", field="case_id")
+    return state
+
+
+def _open(command: OpenCase, state: CaseState) -> list[EventData]:
+    if state is not None:
+        raise AlreadyExists(f"case {command.case_id} is already open", field="case_id")
+    _checks.identifier(command.case_id, "case_id")
+    _checks.identifier(command.team_id, "team_id")
+    points = case_points(command.scheme, command.profile)
+    profile = command.profile
+    return [
+        CaseOpened(
+            case_id=command.case_id,
+            team_id=command.team_id,
+            case_type=profile.case_type,
+            tier=profile.tier,
+            t2a=profile.t2a,
+            stage=profile.stage,
+            points=points,
+            scheme_name=command.scheme.name,
+            scheme_version=command.scheme.version,
+            opened_on=command.opened_on,
+        )
+    ]
+
+
+def _allocate(command: AllocateCase, case: Case) -> list[EventData]:
+    if command.reason not in ALLOCATION_REASONS:
+        raise InvalidValue(
+            f"unknown allocation reason {command.reason!r}; one of {', '.join(ALLOCATION_REASONS)}",
+            field="reason",
+        )
+    override_reason = _checks.optional_text(command.override_reason, "override_reason")
+    target = command.practitioner
+    role = authorise(command.actor, target, case_team_id=case.team_id)
+    if case.practitioner_id is not None:
+        raise AlreadyAllocated(
+            f"case {case.case_id} is already allocated to {case.practitioner_id}: reallocate it",
+            field="case_id",
+        )
+    check_available(target)
+    allocated = CaseAllocated(
+        practitioner_id=target.practitioner_id,
+        case_id=case.case_id,
+        team_id=target.team_id,
+        tier=case.profile.tier,
+        case_type=case.profile.case_type,
+        points=case.points,
+        allocated_by=command.actor.actor_id,
+        reason=command.reason,
+    )
+    override = override_record(
+        action="allocate",
+        case_id=case.case_id,
+        case_points=case.points,
+        target=target,
+        actor=command.actor,
+        role=role,
+        reason=override_reason,
+        policy=command.policy,
+    )
+    return [allocated] if override is None else [allocated, override]
+
+
+def _is_reallocation_reason(value: str) -> TypeGuard[ReallocationReason]:
+    return value in REALLOCATION_REASONS
+
+
+def _reallocate(command: ReallocateCase, case: Case) -> list[EventData]:
+    reason = command.reason
+    if not _is_reallocation_reason(reason):
+        raise InvalidValue(
+            f"unknown reallocation reason {reason!r}; one of {', '.join(REALLOCATION_REASONS)}",
+            field="reason",
+        )
+    note = _checks.optional_text(command.note, "note")
+    if command.reason == "OTHER" and note is None:
+        raise InvalidValue("a reallocation for OTHER needs a note saying why", field="note")
+    override_reason = _checks.optional_text(command.override_reason, "override_reason")
+    target = command.practitioner
+    role = authorise(
+        command.actor,
+        target,
+        case_team_id=None if command.reason == "TRANSFER_IN" else case.team_id,
+    )
+    if case.practitioner_id is None:
+        raise NotAllocated(f"case {case.case_id} is not allocated: allocate it", field="case_id")
+    if case.practitioner_id == target.practitioner_id:
+        raise Conflict(
+            f"{target.practitioner_id} already holds case {case.case_id}", field="practitioner_id"
+        )
+    check_available(target)
+    reallocated = CaseReallocated(
+        practitioner_id=target.practitioner_id,
+        from_practitioner_id=case.practitioner_id,
+        case_id=case.case_id,
+        team_id=target.team_id,
+        from_team_id=case.team_id,
+        tier=case.profile.tier,
+        case_type=case.profile.case_type,
+        points=case.points,
+        reason=reason,
+        note=note,
+        reallocated_by=command.actor.actor_id,
+    )
+    override = override_record(
+        action="reallocate",
+        case_id=case.case_id,
+        case_points=case.points,
+        target=target,
+        actor=command.actor,
+        role=role,
+        reason=override_reason,
+        policy=command.policy,
+    )
+    return [reallocated] if override is None else [reallocated, override]
+
+
+def _reweigh(
+    case: Case,
+    scheme: Scheme,
+    profile: CaseProfile,
+    cause: Literal["tier-changed", "stage-changed", "scheme-changed"],
+    *,
+    always: bool = False,
+) -> list[EventData]:
+    points = case_points(scheme, profile)
+    if points == case.points and not always:
+        return []
+    return [
+        CaseWeightingChanged(
+            case_id=case.case_id,
+            practitioner_id=case.practitioner_id,
+            case_type=profile.case_type,
+            tier=profile.tier,
+            t2a=profile.t2a,
+            stage=profile.stage,
+            points=points,
+            previous_points=case.points,
+            scheme_name=scheme.name,
+            scheme_version=scheme.version,
+            cause=cause,
+        )
+    ]
+
+
+def _close(command: CloseCase, case: Case) -> list[EventData]:
+    if command.closed_on < case.opened_on:
+        raise InvalidValue(f"before the case opened ({case.opened_on})", field="closed_on")
+    return [
+        CaseClosed(
+            case_id=case.case_id,
+            practitioner_id=case.practitioner_id,
+            team_id=case.team_id,
+            points=case.points,
+            closed_on=command.closed_on,
+        )
+    ]
+
+
+# Evolving.
+
+
+def evolve(state: CaseState, event: EventData) -> CaseState:
+    """The case after one event of its stream."""
+    if isinstance(event, CaseOpened):
+        return Case(
+            case_id=event.case_id,
+            team_id=event.team_id,
+            profile=CaseProfile(
+                case_type=event.case_type, tier=event.tier, t2a=event.t2a, stage=event.stage
+            ),
+            points=event.points,
+            scheme_name=event.scheme_name,
+            scheme_version=event.scheme_version,
+            opened_on=event.opened_on,
+        )
+    case = _existing(state, getattr(event, "case_id", "?"))
+    if isinstance(event, CaseAllocated | CaseReallocated):
+        return replace(case, practitioner_id=event.practitioner_id, team_id=event.team_id)
+    if isinstance(event, CaseWeightingChanged):
+        return replace(
+            case,
+            profile=CaseProfile(
+                case_type=event.case_type, tier=event.tier, t2a=event.t2a, stage=event.stage
+            ),
+            points=event.points,
+            scheme_name=event.scheme_name,
+            scheme_version=event.scheme_version,
+        )
+    if isinstance(event, CaseClosed):
+        return replace(case, closed_on=event.closed_on)
+    if isinstance(event, AllocationOverrideRecorded):
+        return case
+    raise TypeError(f"{event.type} is not an event of a case")
+
+
+CASE: Final = Decider[CaseCommand, CaseState](
+    initial_state=initial_state, decide=decide, evolve=evolve
+)
+"""The case aggregate as a `Decider`."""

@@ -1,0 +1,562 @@
+"""The practitioner aggregate: grade, contracted hours, reductions and leaving.
+
+One stream per practitioner (`practitioner_stream`). A decider: `initial_state`
+(None: nobody registered), `decide(command, state) -> list[EventData]` raising
+an `AllocationRefused` on refusal, and `evolve(state, event) -> state`.
+
+Reductions over time. A reduction is recorded with a reason, hours or a
+percent of contracted hours, and dates; its first and last days are
+inclusive. What is recorded depends on the day the command says it is
+(`today`; the domain never reads a clock):
+
+* first day still to come: `reduction-scheduled`; it changes nothing yet;
+* first day reached (today or earlier) and last day not passed:
+  `reduction-started`; its hours come off the available hours at once;
+* last day already passed: refused, it would change nothing.
+
+Then `ReconcileReductions(today)` (run by the handler every day, and before
+reading capacity on a day it has not run) records what the calendar brought:
+`reduction-started` for each scheduled reduction whose first day has come, and
+`reduction-ended` (`ended_on` = the day after its last day) for each active
+one whose last day has passed; a scheduled one that was both is started then
+ended. It is idempotent: run twice on a day, the second run records nothing.
+`EndReduction(today)` ends an active reduction early (`ended_on` = today) or
+withdraws a scheduled one (`reduction-cancelled`).
+
+Percent reductions are converted to hours when recorded, as WMT does, with
+`capacity.reduction_hours_from_percent`; a later change of contracted hours
+does not rescale them. With no hours and no percent, the reason's allowance
+applies (e.g. 100% for Long Term Sickness Absence), and a reason with no
+allowance means all the contracted hours, as WMT's formula says. A reason whose
+allowance has a maximum (Trade Union Facility Time, at most 50%) needs hours or
+a percent within it. A reason that normally lasts some months (Maternity
+Leave, 6) ends after them when no last day is given.
+
+Leaving. `RecordLeaving` may be recorded before the leaving date (notice
+given); from then on the practitioner is given no new work (`has_left`) and
+every further change is refused (`PractitionerHasLeft`), except that
+`ReconcileReductions` quietly records nothing so the daily run never fails.
+"""
+
+import calendar
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Final
+
+from plimsoll_events.catalogue import EventData
+from plimsoll_events.types.allocation import (
+    ContractedHoursChanged,
+    PractitionerLeft,
+    PractitionerRegistered,
+    ReductionCancelled,
+    ReductionEnded,
+    ReductionReason,
+    ReductionScheduled,
+    ReductionStarted,
+)
+
+from plimsoll_allocation.domain import _checks
+from plimsoll_allocation.domain.capacity import available_points, reduction_hours_from_percent
+from plimsoll_allocation.domain.decider import Decider
+from plimsoll_allocation.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidValue,
+    NotFound,
+    PractitionerHasLeft,
+)
+from plimsoll_allocation.domain.weighting import Scheme, grade_allowance, reduction_reason
+
+MAX_CONTRACTED_HOURS: Final = Decimal("37.5")
+"""Contracted hours are from 0 to 37.5 a week (WMT's valid range)."""
+
+_NAME_LENGTH: Final = 200
+_REASON_LENGTH: Final = 200
+_ONE_DAY: Final = timedelta(days=1)
+
+
+# Commands.
+
+
+@dataclass(frozen=True)
+class RegisterPractitioner:
+    """Add a practitioner to the workforce.
+
+    `scheme` is the weighting scheme in force whose grade table must hold
+    `grade` (the handler picks it with `weighting.scheme_for_grade`).
+    """
+
+    practitioner_id: str
+    name: str
+    grade: str
+    team_id: str
+    region_id: str
+    contracted_hours: Decimal
+    start_date: date
+    scheme: Scheme
+    line_manager_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeContractedHours:
+    """Change a practitioner's contracted hours (0 to 37.5); the same hours record nothing."""
+
+    practitioner_id: str
+    contracted_hours: Decimal
+
+
+@dataclass(frozen=True)
+class StartReduction:
+    """Record a reduction: `hours`, or `percent` of contracted hours, or neither (see module).
+
+    `reason` must be one of the scheme's reasons where it lists them (probation)
+    and is free text otherwise (Cafcass). `effective_to` is the last day it
+    applies (inclusive, not before `effective_from`); None means until ended,
+    or the reason's usual months. `reduction_id` is chosen by the caller.
+    """
+
+    practitioner_id: str
+    reduction_id: str
+    reason: str
+    effective_from: date
+    today: date
+    scheme: Scheme
+    hours: Decimal | None = None
+    percent: Decimal | None = None
+    effective_to: date | None = None
+
+
+@dataclass(frozen=True)
+class EndReduction:
+    """End an active reduction from `today`, or withdraw one that has not started yet."""
+
+    practitioner_id: str
+    reduction_id: str
+    today: date
+
+
+@dataclass(frozen=True)
+class ReconcileReductions:
+    """Record the reductions that started or ended by `today` (see module)."""
+
+    practitioner_id: str
+    today: date
+
+
+@dataclass(frozen=True)
+class RecordLeaving:
+    """Record that a practitioner leaves; `leaving_date` is their last day in post."""
+
+    practitioner_id: str
+    leaving_date: date
+
+
+PractitionerCommand = (
+    RegisterPractitioner
+    | ChangeContractedHours
+    | StartReduction
+    | EndReduction
+    | ReconcileReductions
+    | RecordLeaving
+)
+
+
+# State.
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A reduction that is scheduled or active; ended and cancelled ones leave the state."""
+
+    reduction_id: str
+    reason: str
+    hours: Decimal
+    percent: Decimal | None
+    effective_from: date
+    effective_to: date | None
+    active: bool
+
+    def starts_by(self, today: date) -> bool:
+        """Not active yet, and its first day has come."""
+        return not self.active and self.effective_from <= today
+
+    def ended_by(self, today: date) -> bool:
+        """Its last day has passed."""
+        return self.effective_to is not None and self.effective_to < today
+
+
+@dataclass(frozen=True)
+class Practitioner:
+    """What the practitioner's stream says about them now."""
+
+    practitioner_id: str
+    name: str
+    grade: str
+    team_id: str
+    region_id: str
+    contracted_hours: Decimal
+    line_manager_id: str | None
+    start_date: date
+    reductions: tuple[Reduction, ...] = ()
+    reduction_ids: frozenset[str] = frozenset()
+    leaving_date: date | None = None
+
+    @property
+    def active_reduction_hours(self) -> Decimal:
+        """Hours a week taken off by the reductions active now."""
+        return sum((r.hours for r in self.reductions if r.active), Decimal(0))
+
+    @property
+    def has_left(self) -> bool:
+        """True once a leaving is recorded, whether its date has passed or is to come."""
+        return self.leaving_date is not None
+
+    @property
+    def on_full_reduction(self) -> bool:
+        """Active reductions take all their contracted hours (sickness, maternity...)."""
+        reduced = self.active_reduction_hours
+        return reduced > 0 and self.contracted_hours - reduced <= 0
+
+    def reduction(self, reduction_id: str) -> Reduction | None:
+        """The scheduled or active reduction with this id, if any."""
+        return next((r for r in self.reductions if r.reduction_id == reduction_id), None)
+
+
+PractitionerState = Practitioner | None
+"""None until the practitioner is registered."""
+
+initial_state: PractitionerState = None
+
+
+def available_points_of(practitioner: Practitioner, scheme: Scheme) -> int:
+    """The practitioner's available points under `scheme`, with the reductions active now."""
+    allowance = grade_allowance(scheme, practitioner.grade)
+    return available_points(
+        nominal_target_points=allowance.nominal_target_points,
+        contracted_hours=practitioner.contracted_hours,
+        reduction_hours=practitioner.active_reduction_hours,
+        default_contracted_hours=allowance.default_contracted_hours,
+    )
+
+
+def practitioner_stream(practitioner_id: str) -> str:
+    """The stream id of a practitioner: `practitioner-<id>`."""
+    return f"practitioner-{practitioner_id}"
+
+
+# Deciding.
+
+
+def decide(command: PractitionerCommand, state: PractitionerState) -> list[EventData]:
+    """The events a command records on a practitioner's stream, or an `AllocationRefused`."""
+    if isinstance(command, RegisterPractitioner):
+        return _register(command, state)
+    practitioner = _existing(state, command.practitioner_id)
+    if isinstance(command, ReconcileReductions):
+        return [] if practitioner.has_left else _reconcile(practitioner, command.today)
+    if practitioner.has_left:
+        raise PractitionerHasLeft(
+            f"{practitioner.practitioner_id} left on {practitioner.leaving_date}: "
+            "their record no longer changes",
+            field="practitioner_id",
+        )
+    if isinstance(command, ChangeContractedHours):
+        return _change_hours(command, practitioner)
+    if isinstance(command, StartReduction):
+        return _start_reduction(command, practitioner)
+    if isinstance(command, EndReduction):
+        return _end_reduction(command, practitioner)
+    return _record_leaving(command, practitioner)
+
+
+def _existing(state: PractitionerState, practitioner_id: str) -> Practitioner:
+    if state is None:
+        raise NotFound(f"no practitioner {practitioner_id!r}", field="practitioner_id")
+    return state
+
+
+def _hours(value: Decimal, field: str) -> Decimal:
+    return _checks.decimal(value, field, low=Decimal(0), high=MAX_CONTRACTED_HOURS, unit="hours")
+
+
+def _register(command: RegisterPractitioner, state: PractitionerState) -> list[EventData]:
+    if state is not None:
+        raise AlreadyExists(
+            f"{command.practitioner_id} is already registered", field="practitioner_id"
+        )
+    _checks.identifier(command.practitioner_id, "practitioner_id")
+    _checks.text(command.name, "name", max_length=_NAME_LENGTH)
+    grade_allowance(command.scheme, command.grade)
+    _checks.identifier(command.team_id, "team_id")
+    _checks.identifier(command.region_id, "region_id")
+    if command.line_manager_id is not None:
+        _checks.identifier(command.line_manager_id, "line_manager_id")
+        if command.line_manager_id == command.practitioner_id:
+            raise InvalidValue("nobody is their own line manager", field="line_manager_id")
+    return [
+        PractitionerRegistered(
+            practitioner_id=command.practitioner_id,
+            name=command.name,
+            grade=command.grade,
+            team_id=command.team_id,
+            region_id=command.region_id,
+            contracted_hours=_hours(command.contracted_hours, "contracted_hours"),
+            line_manager_id=command.line_manager_id,
+            start_date=command.start_date,
+        )
+    ]
+
+
+def _change_hours(command: ChangeContractedHours, practitioner: Practitioner) -> list[EventData]:
+    hours = _hours(command.contracted_hours, "contracted_hours")
+    if hours == practitioner.contracted_hours:
+        return []
+    return [
+        ContractedHoursChanged(
+            practitioner_id=practitioner.practitioner_id,
+            contracted_hours=hours,
+            previous_contracted_hours=practitioner.contracted_hours,
+        )
+    ]
+
+
+def _start_reduction(command: StartReduction, practitioner: Practitioner) -> list[EventData]:
+    _checks.identifier(command.reduction_id, "reduction_id")
+    if command.reduction_id in practitioner.reduction_ids:
+        raise AlreadyExists(
+            f"reduction {command.reduction_id!r} is already recorded", field="reduction_id"
+        )
+    _checks.text(command.reason, "reason", max_length=_REASON_LENGTH)
+    if practitioner.grade not in command.scheme.grades:
+        raise InvalidValue(
+            f"scheme {command.scheme.name} does not know grade {practitioner.grade}",
+            field="scheme",
+        )
+    known = reduction_reason(command.scheme, command.reason)
+    hours, percent = _reduction_size(command, practitioner, known)
+    effective_to = command.effective_to
+    if effective_to is None and known is not None and known.months_to_expiry is not None:
+        effective_to = _add_months(command.effective_from, known.months_to_expiry) - _ONE_DAY
+    if effective_to is not None and effective_to < command.effective_from:
+        raise InvalidValue(
+            f"ends ({effective_to}) before it starts ({command.effective_from})",
+            field="effective_to",
+        )
+    if effective_to is not None and effective_to < command.today:
+        raise InvalidValue(
+            f"its last day ({effective_to}) has already passed: it would change nothing",
+            field="effective_to",
+        )
+    recorded: type[ReductionScheduled] | type[ReductionStarted] = (
+        ReductionScheduled if command.effective_from > command.today else ReductionStarted
+    )
+    return [
+        recorded(
+            practitioner_id=practitioner.practitioner_id,
+            reduction_id=command.reduction_id,
+            reason=command.reason,
+            hours=hours,
+            percent=percent,
+            effective_from=command.effective_from,
+            effective_to=effective_to,
+        )
+    ]
+
+
+def _reduction_size(
+    command: StartReduction, practitioner: Practitioner, reason: ReductionReason | None
+) -> tuple[Decimal, Decimal | None]:
+    """The hours a reduction takes off, and the percent they came from, if any."""
+    contracted = practitioner.contracted_hours
+    max_percent = reason.max_percent if reason is not None else None
+    if command.hours is not None and command.percent is not None:
+        raise InvalidValue("give hours or a percent, not both", field="percent")
+    if command.percent is not None:
+        percent = _checks.decimal(
+            command.percent, "percent", low=Decimal(0), high=Decimal(100), unit="percent"
+        )
+        if percent == 0:
+            raise InvalidValue("must be more than 0 percent", field="percent")
+        if max_percent is not None and percent > max_percent:
+            raise InvalidValue(f"{command.reason} allows at most {max_percent}%", field="percent")
+        return reduction_hours_from_percent(contracted, percent), percent
+    if command.hours is not None:
+        hours = _hours(command.hours, "hours")
+        if hours == 0:
+            raise InvalidValue("must be more than 0 hours", field="hours")
+        if hours > contracted:
+            raise InvalidValue(f"more than the {contracted} contracted hours", field="hours")
+        if max_percent is not None and hours > reduction_hours_from_percent(
+            contracted, max_percent
+        ):
+            raise InvalidValue(
+                f"{command.reason} allows at most {max_percent}% of contracted hours",
+                field="hours",
+            )
+        return hours, None
+    if reason is not None and reason.allowance_percent is not None:
+        percent = reason.allowance_percent
+        return reduction_hours_from_percent(contracted, percent), percent
+    if max_percent is not None:
+        raise InvalidValue(
+            f"{command.reason} needs hours or a percent, at most {max_percent}%",
+            field="percent",
+        )
+    return reduction_hours_from_percent(contracted, None), None
+
+
+def _add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it is shorter."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _reconcile(practitioner: Practitioner, today: date) -> list[EventData]:
+    events: list[EventData] = []
+    for reduction in practitioner.reductions:
+        events.extend(_reconcile_one(practitioner, reduction, today))
+    return events
+
+
+def _reconcile_one(
+    practitioner: Practitioner, reduction: Reduction, today: date
+) -> list[EventData]:
+    events: list[EventData] = []
+    if reduction.starts_by(today):
+        events.append(_started(practitioner, reduction))
+    elif not reduction.active:
+        return events
+    if reduction.ended_by(today) and reduction.effective_to is not None:
+        events.append(
+            ReductionEnded(
+                practitioner_id=practitioner.practitioner_id,
+                reduction_id=reduction.reduction_id,
+                hours=reduction.hours,
+                ended_on=reduction.effective_to + _ONE_DAY,
+                ended_because="effective-to-passed",
+            )
+        )
+    return events
+
+
+def _started(practitioner: Practitioner, reduction: Reduction) -> ReductionStarted:
+    return ReductionStarted(
+        practitioner_id=practitioner.practitioner_id,
+        reduction_id=reduction.reduction_id,
+        reason=reduction.reason,
+        hours=reduction.hours,
+        percent=reduction.percent,
+        effective_from=reduction.effective_from,
+        effective_to=reduction.effective_to,
+    )
+
+
+def _end_reduction(command: EndReduction, practitioner: Practitioner) -> list[EventData]:
+    reduction = practitioner.reduction(command.reduction_id)
+    if reduction is None:
+        if command.reduction_id in practitioner.reduction_ids:
+            raise Conflict(
+                f"reduction {command.reduction_id!r} has already ended or been cancelled",
+                field="reduction_id",
+            )
+        raise NotFound(f"no reduction {command.reduction_id!r}", field="reduction_id")
+    if not reduction.active and reduction.effective_from > command.today:
+        return [
+            ReductionCancelled(
+                practitioner_id=practitioner.practitioner_id,
+                reduction_id=reduction.reduction_id,
+            )
+        ]
+    events = _reconcile_one(practitioner, reduction, command.today)
+    if any(isinstance(event, ReductionEnded) for event in events):
+        return events
+    return [
+        *events,
+        ReductionEnded(
+            practitioner_id=practitioner.practitioner_id,
+            reduction_id=reduction.reduction_id,
+            hours=reduction.hours,
+            ended_on=command.today,
+            ended_because="ended-early",
+        ),
+    ]
+
+
+def _record_leaving(command: RecordLeaving, practitioner: Practitioner) -> list[EventData]:
+    if command.leaving_date < practitioner.start_date:
+        raise InvalidValue(f"before they started ({practitioner.start_date})", field="leaving_date")
+    return [
+        PractitionerLeft(
+            practitioner_id=practitioner.practitioner_id, leaving_date=command.leaving_date
+        )
+    ]
+
+
+# Evolving.
+
+
+def evolve(state: PractitionerState, event: EventData) -> PractitionerState:
+    """The practitioner after one event of their stream."""
+    if isinstance(event, PractitionerRegistered):
+        return Practitioner(
+            practitioner_id=event.practitioner_id,
+            name=event.name,
+            grade=event.grade,
+            team_id=event.team_id,
+            region_id=event.region_id,
+            contracted_hours=event.contracted_hours,
+            line_manager_id=event.line_manager_id,
+            start_date=event.start_date,
+        )
+    practitioner = _existing(state, getattr(event, "practitioner_id", "?"))
+    if isinstance(event, ContractedHoursChanged):
+        return replace(practitioner, contracted_hours=event.contracted_hours)
+    if isinstance(event, ReductionScheduled | ReductionStarted):
+        return _with_reduction(practitioner, event)
+    if isinstance(event, ReductionEnded | ReductionCancelled):
+        return replace(
+            practitioner,
+            reductions=tuple(
+                r for r in practitioner.reductions if r.reduction_id != event.reduction_id
+            ),
+        )
+    if isinstance(event, PractitionerLeft):
+        return replace(practitioner, leaving_date=event.leaving_date)
+    raise TypeError(f"{event.type} is not an event of a practitioner")
+
+
+def _with_reduction(
+    practitioner: Practitioner, event: ReductionScheduled | ReductionStarted
+) -> Practitioner:
+    reduction = Reduction(
+        reduction_id=event.reduction_id,
+        reason=event.reason,
+        hours=event.hours,
+        percent=event.percent,
+        effective_from=event.effective_from,
+        effective_to=event.effective_to,
+        active=isinstance(event, ReductionStarted),
+    )
+    if practitioner.reduction(event.reduction_id) is not None:
+        # A scheduled reduction that starts keeps its place among the others.
+        return replace(
+            practitioner,
+            reductions=tuple(
+                reduction if r.reduction_id == event.reduction_id else r
+                for r in practitioner.reductions
+            ),
+        )
+    return replace(
+        practitioner,
+        reductions=(*practitioner.reductions, reduction),
+        reduction_ids=practitioner.reduction_ids | {event.reduction_id},
+    )
+
+
+PRACTITIONER: Final = Decider[PractitionerCommand, PractitionerState](
+    initial_state=initial_state, decide=decide, evolve=evolve
+)
+"""The practitioner aggregate as a `Decider`."""
