@@ -248,6 +248,9 @@ class Component:
         raise NotImplementedError
 
 
+INCLUDE = "include 'plimsoll.conf'"
+
+
 class Postgres(Component):
     """A private cluster owned by the `postgres` user (initdb refuses root)."""
 
@@ -330,22 +333,38 @@ class Postgres(Component):
             ),
             what="initdb",
         )
-        # Loopback only, trust auth: a developer's private cluster. Durability stays on.
-        settings = (
-            f"\nport = {PG_PORT}\nlisten_addresses = '{HOST}'\n"
-            f"unix_socket_directories = '{self.sockets}'\nmax_connections = 300\n"
-        )
-        conf = self.data / "postgresql.conf"
-        run(
-            self.as_owner(["sh", "-c", f"cat >> {conf}"]),
-            what="configure PostgreSQL",
-            input=settings,
-        )
+
+    def _configure(self) -> None:
+        """Rewritten at every start, so a change here needs no `make reset`."""
+        settings = {
+            # Loopback only, trust auth: a developer's private cluster.
+            "port": str(PG_PORT),
+            "listen_addresses": f"'{HOST}'",
+            "unix_socket_directories": f"'{self.sockets}'",
+            "max_connections": "300",
+            # Room for an event store's write load. Durability stays on: fsync and
+            # synchronous_commit keep their defaults.
+            "shared_buffers": "512MB",
+            "wal_buffers": "32MB",
+            "max_wal_size": "4GB",
+            "checkpoint_timeout": "15min",
+        }
+        text = "".join(f"{name} = {value}\n" for name, value in settings.items())
+        conf = self.data / "plimsoll.conf"
+        run(self.as_owner(["sh", "-c", f"cat > {conf}"]), what="configure PostgreSQL", input=text)
+        main_conf = self.data / "postgresql.conf"
+        if INCLUDE not in main_conf.read_text():
+            run(
+                self.as_owner(["sh", "-c", f"cat >> {main_conf}"]),
+                what="configure PostgreSQL",
+                input=f"\n{INCLUDE}\n",
+            )
 
     def start(self) -> None:
         require_free(PG_PORT, "PostgreSQL", "PLIMSOLL_PG_PORT")
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
+        self._configure()
         run(
             self.as_owner(
                 [

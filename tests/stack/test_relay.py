@@ -8,11 +8,13 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections import defaultdict
 
 import pytest
 import sqlalchemy
-from plimsoll_events.envelope import CONTENT_TYPE, decode
+from plimsoll_events.envelope import CONTENT_TYPE, decode, to_cloudevent
+from plimsoll_events.records import Metadata, NewEvent
 from plimsoll_events.relay import OutboxRelay
 from plimsoll_events.store import EventStore
 
@@ -80,6 +82,36 @@ def test_relay_publishes_in_position_order_keyed_by_practitioner(stack, store, e
     assert first.source == SOURCE
     assert first.subject == records[0].key.decode()
     assert dict(records[0].headers)["content-type"] == CONTENT_TYPE.encode()
+
+
+def test_published_envelope_is_exactly_the_recorded_event(stack, store, engine):
+    topic = new_topic(stack.kafka_bootstrap, partitions=1)
+    traced = Metadata(
+        actor="mo.manager",
+        correlation_id=uuid.uuid4(),
+        causation_id=uuid.uuid4(),
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        tracestate="plimsoll=1",
+    )
+    odd = NewEvent(
+        type="hours-logged",
+        version=2,
+        data={"practitioner_id": "P-1", "note": 'caf\u00e9 \\ "q"\n', "tier": None},
+        subject=None,
+        metadata=traced,
+    )
+    store.append("s", 0, [hours_logged("P-1", 5), odd])
+    relay = _relay(store, engine, stack, topic)
+    try:
+        relay.publish_pending()
+    finally:
+        relay.close()
+    records = read_topic(stack.kafka_bootstrap, topic, expect=2)
+    recorded = store.read_all(0)
+    assert [decode(r.value) for r in records] == [to_cloudevent(e, SOURCE) for e in recorded]
+    assert [r.key for r in records] == [b"P-1", b"s"]
+    assert dict(records[1].headers)["traceparent"] == traced.traceparent.encode()
+    assert "traceparent" not in dict(records[0].headers)
 
 
 def test_nothing_new_publishes_nothing(stack, store, engine):

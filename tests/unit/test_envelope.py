@@ -13,7 +13,6 @@ from plimsoll_events.envelope import (
     MalformedEnvelope,
     decode,
     encode,
-    encode_recorded,
     to_cloudevent,
     to_recorded,
 )
@@ -106,26 +105,6 @@ def test_round_trip_without_optional_metadata_or_subject():
 
     assert received == recorded
     assert received.recorded_at.utcoffset() == timedelta(hours=1)
-
-
-@pytest.mark.parametrize(
-    "recorded",
-    [
-        _recorded(),
-        _recorded(
-            subject=None,
-            metadata=Metadata(actor="system:relay", correlation_id=CORRELATION),
-            data={"practitioner_id": "P-0001", "tier": None, "note": 'caf\u00e9 \\ "q"'},
-            recorded_at=datetime(2025, 3, 3, 18, 45, tzinfo=timezone(timedelta(hours=1))),
-        ),
-    ],
-)
-def test_the_relays_fast_encoding_equals_the_models(recorded: RecordedEvent):
-    fast = encode_recorded(recorded, "/plimsoll/timesheet")
-    modelled = encode(to_cloudevent(recorded, "/plimsoll/timesheet"))
-
-    assert json.loads(fast) == json.loads(modelled)
-    assert decode(fast) == to_cloudevent(recorded, "/plimsoll/timesheet")
 
 
 def test_encoding_is_compact_json_leaving_absent_attributes_out():

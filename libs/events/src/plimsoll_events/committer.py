@@ -1,18 +1,21 @@
 """Group commit: many writers' appends in one statement, one transaction, one flush.
 
-Writers hand their appends to one committer thread. It takes everything that
-queued up while the previous commit was flushing (at most one append per stream
-and per idempotency key, so no two in a batch contend) and writes them with a
-single statement. That statement checks each stream's expected version, gives
-the accepted appends dense positions from the one-row counter, and inserts
-their events; a rejected append takes no position. If another process wins a
-race inside the batch (a unique violation), each append is retried alone, so
-only the losers fail.
+There is no committer thread. A writer queues its append and, if nobody is
+committing, commits itself: everything queued at that moment (at most one
+append per stream and per idempotency key, so no two in a batch contend), in a
+single statement. Writers that arrive meanwhile wait; when the leader's own
+append is done it hands over, and the next waiting writer commits the next
+batch. A lone writer therefore pays no thread hand-off, and many writers share
+each flush.
+
+The statement checks each stream's expected version, gives the accepted appends
+dense positions from the one-row counter, and inserts their events; a rejected
+append takes no position. If another process wins a race inside the batch (a
+unique violation), each append is retried alone, so only the losers fail.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -22,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from pydantic_core import to_json
 
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
 
@@ -61,9 +64,26 @@ select head.base + a.before + e.n, a.stream_id, a.expected + e.n,
 from head
 cross join accepted a
 join unnest(%(request_nos)s::int[], %(ns)s::int[], %(event_ids)s::uuid[], %(types)s::text[],
-            %(versions)s::int[], %(subjects)s::text[], %(data)s::jsonb[], %(metadata)s::jsonb[])
+            %(versions)s::int[], %(subjects)s::text[], %(data)s::text[]::jsonb[],
+            %(metadata)s::text[]::jsonb[])
      as e(request_no, n, event_id, type, version, subject, data, metadata)
   on e.request_no = a.request_no
+returning stream_id, position, stream_version, recorded_at
+"""
+
+# One event on one stream, the common case: scalar parameters and a simpler plan.
+APPEND_ONE = """
+with head as (
+    update event_log_head set last_position = last_position + 1
+    where id = 1 and %(expected)s = coalesce(
+        (select max(stream_version) from events where stream_id = %(stream_id)s), 0)
+    returning last_position
+)
+insert into events
+    (position, stream_id, stream_version, event_id, type, version, subject, data, metadata)
+select head.last_position, %(stream_id)s, %(expected)s + 1, %(event_id)s, %(type)s,
+       %(version)s, %(subject)s, %(data)s::jsonb, %(metadata)s::jsonb
+from head
 returning stream_id, position, stream_version, recorded_at
 """
 
@@ -84,7 +104,7 @@ class Append:
 
 Outcome = list[RecordedEvent] | ConcurrencyError
 Pending = tuple[Append, "Future[list[RecordedEvent]]"]
-MetadataJson = Callable[[Metadata], dict[str, Any]]
+MetadataText = Callable[[Metadata], str]
 ReadSpan = Callable[[psycopg.Connection[Any], int, int], list[RecordedEvent]]
 
 
@@ -92,85 +112,76 @@ class GroupCommitter:
     def __init__(
         self,
         connect: Callable[[], psycopg.Connection[Any]],
-        metadata_json: MetadataJson,
+        metadata_text: MetadataText,
         read_span: ReadSpan,
         max_batch: int,
     ) -> None:
         self._connect = connect
-        self._metadata_json = metadata_json
+        self._metadata_text = metadata_text
         self._read_span = read_span
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="event-store-committer", daemon=True)
-        self._thread.start()
+        self._waiting: list[Pending] = []
+        self._leading = False
+        self._turn = threading.Condition()
+        self._conn: psycopg.Connection[Any] | None = None
 
     def submit(self, request: Append) -> list[RecordedEvent]:
         future: Future[list[RecordedEvent]] = Future()
-        self._queue.put((request, future))
+        with self._turn:
+            self._waiting.append((request, future))
+            while self._leading and not future.done():
+                self._turn.wait()
+            if future.done():
+                return future.result()
+            self._leading = True
+        try:
+            while not future.done():
+                self._commit_next_batch()
+        finally:
+            with self._turn:
+                self._leading = False
+                self._turn.notify_all()
         return future.result()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        with self._turn:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
-    # --- the committer thread ----------------------------------------------------------------
+    def _commit_next_batch(self) -> None:
+        with self._turn:
+            batch, self._waiting = self._take_batch(self._waiting)
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            self._commit(self._conn, batch)
+        except Exception as exc:  # every writer in the batch must hear of it
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        with self._turn:
+            self._turn.notify_all()
 
-    def _run(self) -> None:
-        conn: psycopg.Connection[Any] | None = None
-        carried: list[Pending] = []
-        stopping = False
-        while not (stopping and not carried):
-            batch, carried, stop_seen = self._take_batch(carried, wait=not stopping)
-            stopping = stopping or stop_seen
-            if not batch:
-                continue
-            try:
-                if conn is None or conn.closed:
-                    conn = self._connect()
-                self._commit(conn, batch)
-            except Exception as exc:  # every waiting writer must hear of it
-                if conn is not None:
-                    conn.close()
-                conn = None
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-        if conn is not None:
-            conn.close()
-
-    def _take_batch(
-        self, carried: list[Pending], *, wait: bool
-    ) -> tuple[list[Pending], list[Pending], bool]:
+    def _take_batch(self, waiting: list[Pending]) -> tuple[list[Pending], list[Pending]]:
         """What queued up while the last commit flushed, one append per stream and key."""
-        pending, stop_seen = list(carried), False
-        if not pending and wait:
-            first = self._queue.get()
-            if first is None:
-                return [], [], True
-            pending.append(first)
-        while len(pending) < self._max_batch:
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                stop_seen = True
-                break
-            pending.append(more)
         batch: list[Pending] = []
         later: list[Pending] = []
         claimed: set[str] = set()
-        for item in pending:
+        for item in waiting:
             request = item[0]
             names = {f"stream:{request.stream_id}"}
             if request.idempotency_key is not None:
                 names.add(f"key:{request.idempotency_key}")
-            if names & claimed:
+            if names & claimed or len(batch) >= self._max_batch:
                 later.append(item)
             else:
                 batch.append(item)
                 claimed |= names
-        return batch, later, stop_seen
+        return batch, later
 
     def _commit(self, conn: psycopg.Connection[Any], batch: list[Pending]) -> None:
         requests = [request for request, _ in batch]
@@ -213,7 +224,10 @@ class GroupCommitter:
     def _write(self, conn: psycopg.Connection[Any], requests: list[Append]) -> list[Outcome]:
         earlier = self._earlier(conn, requests)
         fresh = [r for r in requests if r.idempotency_key not in earlier]
-        rows = conn.execute(APPEND_BATCH, self._parameters(fresh)).fetchall() if fresh else []
+        if len(fresh) == 1 and len(fresh[0].events) == 1:
+            rows = conn.execute(APPEND_ONE, self._one(fresh[0])).fetchall()
+        else:
+            rows = conn.execute(APPEND_BATCH, self._parameters(fresh)).fetchall() if fresh else []
         written: dict[str, list[tuple[int, int, datetime]]] = defaultdict(list)
         for stream_id, position, stream_version, recorded_at in rows:
             written[stream_id].append((position, stream_version, recorded_at))
@@ -239,6 +253,19 @@ class GroupCommitter:
                 outcomes.append(ConcurrencyError(request.stream_id, request.expected_version))
         return outcomes
 
+    def _one(self, request: Append) -> dict[str, Any]:
+        (event,) = request.events
+        return {
+            "stream_id": request.stream_id,
+            "expected": request.expected_version,
+            "event_id": event.event_id,
+            "type": event.type,
+            "version": event.version,
+            "subject": event.subject,
+            "data": to_json(event.data).decode(),
+            "metadata": self._metadata_text(event.metadata),
+        }
+
     def _parameters(self, requests: list[Append]) -> dict[str, Any]:
         events = [
             (number, n, e)
@@ -255,8 +282,8 @@ class GroupCommitter:
             "types": [e.type for _, _, e in events],
             "versions": [e.version for _, _, e in events],
             "subjects": [e.subject for _, _, e in events],
-            "data": [Jsonb(e.data) for _, _, e in events],
-            "metadata": [Jsonb(self._metadata_json(e.metadata)) for _, _, e in events],
+            "data": [to_json(e.data).decode() for _, _, e in events],
+            "metadata": [self._metadata_text(e.metadata) for _, _, e in events],
         }
 
 

@@ -13,18 +13,20 @@ dedicated session, elects it; a second replica waits.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
+from kafka.partitioner.default import DefaultPartitioner, murmur2
 from sqlalchemy import Engine
 
-from plimsoll_events.envelope import CONTENT_TYPE, encode_recorded
+from plimsoll_events.envelope import CONTENT_TYPE, SCHEMA_BASE_URI, TYPE_PREFIX
 from plimsoll_events.metrics import RELAY_BACKLOG, RELAY_PUBLISHED
-from plimsoll_events.records import RecordedEvent
 from plimsoll_events.store import EventStore, psycopg_url
 
 log = logging.getLogger(__name__)
@@ -37,16 +39,64 @@ create table if not exists relay_positions (
 """
 
 
-def message_key(event: RecordedEvent) -> bytes:
-    """Keyed by practitioner, so each practitioner's events stay in order on one partition."""
-    return (event.subject or event.stream_id).encode()
+# Each pending event's CloudEvents envelope, built by PostgreSQL on its own core rather
+# than in Python: envelope.to_cloudevent's attributes, which tests/stack/test_relay.py
+# holds equal.
+# Keyed by practitioner (the subject), so a practitioner's events keep their order.
+PENDING = """
+select position,
+       convert_to(coalesce(subject, stream_id), 'UTF8') as key,
+       metadata->>'traceparent' as traceparent,
+       -- json (text), not jsonb: nothing to index, so no binary round trip. Nulls are
+       -- dropped from the attributes only; data is appended as stored, nulls and all.
+       convert_to(rtrim(json_strip_nulls(json_build_object(
+           'specversion', '1.0',
+           'id', event_id,
+           'source', %(source)s::text,
+           'type', %(type_prefix)s::text || '.' || type || '.v' || version,
+           'subject', subject,
+           'time', recorded_at,
+           'datacontenttype', 'application/json',
+           'dataschema', %(schema_base)s::text || type || '/v' || version || '.json',
+           'actor', metadata->'actor',
+           'correlationid', metadata->'correlation_id',
+           'causationid', nullif(metadata->'causation_id', 'null'),
+           'traceparent', nullif(metadata->'traceparent', 'null'),
+           'tracestate', nullif(metadata->'tracestate', 'null'),
+           'plimsollstream', stream_id,
+           'plimsollstreamver', stream_version,
+           'plimsollposition', position
+       ))::text, '}') || ',"data":' || data::text || '}', 'UTF8') as value
+from events
+where position > %(after)s
+order by position
+limit %(limit)s
+"""
+CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 
 
-def message_headers(event: RecordedEvent) -> list[tuple[str, bytes]]:
-    headers = [("content-type", CONTENT_TYPE.encode())]
-    if event.metadata.traceparent:
-        headers.append(("traceparent", event.metadata.traceparent.encode()))
-    return headers
+@functools.lru_cache(maxsize=65536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+class _RememberingPartitioner(DefaultPartitioner):  # type: ignore[misc]
+    """Kafka's default key partitioning, with each key's hash remembered: the relay sends
+    the same practitioners' keys again and again, and the hash is pure Python."""
+
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: Any,
+        cluster: Any,
+    ) -> int:
+        if serialized_key is None:
+            return int(super().partition(topic, key, None, value, serialized_value, cluster))
+        partitions = cluster.partitions_for_topic(topic)
+        return _key_hash(serialized_key) % len(partitions)
 
 
 class OutboxRelay:
@@ -70,11 +120,14 @@ class OutboxRelay:
             client_id=f"relay-{topic}",
             enable_idempotence=True,
             acks="all",
+            partitioner=_RememberingPartitioner(),
             # Each pass ends in flush(), which sends at once: lingering only fills batches.
             linger_ms=100,
             batch_size=1024 * 1024,
         )
         self._lock_connection: psycopg.Connection[Any] | None = None
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relay-{topic}")
+        self._read_ahead: tuple[int, Future[list[Any]]] | None = None
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
@@ -90,33 +143,57 @@ class OutboxRelay:
             ).first()
         return int(row[0]) if row else 0
 
+    def _fetch(self, after: int) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.exec_driver_sql(
+                    PENDING,
+                    {
+                        "source": self.source,
+                        "type_prefix": TYPE_PREFIX,
+                        "schema_base": SCHEMA_BASE_URI,
+                        "after": after,
+                        "limit": self.batch_size,
+                    },
+                ).all()
+            )
+
+    def _pending_after(self, after: int) -> list[Any]:
+        ahead, self._read_ahead = self._read_ahead, None
+        if ahead is not None and ahead[0] == after:
+            return ahead[1].result()
+        return self._fetch(after)
+
     def publish_pending(self) -> int:
         """Publish one batch of unpublished events; returns how many were published."""
-        after = self.last_published()
-        events = self.store.read_all(after, self.batch_size)
-        if not events:
+        rows = self._pending_after(self.last_published())
+        if not rows:
             RELAY_BACKLOG.labels(self.topic).set(0)
             return 0
+        last = rows[-1][0]
+        # PostgreSQL builds the next batch while this one goes to Kafka.
+        self._read_ahead = (last, self._reader.submit(self._fetch, last))
         sends = [
             self.producer.send(
                 self.topic,
-                key=message_key(event),
-                value=encode_recorded(event, self.source),
-                headers=message_headers(event),
+                key=key,
+                value=value,
+                headers=[CONTENT_TYPE_HEADER, ("traceparent", traceparent.encode())]
+                if traceparent
+                else [CONTENT_TYPE_HEADER],
             )
-            for event in events
+            for _, key, traceparent, value in rows
         ]
         self.producer.flush()
         for sent in sends:
             sent.get(timeout=0)  # raises the delivery error, if any, before we move on
         with self.engine.begin() as conn:
             conn.exec_driver_sql(
-                "update relay_positions set position = %s where topic = %s",
-                (events[-1].position, self.topic),
+                "update relay_positions set position = %s where topic = %s", (last, self.topic)
             )
-        RELAY_PUBLISHED.labels(self.topic).inc(len(events))
-        RELAY_BACKLOG.labels(self.topic).set(self.store.head_position() - events[-1].position)
-        return len(events)
+        RELAY_PUBLISHED.labels(self.topic).inc(len(rows))
+        RELAY_BACKLOG.labels(self.topic).set(self.store.head_position() - last)
+        return len(rows)
 
     def acquire_leadership(self, stop: threading.Event, poll_seconds: float = 1.0) -> bool:
         """Block until this relay holds the topic's lock, or ``stop`` is set."""
@@ -146,6 +223,7 @@ class OutboxRelay:
                 stop.wait(idle_seconds)
 
     def close(self) -> None:
+        self._reader.shutdown(wait=True, cancel_futures=True)
         self.producer.close()
         if self._lock_connection is not None:
             self._lock_connection.close()

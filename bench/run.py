@@ -1,0 +1,114 @@
+"""Run the benchmarks: ``python -m bench.run [--quick] [--only NAME ...]``.
+
+Each writes ``bench/results/<name>.json``; then a table of every result is
+printed and written between the ``bench:start``/``bench:end`` markers of the
+README. Exit status 1 when a benchmark failed to run (a missed goal is a
+result, not a failure).
+
+Adding a benchmark: write ``bench/<module>.py`` with a function
+``def <name>(settings: Settings) -> Result`` that measures in its own
+:func:`bench.harness.scratch_database` and checks
+:func:`bench.harness.durability` before and after, then list it in
+``REGISTRY`` below. Benchmarks that need Kafka get its address from
+:func:`bench.harness.kafka_bootstrap`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import append, import_, projection, relay
+from bench.harness import ROOT, Settings, source_under_test
+from bench.results import Result, summary_table, write_result
+
+README = ROOT / "README.md"
+START_MARKER = "<!-- bench:start -->"
+END_MARKER = "<!-- bench:end -->"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    run: Callable[[Settings], Result]
+
+
+REGISTRY: list[Benchmark] = [
+    Benchmark("append_single_writer", append.append_single_writer),
+    Benchmark("append_32_writers", append.append_32_writers),
+    Benchmark("batch_import", import_.batch_import),
+    Benchmark("relay_throughput", relay.relay_throughput),
+    Benchmark("projection_throughput", projection.projection_throughput),
+]
+
+
+def update_readme(table: str, readme: Path = README) -> bool:
+    """Replace what sits between the markers with ``table``; False when there are no markers."""
+    text = readme.read_text()
+    start = text.find(START_MARKER)
+    end = text.find(END_MARKER, start + len(START_MARKER)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return False
+    updated = text[: start + len(START_MARKER)] + "\n" + table + "\n" + text[end:]
+    if updated != text:
+        readme.write_text(updated)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    names = [b.name for b in REGISTRY]
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs: the whole suite in under a minute"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        choices=names,
+        help=f"run only this benchmark (repeatable): {', '.join(names)}",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings.for_mode(quick=args.quick)
+    chosen = [b for b in REGISTRY if not args.only or b.name in args.only]
+
+    source_under_test()  # fingerprint the store's code as imported, before anyone edits it
+    began = time.perf_counter()
+    failed: list[str] = []
+    for benchmark in chosen:
+        print(f"== {benchmark.name} ({settings.mode})", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = benchmark.run(settings)
+        except Exception:
+            traceback.print_exc()
+            failed.append(benchmark.name)
+            continue
+        path = write_result(result)
+        print(
+            f"   {result.value:,.0f} {result.unit} vs {result.baseline_value:,.0f} "
+            f"= {result.ratio:.2f}x (goal {result.goal_ratio:g}x: "
+            f"{'met' if result.met else 'NOT met'}) in {time.perf_counter() - t0:.1f}s "
+            f"-> {path.relative_to(ROOT)}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    table = summary_table()
+    print(table)
+    if not update_readme(table):
+        print(f"warning: no {START_MARKER} ... {END_MARKER} in {README}", file=sys.stderr)
+    print(f"benchmarks took {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    if failed:
+        print(f"error: failed to run: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
