@@ -1,11 +1,13 @@
 """The projection runner: Kafka topics in, read models in PostgreSQL out.
 
 For each batch of messages from one partition, in ONE database transaction, the
-runner applies the events to the read model, records their ids as processed
-and records the partition's next offset. Redelivery therefore changes nothing:
-an offset already recorded is skipped on restart (the runner seeks to its own
-checkpoint), and an event id already processed (a relay resend) is not applied
-again.
+runner applies the events to the read model, records the highest source
+position it applied from each producer on that partition, and records the
+partition's next offset. Redelivery therefore changes nothing: an offset
+already recorded is skipped on restart (the runner seeks to its own
+checkpoint), and an event at or below a recorded position (a relay's resend)
+is not applied again. Decoding runs ahead of the database on a writer thread,
+so Kafka, Python and PostgreSQL work at the same time.
 
 A message that cannot be read (not a CloudEvent, unknown type, invalid data)
 or that the projection fails to apply goes to ``<topic>.dlq`` with the reason
@@ -18,9 +20,10 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 from uuid import UUID
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -28,14 +31,17 @@ from kafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 from opentelemetry.trace import Link
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Strict, ValidationError, create_model
 from sqlalchemy import Connection, Engine, text
 
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, dead_letter_topic
-from plimsoll_events.envelope import CloudEvent, decode
+from plimsoll_events.envelope import CloudEvent, cloudevent_type, decode
 from plimsoll_events.metrics import PROJECTION_EVENTS, PROJECTION_LAG
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("plimsoll_events.projection")
+
+MAX_PENDING_WRITES = 2  # batches decoded ahead of the database: enough to overlap, bounded
 
 SCHEMA = """
 create table if not exists projection_checkpoints (
@@ -45,15 +51,18 @@ create table if not exists projection_checkpoints (
     next_offset bigint not null,
     primary key (projection, topic, partition)
 );
-create table if not exists projection_processed (
+create table if not exists projection_positions (
     projection text not null,
-    event_id   uuid not null,
-    primary key (projection, event_id)
+    topic      text not null,
+    partition  integer not null,
+    source     text not null,
+    position   bigint not null,
+    primary key (projection, topic, partition, source)
 );
 """
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs microseconds per event
 class Delivered:
     """An event as a projection sees it: decoded, upcast to its latest version."""
 
@@ -62,7 +71,9 @@ class Delivered:
     data: EventData
     subject: str | None
     time: datetime
-    envelope: CloudEvent
+    source: str
+    position: int
+    traceparent: str | None
     topic: str
     partition: int
     offset: int
@@ -85,6 +96,60 @@ class Projection(Protocol):
 class _Rejected:
     record: Any
     reason: str
+
+
+@dataclass(frozen=True)
+class _Batch:
+    tp: TopicPartition
+    records: Sequence[Any]
+    readable: list[Delivered]
+    rejected: list[_Rejected]
+
+
+class TypedEnvelopes:
+    """The envelope and the data of an event checked in one pass of pydantic's JSON parser.
+
+    One model per type at its latest version, with the data typed and no Python
+    validator: the common case costs a fraction of decoding the envelope and
+    then the data. Each is stricter than the general path (no extensions, the
+    exact type, time as an RFC 3339 string), so whatever it accepts the general
+    path would too. Anything else (an older version to upcast, an extension, a
+    malformed message) returns None and takes the general path, which also
+    explains what is wrong.
+    """
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        fields: dict[str, Any] = {
+            name: (field.annotation, field) for name, field in CloudEvent.model_fields.items()
+        }
+        fields["time"] = (Annotated[AwareDatetime, Strict()], CloudEvent.model_fields["time"])
+        self._models: dict[bytes, type[BaseModel]] = {}
+        for model in catalogue.models():
+            if catalogue.latest(model.type) is model:
+                name = cloudevent_type(model.type, model.version)
+                self._models[name.encode()] = create_model(
+                    f"{model.__name__}Envelope",
+                    __config__=ConfigDict(frozen=True, extra="forbid"),
+                    **{
+                        **fields,
+                        "type": (Literal[name], ...),
+                        "data": (model, ...),
+                    },
+                )
+
+    def decode(self, raw: bytes) -> Any | None:
+        start = raw.find(b'"type":"')
+        if start < 0:
+            return None
+        start += len(b'"type":"')
+        # A wrong guess (a "type" inside data, say) fails the model's literal type: no harm.
+        model = self._models.get(raw[start : raw.find(b'"', start)])
+        if model is None:
+            return None
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError:
+            return None
 
 
 class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -118,12 +183,19 @@ class ProjectionRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_batch,
+            max_partition_fetch_bytes=4 * 1024 * 1024,  # fewer, larger fetches
             isolation_level="read_committed",
         )
         self.dead_letters = KafkaProducer(
             bootstrap_servers=bootstrap, enable_idempotence=True, acks="all"
         )
         self._subscribed = False
+        self._typed = TypedEnvelopes(catalogue)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{projection.name}")
+        self._writes: list[Future[dict[TopicPartition, int]]] = []
+        # Highest source position applied, per partition and source: the writer's own.
+        self._high_water: dict[TopicPartition, dict[str, int]] = {}
+        self._failed = False
 
     # --- schema and rebuild ------------------------------------------------------------------
 
@@ -138,9 +210,11 @@ class ProjectionRunner:
         Run it with the runner stopped; the replay gives the same read model as
         the live one, because the same events are applied in the same order.
         """
+        self.flush()
+        self._high_water.clear()
         with self.engine.begin() as conn:
             self.projection.drop(conn)
-            for table in ("projection_checkpoints", "projection_processed"):
+            for table in ("projection_checkpoints", "projection_positions"):
                 conn.execute(
                     text(f"delete from {table} where projection = :name"),  # noqa: S608
                     {"name": self.projection.name},
@@ -164,6 +238,9 @@ class ProjectionRunner:
                 {"name": self.projection.name},
             ).all()
         checkpoints = {TopicPartition(t, p): o for t, p, o in rows}
+        # Another member may have moved these partitions on: the writer rereads its marks
+        # (queued behind the writes already in flight, which it owns).
+        self._writer.submit(self._high_water.clear)
         for tp in assigned:
             if tp in checkpoints:
                 self.consumer.seek(tp, checkpoints[tp])
@@ -171,13 +248,42 @@ class ProjectionRunner:
                 self.consumer.seek_to_beginning(tp)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
-        """Handle one poll's worth of messages; returns how many were handled."""
+        """Read one poll's worth of messages and queue their writes; returns how many.
+
+        Decoding happens here while the writer thread commits earlier batches, so
+        PostgreSQL's time overlaps Kafka's and Python's. A failed write stops all
+        writes after it; the next call rewinds to the checkpoints and raises.
+        """
         self._ensure_subscribed()
+        self._settle(wait=False)
         batches = self.consumer.poll(timeout_ms=timeout_ms)
-        for tp, records in batches.items():
-            self._handle(tp, records)
+        if batches:
+            decoded = [
+                _Batch(tp, records, *self._decode_all(records)) for tp, records in batches.items()
+            ]
+            self._writes.append(self._writer.submit(self._write, decoded))
+        while len(self._writes) > MAX_PENDING_WRITES:
+            self._settle(wait=True, keep=MAX_PENDING_WRITES)
         self._export_lag()
         return sum(len(records) for records in batches.values())
+
+    def _settle(self, *, wait: bool, keep: int = 0) -> None:
+        """Collect finished writes (all but ``keep`` when waiting); rewind and raise on failure."""
+        while self._writes and (self._writes[0].done() or (wait and len(self._writes) > keep)):
+            write = self._writes.pop(0)
+            try:
+                offsets = write.result()
+            except Exception:
+                for later in self._writes:  # they see the failure and write nothing
+                    later.exception()
+                self._writes.clear()
+                self._failed = False
+                self._rewind_to_checkpoints()
+                raise
+            # Kafka's committed offset is only a hint for tools; the checkpoint is the truth.
+            self.consumer.commit_async(
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+            )
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -193,6 +299,7 @@ class ProjectionRunner:
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             self.poll_once(timeout_ms=200)
+            self.flush()
             if self.consumer.assignment() and self.lag() == 0:
                 return
         raise TimeoutError(
@@ -200,18 +307,26 @@ class ProjectionRunner:
             f"assigned {sorted(map(tuple, self.consumer.assignment()))}, lag {self.lag()}"
         )
 
+    def flush(self) -> None:
+        """Wait until every batch read so far is written (or raise its failure)."""
+        self._settle(wait=True)
+
     def lag(self) -> int:
         assignment = self.consumer.assignment()
         ends = self.consumer.end_offsets(list(assignment))
         return sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assignment)
 
     def close(self) -> None:
-        self.consumer.close()
-        self.dead_letters.close()
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
+            self.consumer.close()
+            self.dead_letters.close()
 
     # --- one partition's batch ---------------------------------------------------------------
 
-    def _handle(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+    def _decode_all(self, records: Sequence[Any]) -> tuple[list[Delivered], list[_Rejected]]:
         readable: list[Delivered] = []
         rejected: list[_Rejected] = []
         for record in records:
@@ -219,87 +334,136 @@ class ProjectionRunner:
                 readable.append(self._decode(record))
             except Exception as exc:  # anything unreadable goes to the dead letters
                 rejected.append(_Rejected(record, f"unreadable: {type(exc).__name__}: {exc}"))
+        return readable, rejected
+
+    def _write(self, batches: list[_Batch]) -> dict[TopicPartition, int]:
+        """One poll's batches in one transaction; runs on the writer thread, in order."""
+        if self._failed:
+            raise RuntimeError("an earlier batch failed; this one waits for the rewind")
+        try:
+            return self._write_batches(batches)
+        except Exception:
+            self._failed = True
+            self._high_water.clear()  # reloaded from the database after the rewind
+            raise
+
+    def _write_batches(self, batches: list[_Batch]) -> dict[TopicPartition, int]:
+        readable = [event for batch in batches for event in batch.readable]
         links = [Link(c) for c in (_span_context(d) for d in readable) if c is not None]
         with (
             tracer.start_as_current_span(
-                f"process {tp.topic}", kind=trace.SpanKind.CONSUMER, links=links
+                "process " + ",".join(sorted({b.tp.topic for b in batches})),
+                kind=trace.SpanKind.CONSUMER,
+                links=links,
             ),
             self.engine.begin() as conn,
         ):
-            fresh = self._claim(conn, readable)
+            fresh = [event for batch in batches for event in self._fresh(conn, batch)]
             failed = self._apply(conn, fresh)
-            rejected.extend(_Rejected(_record_of(records, d), reason) for d, reason in failed)
-            if failed:
-                self._unclaim(conn, [d for d, _ in failed])
-            # Dead letters are durable before the checkpoint moves past them.
-            self._send_dead_letters(tp.topic, rejected)
-            next_offset = records[-1].offset + 1
-            conn.execute(
-                text(
-                    "insert into projection_checkpoints values (:name, :topic, :partition, :next) "
-                    "on conflict (projection, topic, partition) "
-                    "do update set next_offset = excluded.next_offset"
-                ),
-                {
-                    "name": self.projection.name,
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "next": next_offset,
-                },
+            offsets_of = {(b.tp.topic, b.tp.partition): b.records for b in batches}
+            rejected = [item for batch in batches for item in batch.rejected]
+            rejected.extend(
+                _Rejected(_record_of(offsets_of[(d.topic, d.partition)], d), reason)
+                for d, reason in failed
             )
-        # Kafka's committed offset is only a hint for tools; the checkpoint above is the truth.
-        self.consumer.commit_async({tp: OffsetAndMetadata(next_offset, "", -1)})
+            # Dead letters are durable before the checkpoint moves past them.
+            self._send_dead_letters(rejected)
+            offsets = {b.tp: b.records[-1].offset + 1 for b in batches}
+            self._save_progress(conn, offsets)
         name = self.projection.name
         PROJECTION_EVENTS.labels(name, "applied").inc(len(fresh) - len(failed))
         PROJECTION_EVENTS.labels(name, "duplicate").inc(len(readable) - len(fresh))
         PROJECTION_EVENTS.labels(name, "dead-lettered").inc(len(rejected))
+        return offsets
+
+    def _save_progress(self, conn: Connection, offsets: dict[TopicPartition, int]) -> None:
+        conn.execute(
+            text(
+                "insert into projection_checkpoints "
+                "select :name, t, p, o from unnest(cast(:topics as text[]), "
+                "cast(:partitions as int[]), cast(:offsets as bigint[])) as u(t, p, o) "
+                "on conflict (projection, topic, partition) "
+                "do update set next_offset = excluded.next_offset"
+            ),
+            {
+                "name": self.projection.name,
+                "topics": [tp.topic for tp in offsets],
+                "partitions": [tp.partition for tp in offsets],
+                "offsets": list(offsets.values()),
+            },
+        )
+        marks = [(tp, s, p) for tp in offsets for s, p in self._high_water.get(tp, {}).items()]
+        if marks:
+            conn.execute(
+                text(
+                    "insert into projection_positions "
+                    "select :name, t, p, s, pos from unnest(cast(:topics as text[]), "
+                    "cast(:partitions as int[]), cast(:sources as text[]), "
+                    "cast(:positions as bigint[])) as u(t, p, s, pos) "
+                    "on conflict (projection, topic, partition, source) "
+                    "do update set position = excluded.position"
+                ),
+                {
+                    "name": self.projection.name,
+                    "topics": [tp.topic for tp, _, _ in marks],
+                    "partitions": [tp.partition for tp, _, _ in marks],
+                    "sources": [s for _, s, _ in marks],
+                    "positions": [p for _, _, p in marks],
+                },
+            )
 
     def _decode(self, record: Any) -> Delivered:
-        envelope = decode(record.value)
-        type_, version = envelope.event_type, envelope.event_version
-        data = self.catalogue.decode(type_, version, envelope.data)
+        envelope = self._typed.decode(record.value)
+        if envelope is not None:
+            data = envelope.data
+        else:  # an older version to upcast, or something wrong to explain
+            envelope = decode(record.value)
+            data = self.catalogue.decode(envelope.event_type, envelope.event_version, envelope.data)
         return Delivered(
             event_id=envelope.id,
-            type=type_,
+            type=data.type,
             data=data,
             subject=envelope.subject,
             time=envelope.time,
-            envelope=envelope,
+            source=envelope.source,
+            position=envelope.plimsollposition,
+            traceparent=envelope.traceparent,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
         )
 
-    def _claim(self, conn: Connection, events: list[Delivered]) -> list[Delivered]:
-        """Record the events as processed; returns those not processed before."""
-        if not events:
-            return []
-        claimed = conn.execute(
-            text(
-                "insert into projection_processed (projection, event_id) "
-                "select :name, unnest(cast(string_to_array(:ids, ',') as uuid[])) "
-                "on conflict do nothing returning event_id::text"
-            ),
-            # One string rather than a list of UUIDs: adapting thousands of values is slow.
-            {"name": self.projection.name, "ids": ",".join(str(e.event_id) for e in events)},
-        )
-        new_ids = {UUID(row[0]) for row in claimed}
-        fresh, seen = [], set()
-        for event in events:
-            # The same event twice in one batch: only the first counts.
-            if event.event_id in new_ids and event.event_id not in seen:
-                fresh.append(event)
-                seen.add(event.event_id)
-        return fresh
+    def _fresh(self, conn: Connection, batch: _Batch) -> list[Delivered]:
+        """The batch's events not applied before; moves the partition's high-water marks.
 
-    def _unclaim(self, conn: Connection, events: list[Delivered]) -> None:
-        conn.execute(
-            text(
-                "delete from projection_processed where projection = :name "
-                "and event_id = any(cast(:ids as uuid[]))"
-            ),
-            {"name": self.projection.name, "ids": [e.event_id for e in events]},
-        )
+        A source's relay publishes each key's events in position order, so on one
+        partition its positions only rise, except when a resend after a crash
+        repeats some: anything at or below the highest position applied from that
+        source on that partition has been seen. (Hence: never add partitions to an
+        event topic; it would move keys, and their order, between partitions.)
+        The marks are kept in memory by the writer thread and saved with the
+        checkpoint; they are read from the database once per partition.
+        """
+        seen = self._high_water.get(batch.tp)
+        if seen is None:
+            rows = conn.execute(
+                text(
+                    "select source, position from projection_positions "
+                    "where projection = :name and topic = :topic and partition = :partition"
+                ),
+                {
+                    "name": self.projection.name,
+                    "topic": batch.tp.topic,
+                    "partition": batch.tp.partition,
+                },
+            )
+            seen = self._high_water[batch.tp] = {source: position for source, position in rows}
+        fresh = []
+        for event in batch.readable:
+            if event.position > seen.get(event.source, 0):
+                fresh.append(event)
+                seen[event.source] = event.position
+        return fresh
 
     def _apply(self, conn: Connection, events: list[Delivered]) -> list[tuple[Delivered, str]]:
         """Apply all at once; if that fails, one by one, to set the poison aside."""
@@ -320,7 +484,7 @@ class ProjectionRunner:
                 failed.append((event, f"apply failed: {type(exc).__name__}: {exc}"))
         return failed
 
-    def _send_dead_letters(self, topic: str, rejected: list[_Rejected]) -> None:
+    def _send_dead_letters(self, rejected: list[_Rejected]) -> None:
         if not rejected:
             return
         sends = []
@@ -340,7 +504,10 @@ class ProjectionRunner:
             )
             sends.append(
                 self.dead_letters.send(
-                    dead_letter_topic(topic), key=record.key, value=record.value, headers=headers
+                    dead_letter_topic(record.topic),
+                    key=record.key,
+                    value=record.value,
+                    headers=headers,
                 )
             )
         self.dead_letters.flush()
@@ -365,9 +532,8 @@ def _record_of(records: Sequence[Any], event: Delivered) -> Any:
 
 
 def _span_context(event: Delivered) -> trace.SpanContext | None:
-    traceparent = event.envelope.traceparent
-    if not traceparent:
+    if not event.traceparent:
         return None
-    context = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    context = TraceContextTextMapPropagator().extract({"traceparent": event.traceparent})
     span_context = trace.get_current_span(context).get_span_context()
     return span_context if span_context.is_valid else None
