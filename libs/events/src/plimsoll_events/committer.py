@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +43,7 @@ class ConcurrencyError(Exception):
 
 APPEND_BATCH = """
 with request as (
-    select * from unnest(%(streams)s::text[], %(expected)s::int[], %(counts)s::int[])
+    select * from unnest(%(streams)b::text[], %(expected)b::int[], %(counts)b::int[])
         with ordinality as r(stream_id, expected, count, request_no)
 ), accepted as (
     select r.*, sum(r.count) over (order by r.request_no) - r.count as before
@@ -63,9 +62,9 @@ select head.base + a.before + e.n, a.stream_id, a.expected + e.n,
        e.event_id, e.type, e.version, e.subject, e.data, e.metadata
 from head
 cross join accepted a
-join unnest(%(request_nos)s::int[], %(ns)s::int[], %(event_ids)s::uuid[], %(types)s::text[],
-            %(versions)s::int[], %(subjects)s::text[], %(data)s::text[]::jsonb[],
-            %(metadata)s::text[]::jsonb[])
+join unnest(%(request_nos)b::int[], %(ns)b::int[], %(event_ids)b::uuid[], %(types)b::text[],
+            %(versions)b::int[], %(subjects)b::text[], %(data)b::text[]::jsonb[],
+            %(metadata)b::text[]::jsonb[])
      as e(request_no, n, event_id, type, version, subject, data, metadata)
   on e.request_no = a.request_no
 returning stream_id, position, stream_version, recorded_at
@@ -103,7 +102,33 @@ class Append:
 
 
 Outcome = list[RecordedEvent] | ConcurrencyError
-Pending = tuple[Append, "Future[list[RecordedEvent]]"]
+
+
+class _Waiter:
+    """One writer's append, and how the writer is woken: when it is done, or to lead."""
+
+    __slots__ = ("outcome", "request", "woken")
+
+    def __init__(self, request: Append) -> None:
+        self.request = request
+        self.outcome: Outcome | BaseException | None = None
+        self.woken = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    def settle(self, outcome: Outcome | BaseException) -> None:
+        self.outcome = outcome
+        self.woken.set()
+
+    def result(self) -> list[RecordedEvent]:
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        assert self.outcome is not None
+        return self.outcome
+
+
 MetadataText = Callable[[Metadata], str]
 ReadSpan = Callable[[psycopg.Connection[Any], int, int], list[RecordedEvent]]
 
@@ -120,59 +145,62 @@ class GroupCommitter:
         self._metadata_text = metadata_text
         self._read_span = read_span
         self._max_batch = max_batch
-        self._waiting: list[Pending] = []
+        self._waiting: list[_Waiter] = []
         self._leading = False
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
 
     def submit(self, request: Append) -> list[RecordedEvent]:
-        future: Future[list[RecordedEvent]] = Future()
-        with self._turn:
-            self._waiting.append((request, future))
-            while self._leading and not future.done():
-                self._turn.wait()
-            if future.done():
-                return future.result()
+        me = _Waiter(request)
+        with self._lock:
+            self._waiting.append(me)
+            leading = not self._leading
             self._leading = True
+        if not leading:
+            me.woken.wait()  # done by someone else's batch, or handed the lead
+            if me.done:
+                return me.result()
         try:
-            while not future.done():
+            while not me.done:
                 self._commit_next_batch()
         finally:
-            with self._turn:
-                self._leading = False
-                self._turn.notify_all()
-        return future.result()
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].woken.set()  # the lead passes to the next writer
+                else:
+                    self._leading = False
+        return me.result()
 
     def close(self) -> None:
-        with self._turn:
+        with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
     def _commit_next_batch(self) -> None:
-        with self._turn:
+        with self._lock:
             batch, self._waiting = self._take_batch(self._waiting)
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = self._connect()
-            self._commit(self._conn, batch)
+            outcomes: list[Outcome | Exception] = list(
+                self._commit(self._conn, [w.request for w in batch])
+            )
         except Exception as exc:  # every writer in the batch must hear of it
             if self._conn is not None:
                 self._conn.close()
             self._conn = None
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-        with self._turn:
-            self._turn.notify_all()
+            outcomes = [exc] * len(batch)
+        for waiter, outcome in zip(batch, outcomes, strict=True):
+            waiter.settle(outcome)
 
-    def _take_batch(self, waiting: list[Pending]) -> tuple[list[Pending], list[Pending]]:
+    def _take_batch(self, waiting: list[_Waiter]) -> tuple[list[_Waiter], list[_Waiter]]:
         """What queued up while the last commit flushed, one append per stream and key."""
-        batch: list[Pending] = []
-        later: list[Pending] = []
+        batch: list[_Waiter] = []
+        later: list[_Waiter] = []
         claimed: set[str] = set()
         for item in waiting:
-            request = item[0]
+            request = item.request
             names = {f"stream:{request.stream_id}"}
             if request.idempotency_key is not None:
                 names.add(f"key:{request.idempotency_key}")
@@ -183,22 +211,15 @@ class GroupCommitter:
                 claimed |= names
         return batch, later
 
-    def _commit(self, conn: psycopg.Connection[Any], batch: list[Pending]) -> None:
-        requests = [request for request, _ in batch]
+    def _commit(self, conn: psycopg.Connection[Any], requests: list[Append]) -> list[Outcome]:
         try:
             if len(requests) == 1 and requests[0].idempotency_key is None:
                 # One statement is its own transaction: one round trip, one flush.
-                outcomes = self._write(conn, requests)
-            else:
-                with conn.transaction():
-                    outcomes = self._write(conn, requests)
+                return self._write(conn, requests)
+            with conn.transaction():
+                return self._write(conn, requests)
         except psycopg.errors.UniqueViolation:
-            outcomes = [self._write_alone(conn, request) for request in requests]
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, ConcurrencyError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            return [self._write_alone(conn, request) for request in requests]
 
     def _write_alone(self, conn: psycopg.Connection[Any], request: Append) -> Outcome:
         try:
