@@ -82,7 +82,7 @@ def test_cli_write_then_check_succeeds(tmp_path: Path, capsys: pytest.CaptureFix
     assert schema.main(["write", str(tmp_path)]) == 0
     assert schema.main(["check", str(tmp_path)]) == 0
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*")) == sorted(
-        ["asyncapi.yaml", *(f"schemas/{key.replace('.v', '/v')}.json" for key in KEYS)]
+        ["EVENTS.md", "asyncapi.yaml", *(f"schemas/{key.replace('.v', '/v')}.json" for key in KEYS)]
     )
 
 
@@ -235,3 +235,11 @@ def test_an_envelope_with_the_wrong_data_fails_its_message_schema():
     assert not validator.is_valid({**example, "data": {**example["data"], "minutes": 2000}})
     assert not validator.is_valid({**example, "type": "org.example.plimsoll.hours-logged.v1"})
     assert not validator.is_valid({k: v for k, v in example.items() if k != "id"})
+
+
+def test_events_page_explains_every_type_and_marks_superseded_versions():
+    page = schema.events_page(CATALOGUE)
+    for model in CATALOGUE:
+        assert f"### `{model.type}` v{model.version}" in page
+    assert "### `hours-logged` v1 (superseded, upcast to v2)" in page
+    assert "| `minutes` | integer |" in page

@@ -45,6 +45,7 @@ from plimsoll_events.records import Metadata, RecordedEvent
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
+EVENTS_FILE = "EVENTS.md"
 ASYNCAPI_FILE = "asyncapi.yaml"
 SCHEMAS_DIR = "schemas"
 
@@ -113,11 +114,57 @@ def asyncapi(catalogue: Catalogue) -> dict[str, Any]:
 
 def generate(catalogue: Catalogue) -> dict[str, str]:
     """Every published file, by path relative to the docs folder, with its exact text."""
-    files = {ASYNCAPI_FILE: _to_yaml(asyncapi(catalogue))}
+    files = {ASYNCAPI_FILE: _to_yaml(asyncapi(catalogue)), EVENTS_FILE: events_page(catalogue)}
     for model in catalogue.models():
         text = json.dumps(json_schema(model), indent=2, sort_keys=True, ensure_ascii=False)
         files[f"{SCHEMAS_DIR}/{model.type}/v{model.version}.json"] = text + "\n"
     return files
+
+
+def events_page(catalogue: Catalogue) -> str:
+    """docs/EVENTS.md: what each event means, by owning service, for people."""
+    lines = [
+        "# Events",
+        "",
+        "Generated from the catalogue (`python -m plimsoll_events.schema write docs`); do not",
+        "edit by hand. Each event travels as a CloudEvents 1.0 message on its service's topic,",
+        "keyed by the practitioner it concerns; the machine-readable contract is",
+        f"[`{ASYNCAPI_FILE}`]({ASYNCAPI_FILE}) and [`{SCHEMAS_DIR}/`]({SCHEMAS_DIR}/).",
+    ]
+    by_service: dict[str, list[type[EventData]]] = {}
+    for model in catalogue.models():
+        by_service.setdefault(model.service, []).append(model)
+    for service in sorted(by_service):
+        lines += ["", f"## {service} (`{topic_for(service)}`)"]
+        for model in sorted(by_service[service], key=_key):
+            latest = catalogue.latest(model.type) is model
+            status = (
+                ""
+                if latest
+                else f" (superseded, upcast to v{catalogue.latest(model.type).version})"
+            )
+            lines += ["", f"### `{model.type}` v{model.version}{status}", "", _docstring(model), ""]
+            lines += ["| field | type | meaning |", "| --- | --- | --- |"]
+            properties = model.model_json_schema()["properties"]
+            for name, field in model.model_fields.items():
+                kind = _kind(properties[name])
+                meaning = (field.description or "").replace("|", "\\|")
+                lines.append(f"| `{name}` | {kind} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    """A field's JSON Schema in a few words, for the events page."""
+    if "anyOf" in schema:
+        return " or ".join(_kind(option) for option in schema["anyOf"])
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{value}`" for value in schema["enum"])
+    kind = str(schema.get("type", "any"))
+    if kind == "array":
+        return f"list of {_kind(schema.get('items', {}))}"
+    return f"{kind} ({schema['format']})" if "format" in schema else kind
 
 
 def write(docs: Path, catalogue: Catalogue = CATALOGUE) -> list[str]:
@@ -135,7 +182,7 @@ def write(docs: Path, catalogue: Catalogue = CATALOGUE) -> list[str]:
 def check(docs: Path, catalogue: Catalogue = CATALOGUE) -> str | None:
     """None when the committed files are what the models generate, else what is stale."""
     files = generate(catalogue)
-    for relative, text in sorted(files.items()):
+    for relative, text in files.items():  # the AsyncAPI document first: it names everything
         path = docs / relative
         if not path.is_file():
             return f"{path} is missing"
