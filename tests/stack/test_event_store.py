@@ -155,16 +155,10 @@ class EventStoreContract:
 class TestPostgresEventStore(EventStoreContract):
     @pytest.fixture
     def engine(self, scratch_database):
+        # A hundred concurrent writers need more than the default pool.
         engine = sqlalchemy.create_engine(scratch_database, pool_size=20, max_overflow=20)
         yield engine
         engine.dispose()
-
-    @pytest.fixture
-    def store(self, engine):
-        store = EventStore(engine)
-        store.create_schema()
-        yield store
-        store.close()
 
     @pytest.fixture
     def another_store(self, store, engine):

@@ -4,30 +4,13 @@ import json
 import uuid
 
 import pytest
-import sqlalchemy
 from kafka import KafkaProducer
 from plimsoll_events.catalogue import dead_letter_topic
 from plimsoll_events.envelope import encode, to_cloudevent
 from plimsoll_events.projection import ProjectionRunner
 from plimsoll_events.relay import OutboxRelay
-from plimsoll_events.store import EventStore
 
 from .eventing import MinutesByPractitioner, hours_logged, new_topic, read_topic
-
-
-@pytest.fixture
-def engine(scratch_database):
-    engine = sqlalchemy.create_engine(scratch_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine):
-    store = EventStore(engine)
-    store.create_schema()
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -12,30 +12,13 @@ import uuid
 from collections import defaultdict
 
 import pytest
-import sqlalchemy
 from plimsoll_events.envelope import CONTENT_TYPE, decode, to_cloudevent
 from plimsoll_events.records import Metadata, NewEvent
 from plimsoll_events.relay import OutboxRelay
-from plimsoll_events.store import EventStore
 
 from .eventing import hours_logged, new_topic, read_topic
 
 SOURCE = "/plimsoll/timesheet"
-
-
-@pytest.fixture
-def engine(scratch_database):
-    engine = sqlalchemy.create_engine(scratch_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def store(engine):
-    store = EventStore(engine)
-    store.create_schema()
-    yield store
-    store.close()
 
 
 def _relay(store, engine, stack, topic, batch_size=2000) -> OutboxRelay:
