@@ -29,7 +29,7 @@ import psycopg
 from pydantic_core import to_json
 from sqlalchemy import Engine
 
-from plimsoll_events.committer import Append, ConcurrencyError, GroupCommitter
+from plimsoll_events.committer import FIND_KEYS, Append, ConcurrencyError, GroupCommitter
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
 
 __all__ = ["ConcurrencyError", "EventStore", "psycopg_url"]
@@ -247,6 +247,12 @@ class EventStore:
         with self._connect() as conn:
             rows = conn.execute(READ_ALL, (after_position, limit)).fetchall()
         return [_recorded(row) for row in rows]
+
+    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None:
+        """The events a command with this idempotency key recorded; None if the key is new."""
+        with self._connect() as conn:
+            row = conn.execute(FIND_KEYS, ([idempotency_key],)).fetchone()
+            return None if row is None else _read_span(conn, int(row[1]), int(row[2]))
 
     def head_position(self) -> int:
         with self._connect() as conn:

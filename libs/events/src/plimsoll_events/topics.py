@@ -12,10 +12,23 @@ FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "del
 
 
 def ensure_event_topic(
-    bootstrap: str, topic: str, *, partitions: int = 6, replication_factor: int = 1
+    bootstrap: str,
+    topic: str,
+    *,
+    partitions: int = 6,
+    replication_factor: int = 1,
+    bootstrap_timeout_ms: int = 30000,
 ) -> None:
-    """Create ``topic`` and its dead-letter topic if missing, both kept forever."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="plimsoll-topics")
+    """Create ``topic`` and its dead-letter topic if missing, both kept forever.
+
+    ``bootstrap_timeout_ms`` bounds the wait for a first broker (a caller that
+    retries in a loop wants to notice a stop request sooner than kafka-python's 30 s).
+    """
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="plimsoll-topics",
+        bootstrap_timeout_ms=bootstrap_timeout_ms,
+    )
     try:
         existing = set(admin.list_topics())
         wanted = [

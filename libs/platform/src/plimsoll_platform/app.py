@@ -8,10 +8,15 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import Engine, create_engine
 
 from plimsoll_platform.auth import TokenVerifier
+from plimsoll_platform.event_sourcing import EVENT_PROBLEMS, EventSourcing
 from plimsoll_platform.health import KafkaCheck, database_check, install_health
 from plimsoll_platform.logs import configure_logging
 from plimsoll_platform.metrics import install_metrics
-from plimsoll_platform.problems import install_problem_handlers
+from plimsoll_platform.problems import (
+    ProblemMapping,
+    install_problem_handlers,
+    install_problem_mapping,
+)
 from plimsoll_platform.settings import ServiceSettings
 from plimsoll_platform.telemetry import configure_tracing
 
@@ -32,23 +37,49 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     engine: Engine | None = None,
+    event_sourced: bool = False,
+    problems: ProblemMapping | None = None,
 ) -> FastAPI:
+    """The service's app: health, metrics, problem details, tokens, traces and `routers`.
+
+    `event_sourced=True` gives it an event store (`app.state.store`,
+    `EventStoreDep` in routes) whose schema is created at startup, and a relay
+    thread publishing it to the service's topic (see `event_sourcing`).
+    `problems` maps exceptions the platform does not know (a domain's refusals)
+    to problem details.
+    """
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
     engine = engine or create_engine_for(settings)
     kafka_check = KafkaCheck(settings.kafka_bootstrap)
+    sourcing = (
+        EventSourcing(
+            engine, service=settings.service_name, kafka_bootstrap=settings.kafka_bootstrap
+        )
+        if event_sourced
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if sourcing is not None:
+            await sourcing.start()
         yield
+        if sourcing is not None:
+            await sourcing.stop()
         kafka_check.close()
         engine.dispose()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.event_sourcing = sourcing
+    app.state.store = sourcing.store if sourcing is not None else None
     app.state.token_verifier = TokenVerifier(settings.keycloak_issuer, settings.token_audience)
     install_problem_handlers(app)
+    if event_sourced:
+        install_problem_mapping(app, EVENT_PROBLEMS)
+    install_problem_mapping(app, problems or {})
     install_metrics(app, settings.service_name)
     install_health(
         app,

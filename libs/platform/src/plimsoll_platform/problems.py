@@ -1,5 +1,6 @@
 """RFC 9457 problem details for every error a service returns."""
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -96,3 +97,23 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+
+ProblemMapping = Mapping[type[Exception], Callable[[Any], Problem]]
+"""Exceptions of code the platform must not import (a domain's refusals, the event
+store's conflicts), each with the function that turns one into a `Problem`."""
+
+
+def install_problem_mapping(app: FastAPI, mapping: ProblemMapping) -> None:
+    """Answer each mapped exception, wherever a route raises it, as its problem details."""
+    for exception_type, to_problem in mapping.items():
+
+        async def on_mapped(
+            request: Request, exc: Exception, to_problem: Callable[[Any], Problem] = to_problem
+        ) -> JSONResponse:
+            problem = to_problem(exc)
+            response = problem_response(problem.details, request)
+            response.headers.update(problem.headers)
+            return response
+
+        app.add_exception_handler(exception_type, on_mapped)

@@ -17,12 +17,15 @@ whom, and what going above capacity needs; `assess_allocation` is the impact
 preview). Time comes in on commands (`today`,
 `opened_on`...); every refusal is an `AllocationRefused` (see `errors`).
 
-A handler's whole job, for any aggregate:
+`Decider` itself lives in `plimsoll_events.handling`, beside `execute`, which
+does a handler's whole job for any aggregate:
 
     state = decider.fold(events_of_the_stream)
     new_events = decider.decide(command, state)     # or AllocationRefused
     store.append(stream, new_events, expected_version=len(events_of_the_stream))
 """
+
+from plimsoll_events.handling import Decider
 
 from plimsoll_allocation.domain import capacity, caseload, errors, rules, weighting, workforce
 from plimsoll_allocation.domain.capacity import (
@@ -48,7 +51,6 @@ from plimsoll_allocation.domain.caseload import (
     ReweighCase,
     case_stream,
 )
-from plimsoll_allocation.domain.decider import Decider
 from plimsoll_allocation.domain.errors import (
     AllocationRefused,
     AlreadyAllocated,

@@ -24,6 +24,7 @@ from datetime import date
 from typing import Final, Literal, TypeGuard
 
 from plimsoll_events.catalogue import EventData
+from plimsoll_events.handling import Decider
 from plimsoll_events.types.allocation import (
     AllocationOverrideRecorded,
     CaseAllocated,
@@ -35,7 +36,6 @@ from plimsoll_events.types.allocation import (
 )
 
 from plimsoll_allocation.domain import _checks
-from plimsoll_allocation.domain.decider import Decider
 from plimsoll_allocation.domain.errors import (
     AlreadyAllocated,
     AlreadyExists,

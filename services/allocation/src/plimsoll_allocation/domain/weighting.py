@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from plimsoll_events.catalogue import EventData
+from plimsoll_events.handling import Decider
 from plimsoll_events.types.allocation import (
     CafcassWeightingScheme,
     CourtReportType,
@@ -40,7 +41,6 @@ from plimsoll_events.types.allocation import (
     WeightingSchemeChanged,
 )
 
-from plimsoll_allocation.domain.decider import Decider
 from plimsoll_allocation.domain.errors import InvalidValue, StaleSchemeVersion
 
 Scheme = ProbationWeightingScheme | CafcassWeightingScheme

@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Final
 
 from plimsoll_events.catalogue import EventData
+from plimsoll_events.handling import Decider
 from plimsoll_events.types.allocation import (
     ContractedHoursChanged,
     PractitionerLeft,
@@ -58,7 +59,6 @@ from plimsoll_events.types.allocation import (
 
 from plimsoll_allocation.domain import _checks
 from plimsoll_allocation.domain.capacity import available_points, reduction_hours_from_percent
-from plimsoll_allocation.domain.decider import Decider
 from plimsoll_allocation.domain.errors import (
     AlreadyExists,
     Conflict,

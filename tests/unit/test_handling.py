@@ -1,0 +1,152 @@
+"""`plimsoll_events.handling.execute` against an in-memory store: load, decide, append.
+
+The real store is exercised by tests/stack/test_allocation_workforce.py; here only
+what `execute` itself decides: what it appends, at which version, and retries.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from plimsoll_events.handling import Decider, IdempotencyKeyReused, execute, load
+from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+from plimsoll_events.store import ConcurrencyError
+from plimsoll_events.types.allocation import ContractedHoursChanged, PractitionerRegistered
+from plimsoll_platform.event_sourcing import EVENT_PROBLEMS
+from plimsoll_platform.problems import install_problem_handlers, install_problem_mapping
+
+METADATA = Metadata(actor="mo.manager", correlation_id=uuid4())
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.events: list[RecordedEvent] = []
+        self.keys: dict[str, list[RecordedEvent]] = {}
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        return [
+            e for e in self.events if e.stream_id == stream_id and e.stream_version > after_version
+        ]
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[RecordedEvent]:
+        if len(self.read_stream(stream_id)) != expected_version:
+            raise ConcurrencyError(stream_id, expected_version)
+        recorded = [
+            RecordedEvent(
+                position=len(self.events) + n,
+                stream_id=stream_id,
+                stream_version=expected_version + n,
+                event_id=e.event_id,
+                type=e.type,
+                version=e.version,
+                subject=e.subject,
+                data=e.data,
+                metadata=e.metadata,
+                recorded_at=datetime.now(UTC),
+            )
+            for n, e in enumerate(events, start=1)
+        ]
+        self.events.extend(recorded)
+        if idempotency_key is not None:
+            self.keys[idempotency_key] = recorded
+        return recorded
+
+    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None:
+        return self.keys.get(idempotency_key)
+
+
+def _registered(hours: int) -> PractitionerRegistered:
+    return PractitionerRegistered(
+        practitioner_id="P-1",
+        name="Pat",
+        grade="PO",
+        team_id="T-1",
+        region_id="R-1",
+        contracted_hours=hours,
+        line_manager_id=None,
+        start_date="2024-09-02",
+    )
+
+
+def _decide(hours: int, state: int | None) -> list:
+    """Register with `hours`, or change to them; the same hours record nothing."""
+    if state is None:
+        return [_registered(hours)]
+    if state == hours:
+        return []
+    if hours < 0:
+        raise ValueError("refused")
+    return [
+        ContractedHoursChanged(
+            practitioner_id="P-1", contracted_hours=hours, previous_contracted_hours=state
+        )
+    ]
+
+
+def _evolve(state: int | None, event) -> int:
+    return int(event.contracted_hours)
+
+
+HOURS = Decider[int, int | None](initial_state=None, decide=_decide, evolve=_evolve)
+
+
+def test_execute_appends_what_was_decided_at_the_folded_version():
+    store = MemoryStore()
+    execute(store, HOURS, "s", 37, METADATA)
+    (changed,) = execute(store, HOURS, "s", 30, METADATA)
+    assert (changed.type, changed.stream_version, changed.subject) == (
+        "contracted-hours-changed",
+        2,
+        "P-1",
+    )
+    assert changed.metadata == METADATA
+    assert load(store, HOURS, "s") == (30, 2)
+
+
+def test_empty_decision_appends_nothing():
+    store = MemoryStore()
+    execute(store, HOURS, "s", 37, METADATA)
+    assert execute(store, HOURS, "s", 37, METADATA) == []
+    assert len(store.events) == 1
+
+
+def test_refusal_appends_nothing():
+    store = MemoryStore()
+    execute(store, HOURS, "s", 37, METADATA)
+    with pytest.raises(ValueError, match="refused"):
+        execute(store, HOURS, "s", -1, METADATA)
+    assert len(store.events) == 1
+
+
+def test_retry_with_the_same_key_returns_the_first_events_without_deciding():
+    store = MemoryStore()
+    first = execute(store, HOURS, "s", 37, METADATA, idempotency_key="k")
+    assert execute(store, HOURS, "s", 37, METADATA, idempotency_key="k") == first
+    assert len(store.events) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        execute(store, HOURS, "other", 37, METADATA, idempotency_key="k")
+
+
+def test_concurrency_error_is_a_409_problem():
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_problem_mapping(app, EVENT_PROBLEMS)
+
+    @app.post("/race")
+    def race() -> None:
+        raise ConcurrencyError("practitioner-P-1", 3)
+
+    response = TestClient(app).post("/race")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/concurrency-conflict")
