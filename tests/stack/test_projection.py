@@ -9,6 +9,7 @@ from plimsoll_events.catalogue import dead_letter_topic
 from plimsoll_events.envelope import encode, to_cloudevent
 from plimsoll_events.projection import ProjectionRunner
 from plimsoll_events.relay import OutboxRelay
+from prometheus_client import REGISTRY
 
 from .eventing import MinutesByPractitioner, hours_logged, new_topic, read_topic
 
@@ -191,3 +192,28 @@ def test_rebuild_gives_the_same_read_model_as_live(stack, store, engine, topic, 
         rebuilder.close()
     with engine.connect() as conn:
         assert projection.rows(conn) == live
+
+
+def test_throughput_and_lag_are_exported_as_metrics(stack, store, engine, topic, relay):
+    _log_hours(store, [("P-1", 10), ("P-2", 20), ("P-3", 30)])
+    _publish(relay)
+    assert REGISTRY.get_sample_value("plimsoll_relay_published_events_total", {"topic": topic}) == 3
+    assert REGISTRY.get_sample_value("plimsoll_relay_backlog_events", {"topic": topic}) == 0
+    projection = MinutesByPractitioner(topic)
+    runner = _runner(stack, engine, projection)
+    try:
+        runner.run_until_caught_up()
+        runner.poll_once(timeout_ms=100)  # exports the lag of the caught-up partitions
+    finally:
+        runner.close()
+    applied = {"projection": projection.name, "outcome": "applied"}
+    assert REGISTRY.get_sample_value("plimsoll_projection_events_total", applied) == 3
+    lags = [
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "plimsoll_projection_lag_events"
+        for sample in metric.samples
+        if sample.labels["projection"] == projection.name
+    ]
+    assert lags
+    assert all(lag == 0 for lag in lags)
