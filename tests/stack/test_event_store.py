@@ -172,3 +172,26 @@ class TestPostgresEventStore(EventStoreContract):
             c.execute(sqlalchemy.text("update events set data = '{}'::jsonb"))
         with pytest.raises(sqlalchemy.exc.ProgrammingError, match="immutable"), engine.begin() as c:
             c.execute(sqlalchemy.text("delete from events"))
+
+
+def test_creating_the_schema_again_does_not_wait_for_open_transactions(scratch_database):
+    """A service restarting beside a busy store must not queue behind its readers."""
+    engine = sqlalchemy.create_engine(scratch_database)
+    store = EventStore(engine)
+    second = EventStore(engine)
+    try:
+        store.create_schema()
+        store.append("s", 0, [hours_logged("P1")])
+        with engine.connect() as reader:
+            reader.execute(sqlalchemy.text("select count(*) from events"))  # an open transaction
+            again = threading.Thread(target=second.create_schema)
+            again.start()
+            again.join(timeout=10)
+            finished_beside_the_reader = not again.is_alive()
+            reader.rollback()
+        again.join(timeout=30)
+        assert finished_beside_the_reader
+    finally:
+        second.close()
+        store.close()
+        engine.dispose()

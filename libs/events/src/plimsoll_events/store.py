@@ -65,9 +65,16 @@ create or replace function events_are_immutable() returns trigger language plpgs
 begin
     raise exception 'events are immutable: record a correcting event instead';
 end $$;
-drop trigger if exists events_immutable on events;
-create trigger events_immutable before update or delete on events
-    for each statement execute function events_are_immutable();
+-- Only when missing: creating a trigger locks the whole table, and a service starting
+-- while others read and write must not queue behind (or in front of) their work.
+do $$
+begin
+    if not exists (select from pg_trigger
+                   where tgname = 'events_immutable' and tgrelid = 'events'::regclass) then
+        create trigger events_immutable before update or delete on events
+            for each statement execute function events_are_immutable();
+    end if;
+end $$;
 """
 
 SELECT = """
