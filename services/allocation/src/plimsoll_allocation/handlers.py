@@ -1,37 +1,65 @@
 """The allocation service's command handlers: one method per command, each one `execute`.
 
-`Workforce` holds what the handlers need and the domain must not reach for
-itself: the event store, the clock (`today`, in the service's time zone,
-injected by `main`) and the weighting schemes in force. Until scheme changes
-are served (a later slice) the schemes in force are the domain's defaults;
-a practitioner's scheme is the first whose grade table has their grade.
+`Workforce` (practitioners) and `Cases` (cases, caseloads, capacity) hold
+what the handlers need and the domain must not reach for itself: the event
+store, the clock (`today`, in the service's time zone, injected by `main`),
+the caseload read model and the weighting schemes in force. Until scheme
+changes are served (a later slice) the schemes in force are the domain's
+defaults; a practitioner's scheme is the first whose grade table has their
+grade, a case's the Cafcass scheme that knows its case type, else probation's.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
 from plimsoll_events.handling import Store, execute, load
 from plimsoll_events.records import Metadata, RecordedEvent
+from plimsoll_events.types.allocation import (
+    AllocationOverrideRecorded,
+    CafcassWeightingScheme,
+    ProbationWeightingScheme,
+)
 
+from plimsoll_allocation import projections
 from plimsoll_allocation.domain import (
+    CASE,
+    DEFAULT_POLICY,
     DEFAULT_SCHEMES,
     PRACTITIONER,
+    Actor,
+    AllocateCase,
+    AllocationAssessment,
+    AllocationPolicy,
+    Case,
+    CaseCommand,
+    CaseProfile,
     ChangeContractedHours,
+    ChangeTier,
+    CloseCase,
     EndReduction,
+    ImpactPreview,
+    InvalidValue,
     NotFound,
+    OpenCase,
     Practitioner,
     PractitionerCommand,
+    PractitionerFacts,
+    ReallocateCase,
     ReconcileReductions,
     RecordLeaving,
     RegisterPractitioner,
     Scheme,
     StartReduction,
+    Workload,
+    assess_allocation,
     available_points_of,
+    case_stream,
     practitioner_stream,
     scheme_for_grade,
 )
+from plimsoll_allocation.projections import Caseload, CaseRow, Member
 
 Clock = Callable[[], date]
 """Today's date where the service works (the domain never reads a clock)."""
@@ -159,6 +187,207 @@ class Workforce:
             self.store,
             PRACTITIONER,
             practitioner_stream(command.practitioner_id),
+            command,
+            metadata,
+            idempotency_key=idempotency_key,
+        )
+
+
+# Cases.
+
+
+def scheme_for_case_type(schemes: Sequence[Scheme], case_type: str) -> Scheme:
+    """The scheme that weighs a case type: a Cafcass scheme knowing it, else probation's."""
+    for scheme in schemes:
+        if isinstance(scheme, CafcassWeightingScheme) and case_type in scheme.weekly_hours:
+            return scheme
+    for scheme in schemes:
+        if isinstance(scheme, ProbationWeightingScheme):
+            return scheme
+    raise InvalidValue(f"no scheme weighs case type {case_type!r}", field="case_type")
+
+
+def _scheme_named(schemes: Sequence[Scheme], name: str) -> Scheme:
+    for scheme in schemes:
+        if scheme.name == name:
+            return scheme
+    raise InvalidValue(f"the case's scheme {name!r} is not in force", field="case_id")
+
+
+@dataclass(frozen=True)
+class CaseReading:
+    """A case as its stream says, and its stream's version."""
+
+    case: Case
+    version: int
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """What an allocation or reallocation recorded, and what it did to capacity."""
+
+    case: Case
+    preview: ImpactPreview
+    override_recorded: bool
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Handlers of the case commands, and the caseload and capacity reads.
+
+    Allocating or reallocating to a practitioner holds their allocation lock
+    (`Caseload.allocating_to`) across catch-up, their points, their stream, the
+    decision and the append: two allocations to one person serialise, and the
+    second sees the first's points.
+    """
+
+    store: Store
+    today: Clock
+    caseload: Caseload
+    workforce: Workforce
+    schemes: Sequence[Scheme] = DEFAULT_SCHEMES
+    policy: AllocationPolicy = DEFAULT_POLICY
+
+    def open_case(
+        self,
+        *,
+        case_id: str,
+        team_id: str,
+        profile: CaseProfile,
+        opened_on: date | None,
+        metadata: Metadata,
+        idempotency_key: str | None = None,
+    ) -> list[RecordedEvent]:
+        command = OpenCase(
+            case_id=case_id,
+            team_id=team_id,
+            profile=profile,
+            scheme=scheme_for_case_type(self.schemes, profile.case_type),
+            opened_on=opened_on or self.today(),
+        )
+        return self._execute(command, metadata, idempotency_key)
+
+    def allocate_case(
+        self,
+        *,
+        case_id: str,
+        practitioner_id: str,
+        actor: Actor,
+        reason: str,
+        override_reason: str | None,
+        metadata: Metadata,
+    ) -> Allocated:
+        def command(facts: PractitionerFacts, actor: Actor) -> CaseCommand:
+            return AllocateCase(
+                case_id=case_id,
+                practitioner=facts,
+                actor=actor,
+                reason=reason,
+                override_reason=override_reason,
+                policy=self.policy,
+            )
+
+        return self._allocate(case_id, practitioner_id, actor, command, metadata)
+
+    def reallocate_case(
+        self,
+        *,
+        case_id: str,
+        practitioner_id: str,
+        actor: Actor,
+        reason: str,
+        note: str | None,
+        override_reason: str | None,
+        metadata: Metadata,
+    ) -> Allocated:
+        def command(facts: PractitionerFacts, actor: Actor) -> CaseCommand:
+            return ReallocateCase(
+                case_id=case_id,
+                practitioner=facts,
+                actor=actor,
+                reason=reason,
+                note=note,
+                override_reason=override_reason,
+                policy=self.policy,
+            )
+
+        return self._allocate(case_id, practitioner_id, actor, command, metadata)
+
+    def change_tier(self, case_id: str, tier: str | None, metadata: Metadata) -> None:
+        case = self.read_case(case_id).case
+        scheme = _scheme_named(self.schemes, case.scheme_name)
+        self._execute(ChangeTier(case_id, tier, scheme), metadata)
+
+    def close_case(self, case_id: str, closed_on: date, metadata: Metadata) -> None:
+        self._execute(CloseCase(case_id, closed_on), metadata)
+
+    def read_case(self, case_id: str) -> CaseReading:
+        """The case; `NotFound` when never opened."""
+        state, version = load(self.store, CASE, case_stream(case_id))
+        if state is None:
+            raise NotFound(f"no case {case_id!r}", field="case_id")
+        return CaseReading(state, version)
+
+    def caseload_of(self, practitioner_id: str) -> tuple[PractitionerReading, list[CaseRow]]:
+        """The practitioner today and the open cases they carry."""
+        reading = self.workforce.read(practitioner_id)
+        with self.caseload.reading() as conn:
+            return reading, projections.open_cases(conn, practitioner_id)
+
+    def capacity_of(self, practitioner_id: str) -> tuple[PractitionerReading, Workload]:
+        """The practitioner today, their points and available points."""
+        reading = self.workforce.read(practitioner_id)
+        with self.caseload.reading() as conn:
+            total = projections.total_points(conn, practitioner_id)
+        return reading, Workload(total, reading.available_points)
+
+    def impact_of(self, practitioner_id: str, case_id: str) -> AllocationAssessment:
+        """What giving the case to the practitioner would do to their capacity, and need."""
+        case = self.read_case(case_id).case
+        reading, workload = self.capacity_of(practitioner_id)
+        facts = PractitionerFacts.of(reading.practitioner, reading.scheme, workload.total_points)
+        return assess_allocation(facts, case.points, self.policy)
+
+    def team_capacity(self, team_id: str) -> list[tuple[Member, Workload]]:
+        """Each member of the team in post today, with their points and available points."""
+        with self.caseload.reading() as conn:
+            members = projections.team_members(conn, team_id, self.today())
+        return [
+            (member, Workload(member.total_points, self.workforce.read(m_id).available_points))
+            for member in members
+            for m_id in (member.practitioner_id,)
+        ]
+
+    def _allocate(
+        self,
+        case_id: str,
+        practitioner_id: str,
+        actor: Actor,
+        command: Callable[[PractitionerFacts, Actor], CaseCommand],
+        metadata: Metadata,
+    ) -> Allocated:
+        with self.caseload.allocating_to(practitioner_id) as conn:
+            total = projections.total_points(conn, practitioner_id)
+            reading = self.workforce.read(practitioner_id)
+            facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
+            if actor.deciding_role == "head-of-service" and actor.region_id is None:
+                # Tokens carry no region claim yet: a head of service acts in every region.
+                actor = replace(actor, region_id=facts.region_id)
+            recorded = self._execute(command(facts, actor), metadata)
+        case = self.read_case(case_id).case
+        return Allocated(
+            case=case,
+            preview=assess_allocation(facts, case.points, self.policy).preview,
+            override_recorded=any(e.type == AllocationOverrideRecorded.type for e in recorded),
+        )
+
+    def _execute(
+        self, command: CaseCommand, metadata: Metadata, idempotency_key: str | None = None
+    ) -> list[RecordedEvent]:
+        return execute(
+            self.store,
+            CASE,
+            case_stream(command.case_id),
             command,
             metadata,
             idempotency_key=idempotency_key,

@@ -6,11 +6,13 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 from plimsoll_platform.app import create_service_app
 from plimsoll_platform.identity import router as identity_router
+from sqlalchemy import create_engine
 
 import plimsoll_allocation
-from plimsoll_allocation import api
+from plimsoll_allocation import api, api_cases
 from plimsoll_allocation.domain import AllocationRefused
-from plimsoll_allocation.handlers import Workforce
+from plimsoll_allocation.handlers import Cases, Workforce
+from plimsoll_allocation.projections import Caseload
 from plimsoll_allocation.settings import AllocationSettings
 
 # Probation and Cafcass work to the UK calendar: a reduction starts on a UK day.
@@ -22,13 +24,27 @@ def today_in_the_uk() -> date:
 
 
 def create_app() -> FastAPI:
+    settings = AllocationSettings()
     app = create_service_app(
-        AllocationSettings(),
+        settings,
         title="Plimsoll allocation",
         description=plimsoll_allocation.__doc__ or "",
-        routers=[identity_router, api.router],
+        routers=[identity_router, api.router, api_cases.cases_router, api_cases.capacity_router],
         event_sourced=True,
         problems={AllocationRefused: api.refusal_problem},
     )
-    app.state.workforce = Workforce(store=app.state.store, today=today_in_the_uk)
+    workforce = Workforce(store=app.state.store, today=today_in_the_uk)
+    # The caseload read model has an engine of its own: a request waiting for a
+    # practitioner's allocation lock holds one of its connections, never one the
+    # event store needs to finish the allocation holding the lock.
+    caseload_engine = create_engine(
+        settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=20
+    )
+    app.state.workforce = workforce
+    app.state.cases = Cases(
+        store=app.state.store,
+        today=today_in_the_uk,
+        caseload=Caseload(caseload_engine, app.state.store),
+        workforce=workforce,
+    )
     return app

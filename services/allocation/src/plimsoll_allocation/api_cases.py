@@ -1,0 +1,497 @@
+"""The allocation HTTP API, cases part: open, allocate, reallocate, re-tier, close; capacity.
+
+Who may do what (token roles; `team` and `practitioner_id` are token claims):
+
+* open, re-tier, close a case: a manager of the case's team, head of service,
+  admin, service accounts (a case-management system feeding Plimsoll);
+* allocate, reallocate: a manager within their own team, or a head of service
+  (the domain's `rules.authorise`). Tokens carry no region claim yet, so a head
+  of service allocates in every region;
+* read a case: whoever may open it, and the practitioner carrying it;
+* a practitioner's caseload and capacity: the practitioner themself, a manager
+  of their team, head of service, admin, service accounts; the impact preview:
+  the same but the practitioner;
+* a team's capacity: managers of that team, head of service, admin and service
+  accounts, with a row per practitioner; ops, the team's figures only (no
+  names, no ids).
+
+Refusals are `AllocationRefused` problems naming the field, and record nothing.
+Points are integers; capacity percents go out as JSON strings (decimals, exact).
+"""
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from plimsoll_platform.auth import CurrentPrincipal, Principal, require_roles
+from plimsoll_platform.event_sourcing import CommandMetadata
+from plimsoll_platform.problems import Problem
+from pydantic import BaseModel, Field
+
+from plimsoll_allocation.api import (
+    _RESPONSES,
+    ADMIN,
+    HEAD_OF_SERVICE,
+    MANAGER,
+    PRACTITIONER,
+    SERVICE,
+    IdempotencyKey,
+    _Body,
+    _check_team,
+    _scoped_key,
+)
+from plimsoll_allocation.domain import Actor, Case, CaseProfile, pooled_capacity_percent
+from plimsoll_allocation.handlers import Allocated, Cases
+from plimsoll_allocation.projections import CaseRow
+
+OPS = "ops"
+_CASE_CHANGERS = (MANAGER, HEAD_OF_SERVICE, ADMIN, SERVICE)
+_ALLOCATORS = (MANAGER, HEAD_OF_SERVICE)
+
+cases_router = APIRouter(prefix="/cases", tags=["cases"])
+capacity_router = APIRouter(tags=["capacity"])
+
+
+def cases(request: Request) -> Cases:
+    handlers: Cases = request.app.state.cases
+    return handlers
+
+
+CasesDep = Annotated[Cases, Depends(cases)]
+CaseChanger = Annotated[Principal, Depends(require_roles(*_CASE_CHANGERS))]
+Allocator = Annotated[Principal, Depends(require_roles(*_ALLOCATORS))]
+
+
+# Bodies.
+
+
+class CaseOpening(_Body):
+    case_id: str = Field(description="e.g. the probation CRN")
+    team_id: str
+    case_type: str = Field(
+        description="community, custody, licence, standard-court-report, fast-court-report; "
+        "or a Cafcass case type (private-law, public-law, adoption)"
+    )
+    tier: str | None = Field(default=None, description="Probation: A3..D0, with S if unsupervised")
+    t2a: bool = Field(default=False, description="Probation: weighted as transition to adulthood")
+    stage: str | None = Field(default=None, description="Cafcass: e.g. section-7-report")
+    opened_on: date | None = Field(default=None, description="Today if absent")
+
+
+class Allocation(_Body):
+    practitioner_id: str
+    reason: str = Field(default="INITIAL_ALLOCATION", description="An HMPPS allocation reason")
+    override_reason: str | None = Field(
+        default=None, description="Required above the override threshold (100%)"
+    )
+
+
+class Reallocation(_Body):
+    practitioner_id: str
+    reason: str = Field(description="An HMPPS reallocation reason")
+    note: str | None = Field(default=None, description="Required for OTHER")
+    override_reason: str | None = Field(
+        default=None, description="Required above the override threshold (100%)"
+    )
+
+
+class TierChange(_Body):
+    tier: str | None = Field(description="A3..D0 (S if unsupervised), or null: untiered")
+
+
+class Closure(_Body):
+    closed_on: date
+
+
+# Answers.
+
+
+class CaseView(BaseModel):
+    case_id: str
+    team_id: str
+    case_type: str
+    tier: str | None
+    t2a: bool
+    stage: str | None
+    points: int
+    weighting_scheme: str
+    weighting_scheme_version: int
+    practitioner_id: str | None
+    opened_on: date
+    closed_on: date | None
+
+
+class AllocationView(BaseModel):
+    case: CaseView
+    practitioner_id: str
+    available_points: int
+    points_before: int
+    points_after: int
+    capacity_before_percent: Decimal
+    capacity_after_percent: Decimal
+    override_recorded: bool = Field(description="allocation-override-recorded was recorded")
+
+
+class CaseloadCase(BaseModel):
+    case_id: str
+    team_id: str
+    case_type: str
+    tier: str | None
+    stage: str | None
+    points: int
+    opened_on: date
+
+
+class CaseloadView(BaseModel):
+    practitioner_id: str
+    cases: list[CaseloadCase]
+    total_points: int
+    as_of: date
+
+
+class CapacityView(BaseModel):
+    practitioner_id: str
+    total_points: int
+    available_points: int
+    capacity_percent: Decimal = Field(description="As WMT shows it, e.g. 60.4")
+    as_of: date
+
+
+class ImpactView(BaseModel):
+    practitioner_id: str
+    case_id: str
+    case_points: int
+    available_points: int
+    points_before: int
+    points_after: int
+    capacity_before_percent: Decimal
+    capacity_after_percent: Decimal
+    needs_override_reason: bool
+    needs_head_of_service: bool
+
+
+class TeamMemberCapacity(BaseModel):
+    practitioner_id: str
+    name: str
+    total_points: int
+    available_points: int
+    capacity_percent: Decimal
+
+
+class TeamCapacityView(BaseModel):
+    team_id: str
+    total_points: int
+    available_points: int
+    capacity_percent: Decimal = Field(description="Σ points / Σ available points, not a mean")
+    practitioner_count: int
+    practitioners: list[TeamMemberCapacity] | None = Field(
+        description="Per practitioner; null for ops, who see aggregates only"
+    )
+    as_of: date
+
+
+def _case_view(case: Case) -> CaseView:
+    return CaseView(
+        case_id=case.case_id,
+        team_id=case.team_id,
+        case_type=case.profile.case_type,
+        tier=case.profile.tier,
+        t2a=case.profile.t2a,
+        stage=case.profile.stage,
+        points=case.points,
+        weighting_scheme=case.scheme_name,
+        weighting_scheme_version=case.scheme_version,
+        practitioner_id=case.practitioner_id if case.is_open else None,
+        opened_on=case.opened_on,
+        closed_on=case.closed_on,
+    )
+
+
+def _allocation_view(allocated: Allocated) -> AllocationView:
+    preview = allocated.preview
+    assert allocated.case.practitioner_id is not None  # it was just allocated
+    return AllocationView(
+        case=_case_view(allocated.case),
+        practitioner_id=allocated.case.practitioner_id,
+        available_points=preview.available_points,
+        points_before=preview.points_before,
+        points_after=preview.points_after,
+        capacity_before_percent=preview.capacity_before_percent,
+        capacity_after_percent=preview.capacity_after_percent,
+        override_recorded=allocated.override_recorded,
+    )
+
+
+def _caseload_case(row: CaseRow) -> CaseloadCase:
+    return CaseloadCase(
+        case_id=row.case_id,
+        team_id=row.team_id,
+        case_type=row.case_type,
+        tier=row.tier,
+        stage=row.stage,
+        points=row.points,
+        opened_on=row.opened_on,
+    )
+
+
+# Scope.
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(
+        actor_id=principal.username or principal.subject,
+        roles=principal.roles,
+        team_id=principal.team,
+    )
+
+
+def _forbidden(detail: str) -> Problem:
+    return Problem(403, "Forbidden", detail, kind="forbidden")
+
+
+def _may_read_practitioner(
+    handlers: Cases, principal: Principal, practitioner_id: str, *, self_allowed: bool = True
+) -> None:
+    """The practitioner themself, a manager of their team, head of service, admin, service."""
+    is_self = PRACTITIONER in principal.roles and principal.practitioner_id == practitioner_id
+    if self_allowed and is_self:
+        return
+    if principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
+        return
+    if MANAGER in principal.roles:
+        _check_team(principal, handlers.workforce.read(practitioner_id).practitioner.team_id)
+        return
+    raise _forbidden("practitioners read their own caseload; operations read team aggregates")
+
+
+def _may_change_case(handlers: Cases, principal: Principal, case_id: str) -> None:
+    if not principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
+        _check_team(principal, handlers.read_case(case_id).case.team_id)
+
+
+# Case routes.
+
+
+@cases_router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Open a case", responses=_RESPONSES
+)
+def open_case(
+    body: CaseOpening,
+    request: Request,
+    principal: CaseChanger,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> CaseView:
+    if not principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
+        _check_team(principal, body.team_id)
+    handlers.open_case(
+        case_id=body.case_id,
+        team_id=body.team_id,
+        profile=CaseProfile(
+            case_type=body.case_type, tier=body.tier, t2a=body.t2a, stage=body.stage
+        ),
+        opened_on=body.opened_on,
+        metadata=metadata,
+        idempotency_key=_scoped_key(principal, request, idempotency_key),
+    )
+    return _case_view(handlers.read_case(body.case_id).case)
+
+
+@cases_router.get("/{case_id}", summary="A case, its weighting and who carries it")
+def read_case(case_id: str, principal: CurrentPrincipal, handlers: CasesDep) -> CaseView:
+    if not principal.has_any(*_CASE_CHANGERS, PRACTITIONER):
+        raise _forbidden("cases are read by managers, heads of service and who carries them")
+    case = handlers.read_case(case_id).case
+    if principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
+        return _case_view(case)
+    carries = principal.practitioner_id is not None and (
+        case.practitioner_id == principal.practitioner_id
+    )
+    if carries and PRACTITIONER in principal.roles:
+        return _case_view(case)
+    if MANAGER not in principal.roles:
+        raise _forbidden("a practitioner reads only the cases they carry")
+    _check_team(principal, case.team_id)
+    return _case_view(case)
+
+
+@cases_router.post(
+    "/{case_id}/allocation",
+    status_code=status.HTTP_201_CREATED,
+    summary="Allocate an unallocated case (above 100% with a written reason; 120%: head only)",
+    responses=_RESPONSES,
+)
+def allocate_case(
+    case_id: str,
+    body: Allocation,
+    principal: Allocator,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+) -> AllocationView:
+    allocated = handlers.allocate_case(
+        case_id=case_id,
+        practitioner_id=body.practitioner_id,
+        actor=_actor(principal),
+        reason=body.reason,
+        override_reason=body.override_reason,
+        metadata=metadata,
+    )
+    return _allocation_view(allocated)
+
+
+@cases_router.post(
+    "/{case_id}/reallocation",
+    status_code=status.HTTP_201_CREATED,
+    summary="Move an allocated case to another practitioner",
+    responses=_RESPONSES,
+)
+def reallocate_case(
+    case_id: str,
+    body: Reallocation,
+    principal: Allocator,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+) -> AllocationView:
+    allocated = handlers.reallocate_case(
+        case_id=case_id,
+        practitioner_id=body.practitioner_id,
+        actor=_actor(principal),
+        reason=body.reason,
+        note=body.note,
+        override_reason=body.override_reason,
+        metadata=metadata,
+    )
+    return _allocation_view(allocated)
+
+
+@cases_router.put("/{case_id}/tier", summary="Re-tier a probation case", responses=_RESPONSES)
+def change_tier(
+    case_id: str,
+    body: TierChange,
+    principal: CaseChanger,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+) -> CaseView:
+    _may_change_case(handlers, principal, case_id)
+    handlers.change_tier(case_id, body.tier, metadata)
+    return _case_view(handlers.read_case(case_id).case)
+
+
+@cases_router.post(
+    "/{case_id}/closure", summary="Close a case: it leaves whoever carries it", responses=_RESPONSES
+)
+def close_case(
+    case_id: str,
+    body: Closure,
+    principal: CaseChanger,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+) -> CaseView:
+    _may_change_case(handlers, principal, case_id)
+    handlers.close_case(case_id, body.closed_on, metadata)
+    return _case_view(handlers.read_case(case_id).case)
+
+
+# Capacity routes.
+
+
+@capacity_router.get(
+    "/practitioners/{practitioner_id}/caseload",
+    summary="The open cases a practitioner carries and their points",
+    responses=_RESPONSES,
+)
+def read_caseload(
+    practitioner_id: str, principal: CurrentPrincipal, handlers: CasesDep
+) -> CaseloadView:
+    _may_read_practitioner(handlers, principal, practitioner_id)
+    reading, rows = handlers.caseload_of(practitioner_id)
+    return CaseloadView(
+        practitioner_id=practitioner_id,
+        cases=[_caseload_case(row) for row in rows],
+        total_points=sum(row.points for row in rows),
+        as_of=reading.today,
+    )
+
+
+@capacity_router.get(
+    "/practitioners/{practitioner_id}/capacity",
+    summary="A practitioner's points, available points and capacity, as WMT computes them",
+    responses=_RESPONSES,
+)
+def read_capacity(
+    practitioner_id: str, principal: CurrentPrincipal, handlers: CasesDep
+) -> CapacityView:
+    _may_read_practitioner(handlers, principal, practitioner_id)
+    reading, workload = handlers.capacity_of(practitioner_id)
+    return CapacityView(
+        practitioner_id=practitioner_id,
+        total_points=workload.total_points,
+        available_points=workload.available_points,
+        capacity_percent=workload.capacity_percent,
+        as_of=reading.today,
+    )
+
+
+@capacity_router.get(
+    "/practitioners/{practitioner_id}/impact",
+    summary="Impact preview: capacity now and after allocating a case, and what it would need",
+    responses=_RESPONSES,
+)
+def read_impact(
+    practitioner_id: str, case_id: str, principal: CurrentPrincipal, handlers: CasesDep
+) -> ImpactView:
+    _may_read_practitioner(handlers, principal, practitioner_id, self_allowed=False)
+    assessment = handlers.impact_of(practitioner_id, case_id)
+    preview = assessment.preview
+    return ImpactView(
+        practitioner_id=practitioner_id,
+        case_id=case_id,
+        case_points=preview.case_points,
+        available_points=preview.available_points,
+        points_before=preview.points_before,
+        points_after=preview.points_after,
+        capacity_before_percent=preview.capacity_before_percent,
+        capacity_after_percent=preview.capacity_after_percent,
+        needs_override_reason=assessment.needs_reason,
+        needs_head_of_service=assessment.needs_head_of_service,
+    )
+
+
+@capacity_router.get(
+    "/teams/{team_id}/capacity",
+    summary="A team's capacity: Σ points / Σ available points of those in post",
+    responses=_RESPONSES,
+)
+def read_team_capacity(
+    team_id: str, principal: CurrentPrincipal, handlers: CasesDep
+) -> TeamCapacityView:
+    named = principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE)
+    if not named and MANAGER in principal.roles:
+        _check_team(principal, team_id)
+        named = True
+    if not named and OPS not in principal.roles:
+        raise _forbidden("team capacity is read by its managers, heads of service and ops")
+    members = handlers.team_capacity(team_id)
+    workloads = [workload for _, workload in members]
+    return TeamCapacityView(
+        team_id=team_id,
+        total_points=sum(w.total_points for w in workloads),
+        available_points=sum(w.available_points for w in workloads),
+        capacity_percent=pooled_capacity_percent(workloads),
+        practitioner_count=len(members),
+        practitioners=[
+            TeamMemberCapacity(
+                practitioner_id=member.practitioner_id,
+                name=member.name,
+                total_points=workload.total_points,
+                available_points=workload.available_points,
+                capacity_percent=workload.capacity_percent,
+            )
+            for member, workload in members
+        ]
+        if named
+        else None,
+        as_of=handlers.today(),
+    )

@@ -1,0 +1,303 @@
+"""The caseload read model: who carries which open case, for how many points.
+
+Fed from the service's own event store (its source of truth), not from Kafka:
+allocation decisions need a practitioner's current points, consistently, so
+`catch_up` reads `store.read_all(after=checkpoint)` and applies every event up
+to the head before anything is read. Positions are gapless and commit in order
+(see `plimsoll_events.store`), so reading after a checkpoint never skips one.
+
+Tables:
+
+* `caseload_cases`: one row per case (open or closed), its team, who carries
+  it (null: unallocated), its points;
+* `caseload_practitioners`: who is in which team (and region), and their
+  leaving date: what a team's capacity is summed over;
+* `caseload_checkpoint`: the position applied last, moved in the same
+  transaction as the rows.
+
+`catch_up` holds a transaction-scoped advisory lock, so two catch-ups never
+interleave, and works on the caller's connection, so a handler can hold its
+per-practitioner lock (`Caseload.allocating_to`) on the same connection across
+catch-up, read, decision and append.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.records import RecordedEvent
+from plimsoll_events.store import EventStore
+from plimsoll_events.types.allocation import (
+    CaseAllocated,
+    CaseClosed,
+    CaseOpened,
+    CaseReallocated,
+    CaseWeightingChanged,
+    PractitionerLeft,
+    PractitionerRegistered,
+)
+from sqlalchemy import Connection, Engine, text
+
+BATCH: Final = 1000
+
+SCHEMA: Final = """
+create table if not exists caseload_cases (
+    case_id text primary key,
+    team_id text not null,
+    practitioner_id text,
+    case_type text not null,
+    tier text,
+    stage text,
+    points integer not null,
+    open boolean not null,
+    opened_on date not null,
+    closed_on date
+);
+create index if not exists caseload_cases_open_by_practitioner
+    on caseload_cases (practitioner_id) include (points) where open;
+create table if not exists caseload_practitioners (
+    practitioner_id text primary key,
+    team_id text not null,
+    region_id text not null,
+    name text not null,
+    leaving_date date
+);
+create index if not exists caseload_practitioners_team on caseload_practitioners (team_id);
+create table if not exists caseload_checkpoint (
+    id integer primary key check (id = 1),
+    position bigint not null
+);
+insert into caseload_checkpoint (id, position) values (1, 0) on conflict do nothing;
+"""
+
+_APPLIED: Final = frozenset(
+    {
+        CaseOpened.type,
+        CaseAllocated.type,
+        CaseReallocated.type,
+        CaseWeightingChanged.type,
+        CaseClosed.type,
+        PractitionerRegistered.type,
+        PractitionerLeft.type,
+    }
+)
+
+# Advisory locks: the catch-up's is transaction-scoped; a practitioner's is two int4 keys,
+# a namespace and a hash of their id, and session-scoped.
+_DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-caseload-ddl'))"
+_CATCH_UP_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-caseload-catch-up'))"
+_PRACTITIONER_LOCK: Final = (
+    "select pg_advisory_lock(hashtext('plimsoll-allocate-to'), hashtext(:practitioner_id))"
+)
+_PRACTITIONER_UNLOCK: Final = (
+    "select pg_advisory_unlock(hashtext('plimsoll-allocate-to'), hashtext(:practitioner_id))"
+)
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One case as the read model holds it."""
+
+    case_id: str
+    team_id: str
+    practitioner_id: str | None
+    case_type: str
+    tier: str | None
+    stage: str | None
+    points: int
+    open: bool
+    opened_on: date
+    closed_on: date | None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A practitioner of a team, with the points of the open cases they carry."""
+
+    practitioner_id: str
+    name: str
+    total_points: int
+
+
+class Caseload:
+    """The caseload read model on its own engine (so lock waiters never starve the store)."""
+
+    def __init__(self, engine: Engine, store: EventStore) -> None:
+        self.engine = engine
+        self.store = store
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def create_schema(self) -> None:
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            with self.engine.begin() as conn:
+                conn.execute(text(_DDL_LOCK))
+                conn.exec_driver_sql(SCHEMA)
+            self._schema_ready = True
+
+    @contextmanager
+    def allocating_to(self, practitioner_id: str) -> Iterator[Connection]:
+        """Hold the practitioner's allocation lock, caught up: allocations to them serialise.
+
+        A session lock on a connection of this model's own engine, held across the
+        caller's whole decision (catch-up, read, decide, append) and released when the
+        block ends, whatever happens in it. Whoever takes it next catches up and sees
+        this allocation. The catch-up commits at once, so the catch-up lock is not held
+        for the decision and other readers are not kept waiting.
+        """
+        self.create_schema()
+        with self.engine.connect() as conn:
+            conn.execute(text(_PRACTITIONER_LOCK), {"practitioner_id": practitioner_id})
+            conn.commit()
+            try:
+                catch_up(conn, self.store)
+                conn.commit()
+                yield conn
+            finally:
+                _unlock(conn, practitioner_id)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A caught-up connection to read from: reads see every write that returned."""
+        self.create_schema()
+        with self.engine.connect() as conn:
+            catch_up(conn, self.store)
+            conn.commit()
+            yield conn
+            conn.rollback()
+
+
+def _unlock(conn: Connection, practitioner_id: str) -> None:
+    try:
+        conn.rollback()
+        conn.execute(text(_PRACTITIONER_UNLOCK), {"practitioner_id": practitioner_id})
+        conn.commit()
+    except Exception:
+        # Never hand a connection that may still hold the lock back to the pool.
+        conn.invalidate()
+        raise
+
+
+def catch_up(conn: Connection, store: EventStore) -> int:
+    """Apply every event after the checkpoint, in batches; returns the new checkpoint.
+
+    The caller commits: the rows and the checkpoint move together, and the advisory
+    lock taken here keeps other catch-ups out until then.
+    """
+    conn.execute(text(_CATCH_UP_LOCK))
+    position = int(conn.execute(text("select position from caseload_checkpoint")).scalar_one())
+    while True:
+        batch = store.read_all(position, BATCH)
+        if not batch:
+            break
+        for event in batch:
+            if event.type in _APPLIED:
+                _apply(conn, event)
+        position = batch[-1].position
+        conn.execute(text("update caseload_checkpoint set position = :p"), {"p": position})
+        if len(batch) < BATCH:
+            break
+    return position
+
+
+def _apply(conn: Connection, recorded: RecordedEvent) -> None:
+    event = CATALOGUE.decode(recorded.type, recorded.version, recorded.data)
+    statement: str
+    params: dict[str, Any]
+    if isinstance(event, CaseOpened):
+        statement = """
+            insert into caseload_cases (case_id, team_id, practitioner_id, case_type, tier, stage,
+                                        points, open, opened_on)
+            values (:case_id, :team_id, null, :case_type, :tier, :stage, :points, true, :opened_on)
+            on conflict (case_id) do nothing"""
+        params = event.model_dump(
+            include={"case_id", "team_id", "case_type", "tier", "stage", "points", "opened_on"}
+        )
+    elif isinstance(event, CaseAllocated | CaseReallocated):
+        statement = """
+            update caseload_cases set practitioner_id = :practitioner_id, team_id = :team_id
+            where case_id = :case_id"""
+        params = event.model_dump(include={"case_id", "practitioner_id", "team_id"})
+    elif isinstance(event, CaseWeightingChanged):
+        statement = """
+            update caseload_cases
+            set points = :points, tier = :tier, stage = :stage, case_type = :case_type
+            where case_id = :case_id"""
+        params = event.model_dump(include={"case_id", "points", "tier", "stage", "case_type"})
+    elif isinstance(event, CaseClosed):
+        statement = """
+            update caseload_cases set open = false, closed_on = :closed_on
+            where case_id = :case_id"""
+        params = event.model_dump(include={"case_id", "closed_on"})
+    elif isinstance(event, PractitionerRegistered):
+        statement = """
+            insert into caseload_practitioners (practitioner_id, team_id, region_id, name)
+            values (:practitioner_id, :team_id, :region_id, :name)
+            on conflict (practitioner_id) do nothing"""
+        params = event.model_dump(include={"practitioner_id", "team_id", "region_id", "name"})
+    elif isinstance(event, PractitionerLeft):
+        statement = """
+            update caseload_practitioners set leaving_date = :leaving_date
+            where practitioner_id = :practitioner_id"""
+        params = event.model_dump(include={"practitioner_id", "leaving_date"})
+    else:  # pragma: no cover - _APPLIED and the branches above list the same types
+        return
+    conn.execute(text(statement), params)
+
+
+# Queries (on a caught-up connection).
+
+
+def total_points(conn: Connection, practitioner_id: str) -> int:
+    """The points of the open cases the practitioner carries."""
+    total = conn.execute(
+        text(
+            "select coalesce(sum(points), 0) from caseload_cases "
+            "where open and practitioner_id = :p"
+        ),
+        {"p": practitioner_id},
+    ).scalar_one()
+    return int(total)
+
+
+def open_cases(conn: Connection, practitioner_id: str) -> list[CaseRow]:
+    """The open cases the practitioner carries, oldest first."""
+    rows = conn.execute(
+        text(
+            "select * from caseload_cases where open and practitioner_id = :p "
+            "order by opened_on, case_id"
+        ),
+        {"p": practitioner_id},
+    ).mappings()
+    return [CaseRow(**row) for row in rows]
+
+
+def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
+    """The team's practitioners still in post today, with the points they carry."""
+    rows = conn.execute(
+        text(
+            """
+            select p.practitioner_id, p.name, coalesce(sum(c.points), 0) as total_points
+            from caseload_practitioners p
+            left join caseload_cases c on c.practitioner_id = p.practitioner_id and c.open
+            where p.team_id = :team and (p.leaving_date is null or p.leaving_date >= :today)
+            group by p.practitioner_id, p.name
+            order by p.practitioner_id
+            """
+        ),
+        {"team": team_id, "today": today},
+    ).mappings()
+    return [
+        Member(
+            practitioner_id=row["practitioner_id"],
+            name=row["name"],
+            total_points=int(row["total_points"]),
+        )
+        for row in rows
+    ]
