@@ -84,7 +84,11 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     module = load_stack_module()
-    already_up = run_stack("status").returncode == 0
+    status = run_stack("status")
+    already_up = status.returncode == 0
+    # Stop the stack afterwards only if this session started all of it: a part that was
+    # already running (someone's stack, perhaps restarting one service) is not ours.
+    started_all = all(line.split()[1] == "down" for line in status.stdout.splitlines())
     if not already_up:
         done = run_stack("up")
         sys.stdout.write(done.stdout)
@@ -100,8 +104,7 @@ def stack() -> Iterator[Stack]:
         secrets=secrets,
         module=module,
     )
-    # Leave a stack we found running; stop one we started unless asked to keep it.
-    if not already_up and not os.environ.get("PLIMSOLL_KEEP_STACK"):
+    if started_all and not os.environ.get("PLIMSOLL_KEEP_STACK"):
         run_stack("down")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -802,22 +803,41 @@ def reset() -> None:
     say("state removed (downloads in .cache/ kept)")
 
 
+@contextlib.contextmanager
+def exclusive(timeout: float = 600) -> Iterator[None]:
+    """One `up`, `down` or `reset` at a time: two at once would race for pid files and ports."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with (STATE / "stack.lock").open("w") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        "another `make up/down/reset` has held the stack for 10 min"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", choices=["up", "down", "status", "logs", "reset"])
     parser.add_argument("--lines", type=int, default=40, help="lines of each log for `logs`")
     args = parser.parse_args()
     try:
-        if args.command == "up":
-            up()
-        elif args.command == "down":
-            down()
-        elif args.command == "status":
+        if args.command == "status":
             return status()
-        elif args.command == "logs":
+        if args.command == "logs":
             logs(args.lines)
-        else:
-            reset()
+            return 0
+        with exclusive():
+            {"up": up, "down": down, "reset": reset}[args.command]()
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
