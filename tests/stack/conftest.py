@@ -1,5 +1,7 @@
-"""Fixtures for tests of the event mechanics on the real servers: a fresh store each test."""
+"""Fixtures for tests on the real servers: a fresh event store per test, and the allocation
+service's API, tokens and own store."""
 
+import httpx
 import pytest
 import sqlalchemy
 from plimsoll_events.store import EventStore
@@ -18,3 +20,33 @@ def store(engine):
     store.create_schema()
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    """The allocation service over HTTP."""
+    with httpx.Client(base_url=stack.services["allocation"], timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tokens(stack):
+    """Authorization headers for a demo user (tokens live 5 minutes: one set per module)."""
+    cache: dict[str, str] = {}
+
+    def headers(username: str) -> dict[str, str]:
+        if username not in cache:
+            cache[username] = stack.token(username)
+        return {"Authorization": f"Bearer {cache[username]}"}
+
+    return headers
+
+
+@pytest.fixture(scope="module")
+def allocation_store(stack):
+    """The allocation service's own event store, to check what was (not) written."""
+    engine = sqlalchemy.create_engine(stack.postgres["allocation"])
+    store = EventStore(engine)
+    yield store
+    store.close()
+    engine.dispose()

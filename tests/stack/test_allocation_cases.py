@@ -13,40 +13,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import sqlalchemy
 from plimsoll_events.store import EventStore
 
 pytestmark = pytest.mark.stack
 
 TODAY = datetime.now(ZoneInfo("Europe/London")).date()
 TEAM = "T-NORTH-1"
-
-
-@pytest.fixture(scope="module")
-def api(stack):
-    with httpx.Client(base_url=stack.services["allocation"], timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def tokens(stack):
-    cache: dict[str, str] = {}
-
-    def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            cache[username] = stack.token(username)
-        return {"Authorization": f"Bearer {cache[username]}"}
-
-    return headers
-
-
-@pytest.fixture(scope="module")
-def allocation_store(stack):
-    engine = sqlalchemy.create_engine(stack.postgres["allocation"])
-    store = EventStore(engine)
-    yield store
-    store.close()
-    engine.dispose()
 
 
 def _suffix() -> str:

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import sqlalchemy
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer, TopicPartition
 from plimsoll_allocation.settings import AllocationSettings
@@ -25,33 +24,6 @@ pytestmark = pytest.mark.stack
 
 # The service's calendar is the UK's.
 TODAY = datetime.now(ZoneInfo("Europe/London")).date()
-
-
-@pytest.fixture(scope="module")
-def api(stack):
-    with httpx.Client(base_url=stack.services["allocation"], timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def tokens(stack):
-    cache: dict[str, str] = {}
-
-    def headers(username: str) -> dict[str, str]:
-        if username not in cache:
-            cache[username] = stack.token(username)
-        return {"Authorization": f"Bearer {cache[username]}"}
-
-    return headers
-
-
-@pytest.fixture(scope="module")
-def allocation_store(stack):
-    engine = sqlalchemy.create_engine(stack.postgres["allocation"])
-    store = EventStore(engine)
-    yield store
-    store.close()
-    engine.dispose()
 
 
 def _id() -> str:

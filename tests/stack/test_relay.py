@@ -1,6 +1,7 @@
 """The outbox relay publishes every recorded event, in order, and survives being killed."""
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -221,3 +222,42 @@ def test_second_relay_waits_while_the_first_leads(stack, store, engine):
     finally:
         stop.set()
         second.close()
+
+
+def test_an_encoder_decides_each_events_messages_on_its_own_topic(stack, store, engine):
+    topic = new_topic(stack.kafka_bootstrap, partitions=1)
+    for i in range(10):
+        store.append("s", i, [hours_logged(f"P-{i % 2}", i + 1)])
+
+    def encode(event):
+        # Odd minutes publish nothing; even ones a plain JSON message keyed by practitioner.
+        minutes = event.data["minutes"]
+        if minutes % 2:
+            return []
+        body = f'{{"minutes":{minutes},"position":{event.position}}}'
+        return [(event.data["practitioner_id"].encode(), body.encode())]
+
+    relay = OutboxRelay(
+        store,
+        engine,
+        bootstrap=stack.kafka_bootstrap,
+        topic=topic,
+        source=SOURCE,
+        batch_size=3,
+        encode=encode,
+        content_type="application/json",
+    )
+    relay.create_schema()
+    try:
+        while relay.publish_pending():
+            pass
+        assert relay.publish_pending() == 0
+    finally:
+        relay.close()
+    # The position covers every event, including those that published nothing.
+    assert relay.last_published() == 10
+    records = read_topic(stack.kafka_bootstrap, topic, expect=5)
+    assert [(r.key, json.loads(r.value)) for r in records] == [
+        (b"P-1", {"minutes": m, "position": m}) for m in (2, 4, 6, 8, 10)
+    ]
+    assert dict(records[0].headers)["content-type"] == b"application/json"

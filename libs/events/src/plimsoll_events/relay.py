@@ -9,6 +9,12 @@ deduplicate by event id.
 
 One relay publishes per topic at a time: a PostgreSQL advisory lock, held on a
 dedicated session, elects it; a second replica waits.
+
+By default each event goes out as its CloudEvent, built by PostgreSQL. Given an
+``encode`` function instead, the relay reads the events with ``store.read_all``
+and sends what ``encode`` makes of each (none, one or several key-value
+messages): the same position table (one row per topic), lock, acknowledgements
+and at-least-once order, for a topic in another shape (the HMPPS domain events).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import functools
 import logging
 import threading
 import zlib
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from kafka import KafkaProducer
@@ -27,6 +34,7 @@ from sqlalchemy import Engine
 
 from plimsoll_events.envelope import CONTENT_TYPE, SCHEMA_BASE_URI, TYPE_PREFIX
 from plimsoll_events.metrics import RELAY_BACKLOG, RELAY_PUBLISHED
+from plimsoll_events.records import RecordedEvent
 from plimsoll_events.store import EventStore, psycopg_url
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,16 @@ where position > %(after)s
 order by position
 limit %(limit)s
 """
-CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
+Encoder = Callable[[RecordedEvent], Sequence[tuple[bytes | None, bytes]]]
+"""The messages (key, value) a recorded event becomes on a topic; none to skip it."""
+
+
+class _Batch(NamedTuple):
+    """Events read after a position: the last one's position, and their messages."""
+
+    last: int
+    events: int
+    messages: list[tuple[bytes | None, str | None, bytes]]  # key, traceparent, value
 
 
 @functools.lru_cache(maxsize=65536)
@@ -109,8 +126,12 @@ class OutboxRelay:
         topic: str,
         source: str,
         batch_size: int = 2000,
+        encode: Encoder | None = None,
+        content_type: str = CONTENT_TYPE,
     ) -> None:
         self.store = store
+        self.encode = encode
+        self._content_type_header = ("content-type", content_type.encode())
         self.engine = engine
         self.topic = topic
         self.source = source
@@ -127,7 +148,7 @@ class OutboxRelay:
         )
         self._lock_connection: psycopg.Connection[Any] | None = None
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relay-{topic}")
-        self._read_ahead: tuple[int, Future[list[Any]]] | None = None
+        self._read_ahead: tuple[int, Future[_Batch]] | None = None
 
     def create_schema(self) -> None:
         with self.engine.begin() as conn:
@@ -143,9 +164,11 @@ class OutboxRelay:
             ).first()
         return int(row[0]) if row else 0
 
-    def _fetch(self, after: int) -> list[Any]:
+    def _fetch(self, after: int) -> _Batch:
+        if self.encode is not None:
+            return self._fetch_encoded(after, self.encode)
         with self.engine.connect() as conn:
-            return list(
+            rows = list(
                 conn.exec_driver_sql(
                     PENDING,
                     {
@@ -157,20 +180,31 @@ class OutboxRelay:
                     },
                 ).all()
             )
+        messages = [(key, traceparent, value) for _, key, traceparent, value in rows]
+        return _Batch(rows[-1][0] if rows else after, len(rows), messages)
 
-    def _pending_after(self, after: int) -> list[Any]:
+    def _fetch_encoded(self, after: int, encode: Encoder) -> _Batch:
+        events = self.store.read_all(after, limit=self.batch_size)
+        messages = [
+            (key, event.metadata.traceparent, value)
+            for event in events
+            for key, value in encode(event)
+        ]
+        return _Batch(events[-1].position if events else after, len(events), messages)
+
+    def _pending_after(self, after: int) -> _Batch:
         ahead, self._read_ahead = self._read_ahead, None
         if ahead is not None and ahead[0] == after:
             return ahead[1].result()
         return self._fetch(after)
 
     def publish_pending(self) -> int:
-        """Publish one batch of unpublished events; returns how many were published."""
-        rows = self._pending_after(self.last_published())
-        if not rows:
+        """Publish one batch of unpublished events; returns how many events it covered."""
+        batch = self._pending_after(self.last_published())
+        if not batch.events:
             RELAY_BACKLOG.labels(self.topic).set(0)
             return 0
-        last = rows[-1][0]
+        last = batch.last
         # PostgreSQL builds the next batch while this one goes to Kafka.
         self._read_ahead = (last, self._reader.submit(self._fetch, last))
         sends = [
@@ -178,11 +212,11 @@ class OutboxRelay:
                 self.topic,
                 key=key,
                 value=value,
-                headers=[CONTENT_TYPE_HEADER, ("traceparent", traceparent.encode())]
+                headers=[self._content_type_header, ("traceparent", traceparent.encode())]
                 if traceparent
-                else [CONTENT_TYPE_HEADER],
+                else [self._content_type_header],
             )
-            for _, key, traceparent, value in rows
+            for key, traceparent, value in batch.messages
         ]
         self.producer.flush()
         for sent in sends:
@@ -191,9 +225,9 @@ class OutboxRelay:
             conn.exec_driver_sql(
                 "update relay_positions set position = %s where topic = %s", (last, self.topic)
             )
-        RELAY_PUBLISHED.labels(self.topic).inc(len(rows))
+        RELAY_PUBLISHED.labels(self.topic).inc(len(batch.messages))
         RELAY_BACKLOG.labels(self.topic).set(self.store.head_position() - last)
-        return len(rows)
+        return batch.events
 
     def acquire_leadership(self, stop: threading.Event, poll_seconds: float = 1.0) -> bool:
         """Block until this relay holds the topic's lock, or ``stop`` is set."""

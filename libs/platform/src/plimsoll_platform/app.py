@@ -8,7 +8,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import Engine, create_engine
 
 from plimsoll_platform.auth import TokenVerifier
-from plimsoll_platform.event_sourcing import EVENT_PROBLEMS, EventSourcing
+from plimsoll_platform.event_sourcing import EVENT_PROBLEMS, EventSourcing, ExtraRelay
 from plimsoll_platform.health import KafkaCheck, database_check, install_health
 from plimsoll_platform.logs import configure_logging
 from plimsoll_platform.metrics import install_metrics
@@ -38,13 +38,15 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     engine: Engine | None = None,
     event_sourced: bool = False,
+    extra_relays: Sequence[ExtraRelay] = (),
     problems: ProblemMapping | None = None,
 ) -> FastAPI:
     """The service's app: health, metrics, problem details, tokens, traces and `routers`.
 
     `event_sourced=True` gives it an event store (`app.state.store`,
     `EventStoreDep` in routes) whose schema is created at startup, and a relay
-    thread publishing it to the service's topic (see `event_sourcing`).
+    thread publishing it to the service's topic (see `event_sourcing`);
+    `extra_relays` publish it again to other topics, each in its own encoding.
     `problems` maps exceptions the platform does not know (a domain's refusals)
     to problem details.
     """
@@ -54,7 +56,10 @@ def create_service_app(
     kafka_check = KafkaCheck(settings.kafka_bootstrap)
     sourcing = (
         EventSourcing(
-            engine, service=settings.service_name, kafka_bootstrap=settings.kafka_bootstrap
+            engine,
+            service=settings.service_name,
+            kafka_bootstrap=settings.kafka_bootstrap,
+            extra_relays=extra_relays,
         )
         if event_sourced
         else None

@@ -9,6 +9,9 @@ runs it for the app's lifetime:
   an `OutboxRelay` publishing the store to it. Kafka being down must neither
   block the start nor kill the relay: the thread logs and tries again until
   the app stops (readiness meanwhile says Kafka is failing).
+* for each `ExtraRelay` the service asks for, the same on a thread of its own:
+  the store published again to another topic, each event encoded by the
+  service (its own position and leadership lock: both are per topic).
 
 Routes take the store as `EventStoreDep` and the metadata of the events a
 command records as `CommandMetadata` (who, which correlation, which trace).
@@ -17,6 +20,8 @@ command records as `CommandMetadata` (who, which correlation, which trace).
 import asyncio
 import logging
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -25,7 +30,7 @@ from opentelemetry import trace
 from plimsoll_events.catalogue import topic_for
 from plimsoll_events.handling import IdempotencyKeyReused
 from plimsoll_events.records import Metadata
-from plimsoll_events.relay import OutboxRelay
+from plimsoll_events.relay import Encoder, OutboxRelay
 from plimsoll_events.store import ConcurrencyError, EventStore
 from plimsoll_events.topics import ensure_event_topic
 from sqlalchemy import Engine
@@ -42,48 +47,92 @@ STOP_SECONDS = 10.0
 BOOTSTRAP_TIMEOUT_MS = 2000
 
 
-class EventSourcing:
-    """A service's event store and the relay thread that publishes it."""
+@dataclass(frozen=True)
+class ExtraRelay:
+    """Another topic a service's store is published to, in a shape of the service's own.
 
-    def __init__(self, engine: Engine, *, service: str, kafka_bootstrap: str) -> None:
+    `encoder` is given the service's store (to read streams, say) and returns
+    the `Encoder` of the messages each recorded event becomes on `topic`.
+    """
+
+    topic: str
+    encoder: Callable[[EventStore], Encoder]
+    content_type: str = "application/json"
+
+
+class EventSourcing:
+    """A service's event store and the relay threads that publish it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        service: str,
+        kafka_bootstrap: str,
+        extra_relays: Sequence[ExtraRelay] = (),
+    ) -> None:
         self.engine = engine
         self.store = EventStore(engine)
         self.topic = topic_for(service)
         self.source = f"/plimsoll/{service}"
         self.kafka_bootstrap = kafka_bootstrap
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._relay, name=f"relay-{service}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._relay, args=(self.topic, None), name=f"relay-{service}", daemon=True
+        )
+        self._extra_threads = [
+            threading.Thread(
+                target=self._relay,
+                args=(extra.topic, extra),
+                name=f"relay-{extra.topic}",
+                daemon=True,
+            )
+            for extra in extra_relays
+        ]
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.create_schema)
-        self._thread.start()
+        for thread in (self._thread, *self._extra_threads):
+            thread.start()
 
     async def stop(self) -> None:
         self._stop.set()
-        await asyncio.to_thread(self._thread.join, STOP_SECONDS)
-        if self._thread.is_alive():
-            log.warning("relay thread did not stop within %ss", STOP_SECONDS)
+        for thread in (self._thread, *self._extra_threads):
+            await asyncio.to_thread(thread.join, STOP_SECONDS)
+            if thread.is_alive():
+                log.warning("relay thread %s did not stop within %ss", thread.name, STOP_SECONDS)
         self.store.close()
 
-    def _relay(self) -> None:
+    def _relay(self, topic: str, extra: ExtraRelay | None) -> None:
         """Publish until stopped; any failure to reach Kafka is logged and retried."""
         while not self._stop.is_set():
             relay: OutboxRelay | None = None
             try:
                 ensure_event_topic(
-                    self.kafka_bootstrap, self.topic, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS
+                    self.kafka_bootstrap, topic, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS
                 )
-                relay = OutboxRelay(
-                    self.store,
-                    self.engine,
-                    bootstrap=self.kafka_bootstrap,
-                    topic=self.topic,
-                    source=self.source,
-                )
+                if extra is None:
+                    relay = OutboxRelay(
+                        self.store,
+                        self.engine,
+                        bootstrap=self.kafka_bootstrap,
+                        topic=topic,
+                        source=self.source,
+                    )
+                else:
+                    relay = OutboxRelay(
+                        self.store,
+                        self.engine,
+                        bootstrap=self.kafka_bootstrap,
+                        topic=topic,
+                        source=self.source,
+                        encode=extra.encoder(self.store),
+                        content_type=extra.content_type,
+                    )
                 relay.create_schema()
                 relay.run(self._stop)  # retries failed batches itself until stopped
             except Exception:
-                log.exception("relay to %s failed; retrying in %ss", self.topic, RETRY_SECONDS)
+                log.exception("relay to %s failed; retrying in %ss", topic, RETRY_SECONDS)
                 self._stop.wait(RETRY_SECONDS)
             finally:
                 if relay is not None:

@@ -5,13 +5,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from plimsoll_platform.app import create_service_app
+from plimsoll_platform.event_sourcing import ExtraRelay
 from plimsoll_platform.identity import router as identity_router
 from sqlalchemy import create_engine
 
 import plimsoll_allocation
-from plimsoll_allocation import api, api_cases
+from plimsoll_allocation import api, api_cases, api_onboarding
 from plimsoll_allocation.domain import AllocationRefused
 from plimsoll_allocation.handlers import Cases, Workforce
+from plimsoll_allocation.hmpps import HMPPS_TOPIC, HmppsTranslator
 from plimsoll_allocation.projections import Caseload
 from plimsoll_allocation.settings import AllocationSettings
 
@@ -29,8 +31,21 @@ def create_app() -> FastAPI:
         settings,
         title="Plimsoll allocation",
         description=plimsoll_allocation.__doc__ or "",
-        routers=[identity_router, api.router, api_cases.cases_router, api_cases.capacity_router],
+        routers=[
+            identity_router,
+            api.router,
+            api_cases.cases_router,
+            api_cases.capacity_router,
+            api_onboarding.router,
+        ],
         event_sourced=True,
+        # The HMPPS domain events, on a topic of their own (see `hmpps`).
+        extra_relays=[
+            ExtraRelay(
+                HMPPS_TOPIC,
+                lambda store: HmppsTranslator(store, settings.public_base_url).encode,
+            )
+        ],
         problems={AllocationRefused: api.refusal_problem},
     )
     workforce = Workforce(store=app.state.store, today=today_in_the_uk)

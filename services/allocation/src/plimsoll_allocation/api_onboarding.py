@@ -1,0 +1,179 @@
+"""The allocation HTTP API, onboarding part: an existing workforce and caseload from CSV.
+
+`POST /onboarding/practitioners`, then `POST /onboarding/cases`, each a
+`text/csv` body (UTF-8, header row first; `?file_name=` names the file in the
+audit trail). Admins and heads of service upload; managers do not (a bulk
+load spans teams, and a manager's team scope is already enforced by the
+single-case routes). Recording a case's current holder is an allocation, so
+only a head of service may upload cases with holders: an admin's such rows are
+refused as the allocation routes would refuse them.
+
+Each row is its own atomic command (see `onboarding`): the answer is 200 with
+a report of rows accepted, already imported and rejected (line, column,
+reason), even when rows are rejected; 422 only when the header is wrong, naming
+the missing, unknown or repeated columns.
+"""
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Query, Request
+from plimsoll_platform.auth import Principal, require_roles
+from plimsoll_platform.event_sourcing import CommandMetadata
+from plimsoll_platform.problems import InvalidParam, Problem
+from pydantic import BaseModel, Field
+
+from plimsoll_allocation import onboarding
+from plimsoll_allocation.api import _RESPONSES, ADMIN, HEAD_OF_SERVICE, WorkforceDep
+from plimsoll_allocation.api_cases import CasesDep, _actor
+
+router = APIRouter(prefix="/onboarding", tags=["onboarding"])
+
+Uploader = Annotated[Principal, Depends(require_roles(ADMIN, HEAD_OF_SERVICE))]
+FileName = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="The uploaded file's name, quoted in override reasons and the audit trail",
+    ),
+]
+_MAX_BYTES: Final = 20 * 1024 * 1024
+
+
+class RejectedRow(BaseModel):
+    line: int = Field(description="The line the row starts on; the header is line 1")
+    field: str | None = Field(description="The column at fault; null when it is the whole row")
+    reason: str
+
+
+class OnboardingReport(BaseModel):
+    accepted: int = Field(description="Rows recorded by this upload")
+    already_imported: int = Field(description="Rows an earlier upload recorded: nothing written")
+    rejected: list[RejectedRow] = Field(description="Rows not recorded, in line order")
+    overrides_recorded: list[int] = Field(
+        default_factory=list,
+        description="Lines whose existing allocation took the holder above the override "
+        "threshold: recorded as allocation-override-recorded",
+    )
+    correlation_id: str = Field(description="Correlation id of every event this upload recorded")
+
+
+def _csv_body(columns: tuple[str, ...], optional: frozenset[str], example: str) -> dict[str, Any]:
+    required = [c for c in columns if c not in optional]
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"CSV, UTF-8, header row first. Columns: {', '.join(columns)}; "
+            f"required: {', '.join(required)}; optional (column or value may be left out): "
+            f"{', '.join(c for c in columns if c in optional)}.",
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": example}},
+        }
+    }
+
+
+_PRACTITIONERS_EXAMPLE = (
+    "practitioner_id,name,grade,team_id,region_id,contracted_hours,start_date,line_manager_id\n"
+    "P-0001,Pat Practitioner,PO,T-NORTH-1,R-NORTH,37,2024-09-02,P-0100\n"
+)
+_CASES_EXAMPLE = (
+    "case_id,team_id,case_type,tier,t2a,stage,practitioner_id,opened_on\n"
+    "X123456,T-NORTH-1,community,C1,false,,P-0001,2024-10-01\n"
+)
+_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_RESPONSES,
+    200: {"description": "The report, also when some rows were rejected"},
+    415: _RESPONSES[422] | {"description": "The body is not text/csv"},
+    422: _RESPONSES[422] | {"description": "The header is wrong: invalid-params names columns"},
+}
+
+
+async def csv_text(request: Request) -> str:
+    """The body as text, when it is CSV."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("text/csv", "application/csv"):
+        raise Problem(415, "Unsupported media type", "send the file as text/csv", kind="media")
+    body = await request.body()
+    if len(body) > _MAX_BYTES:
+        raise Problem(413, "Too large", f"at most {_MAX_BYTES} bytes a file", kind="too-large")
+    try:
+        return onboarding.decode(body)
+    except onboarding.HeaderError as error:
+        raise _header_problem(error) from error
+
+
+CsvText = Annotated[str, Depends(csv_text)]
+
+
+def _header_problem(error: onboarding.HeaderError) -> Problem:
+    params = (
+        [InvalidParam(name=c, reason="missing column") for c in error.missing]
+        + [InvalidParam(name=c, reason="unknown column") for c in error.unknown]
+        + [InvalidParam(name=c, reason="repeated column") for c in error.duplicated]
+    )
+    return Problem(
+        422,
+        "The CSV header is not valid",
+        error.reason,
+        kind="invalid-csv-header",
+        invalid_params=params or None,
+    )
+
+
+def _parse(
+    text: str, columns: tuple[str, ...], optional: frozenset[str], id_column: str
+) -> onboarding.Parsed:
+    try:
+        return onboarding.read_csv(text, columns, optional, id_column)
+    except onboarding.HeaderError as error:
+        raise _header_problem(error) from error
+
+
+def _answer(report: onboarding.Report, correlation_id: str) -> OnboardingReport:
+    return OnboardingReport(
+        accepted=report.accepted,
+        already_imported=report.already_imported,
+        rejected=[
+            RejectedRow(line=r.line, field=r.field, reason=r.reason) for r in report.rejected
+        ],
+        overrides_recorded=report.overrides_recorded,
+        correlation_id=correlation_id,
+    )
+
+
+@router.post(
+    "/practitioners",
+    summary="Onboard practitioners from CSV (idempotent; a report of rejected rows)",
+    responses=_REPORT_RESPONSES,
+    openapi_extra=_csv_body(
+        onboarding.PRACTITIONER_COLUMNS, onboarding.PRACTITIONER_OPTIONAL, _PRACTITIONERS_EXAMPLE
+    ),
+)
+def onboard_practitioners(
+    text: CsvText,
+    principal: Uploader,
+    metadata: CommandMetadata,
+    handlers: WorkforceDep,
+) -> OnboardingReport:
+    parsed = _parse(
+        text, onboarding.PRACTITIONER_COLUMNS, onboarding.PRACTITIONER_OPTIONAL, "practitioner_id"
+    )
+    report = onboarding.import_practitioners(handlers, parsed, metadata)
+    return _answer(report, str(metadata.correlation_id))
+
+
+@router.post(
+    "/cases",
+    summary="Onboard cases, and who holds them, from CSV (idempotent; a report of rejected rows)",
+    responses=_REPORT_RESPONSES,
+    openapi_extra=_csv_body(onboarding.CASE_COLUMNS, onboarding.CASE_OPTIONAL, _CASES_EXAMPLE),
+)
+def onboard_cases(
+    text: CsvText,
+    principal: Uploader,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+    file_name: FileName = "upload.csv",
+) -> OnboardingReport:
+    parsed = _parse(text, onboarding.CASE_COLUMNS, onboarding.CASE_OPTIONAL, "case_id")
+    report = onboarding.import_cases(handlers, parsed, _actor(principal), file_name, metadata)
+    return _answer(report, str(metadata.correlation_id))

@@ -1,0 +1,466 @@
+"""Bulk onboarding of an existing workforce and caseload from CSV: parse, then import row by row.
+
+Two files, two steps (practitioners first, then cases: a case's holder must
+be registered). `read_csv` checks the header and turns each record into a
+`Row` with its line number in the file; `practitioner_row` and `case_row`
+turn a `Row`'s text into typed values, naming the column at fault. The
+importers then run each row through the same handlers and domain commands as
+the HTTP API, so every rule and validation applies:
+
+* a practitioner row is `RegisterPractitioner` (`Workforce.register_practitioner`);
+* a case row is `OpenCase` and, when it names its current holder, `AllocateCase`
+  to them, decided together under the holder's allocation lock (as
+  `Cases.allocate_case` does) and appended together: the row goes in whole or
+  not at all.
+
+Each row is its own atomic command: a refused or malformed row records
+nothing and the other rows still go in. Its idempotency key is derived from
+its content (`onboarding:<kind>:<id>:<sha256 of the row>`), so uploading the
+same file again records nothing and reports its rows as already imported; a
+row whose content changed is a new command, and the domain refuses it as a
+second registration or case with that id.
+
+An onboarded allocation is a past decision recorded now, in the uploader's
+name (the events' actor). It goes through the capacity rules like any other:
+where it takes someone above the override threshold it carries the written
+reason "onboarded from <file>, line <n>: existing allocation", so
+`allocation-override-recorded` is recorded and surfaced to heads of service;
+above the hard ceiling only a head of service may record it, so an uploader
+who is not one sees that row refused.
+"""
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.committer import ConcurrencyError
+from plimsoll_events.handling import IdempotencyKeyReused, load
+from plimsoll_events.records import Metadata
+from plimsoll_events.types.allocation import AllocationOverrideRecorded
+
+from plimsoll_allocation import projections
+from plimsoll_allocation.domain import (
+    CASE,
+    Actor,
+    AllocateCase,
+    AllocationRefused,
+    CaseProfile,
+    OpenCase,
+    PractitionerFacts,
+    case_stream,
+)
+from plimsoll_allocation.handlers import Cases, Workforce, scheme_for_case_type
+
+PRACTITIONER_COLUMNS: Final = (
+    "practitioner_id",
+    "name",
+    "grade",
+    "team_id",
+    "region_id",
+    "contracted_hours",
+    "start_date",
+    "line_manager_id",
+)
+PRACTITIONER_OPTIONAL: Final = frozenset({"line_manager_id"})
+
+CASE_COLUMNS: Final = (
+    "case_id",
+    "team_id",
+    "case_type",
+    "tier",
+    "t2a",
+    "stage",
+    "practitioner_id",
+    "opened_on",
+)
+CASE_OPTIONAL: Final = frozenset({"tier", "t2a", "stage", "practitioner_id", "opened_on"})
+
+ONBOARDING_ALLOCATION_REASON: Final = "INITIAL_ALLOCATION"
+_TRUE: Final = frozenset({"true", "yes", "y", "1"})
+_FALSE: Final = frozenset({"false", "no", "n", "0", ""})
+
+
+# Parsing.
+
+
+class HeaderError(ValueError):
+    """The header row is wrong: columns missing, unknown or repeated (the whole file is refused)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        missing: Sequence[str] = (),
+        unknown: Sequence[str] = (),
+        duplicated: Sequence[str] = (),
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = list(missing)
+        self.unknown = list(unknown)
+        self.duplicated = list(duplicated)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row not imported: its line in the file, the column at fault (None: the row), why."""
+
+    line: int
+    field: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """A record of the file: its first line, its values by column (stripped), its digest."""
+
+    line: int
+    values: dict[str, str]
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the row's content: its non-empty values, whatever the columns' order."""
+        content = sorted((name, value) for name, value in self.values.items() if value)
+        canonical = json.dumps(content, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The rows to import, in file order, and those refused before import."""
+
+    rows: list[Row]
+    rejected: list[Rejection]
+
+
+class RowError(ValueError):
+    """A value of a row cannot be read; `field` names its column."""
+
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def decode(body: bytes) -> str:
+    """The body as text: UTF-8, with or without a byte-order mark."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise HeaderError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+
+
+def read_csv(text: str, columns: Sequence[str], optional: frozenset[str], id_column: str) -> Parsed:
+    """The file's rows, with the line each starts on (the header is line 1).
+
+    Raises `HeaderError` when a required column is missing, a column is not one
+    of `columns`, or a column is repeated. Blank lines are skipped (they keep
+    their line numbers); a record with the wrong number of fields, or repeating
+    an `id_column` value seen earlier in the file, is rejected.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise HeaderError(f"the header cannot be read: {exc}") from exc
+    if header is None or not any(name.strip() for name in header):
+        raise HeaderError(f"the file has no header row; expected {', '.join(columns)}")
+    names = [name.strip() for name in header]
+    unknown = [name for name in names if name not in columns]
+    missing = [name for name in columns if name not in names and name not in optional]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if unknown or missing or duplicated:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {', '.join(unknown)}")
+        if duplicated:
+            parts.append(f"repeated column(s): {', '.join(duplicated)}")
+        raise HeaderError(
+            "; ".join(parts) + f" (the columns are {', '.join(columns)})",
+            missing=missing,
+            unknown=unknown,
+            duplicated=duplicated,
+        )
+
+    rows: list[Row] = []
+    rejected: list[Rejection] = []
+    first_seen: dict[str, int] = {}
+    last_line = reader.line_num
+    while True:
+        start = last_line + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rejected.append(Rejection(start, None, f"the record cannot be read: {exc}"))
+            break  # the reader cannot resynchronise after a broken quote
+        last_line = reader.line_num
+        if not record or all(not value.strip() for value in record):
+            continue
+        if len(record) != len(names):
+            rejected.append(
+                Rejection(start, None, f"{len(record)} fields where the header has {len(names)}")
+            )
+            continue
+        values = {name: value.strip() for name, value in zip(names, record, strict=True)}
+        row_id = values[id_column]
+        if row_id and row_id in first_seen:
+            rejected.append(
+                Rejection(
+                    start,
+                    id_column,
+                    f"{row_id} is also on line {first_seen[row_id]}: one row each",
+                )
+            )
+            continue
+        if row_id:
+            first_seen[row_id] = start
+        rows.append(Row(start, values))
+    return Parsed(rows, rejected)
+
+
+def _required(row: Row, column: str) -> str:
+    value = row.values.get(column, "")
+    if not value:
+        raise RowError(column, "is required")
+    return value
+
+
+def _optional(row: Row, column: str) -> str | None:
+    return row.values.get(column) or None
+
+
+def _date(row: Row, column: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise RowError(column, f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@dataclass(frozen=True)
+class PractitionerRow:
+    line: int
+    digest: str
+    practitioner_id: str
+    name: str
+    grade: str
+    team_id: str
+    region_id: str
+    contracted_hours: Decimal
+    start_date: date
+    line_manager_id: str | None
+
+
+def practitioner_row(row: Row) -> PractitionerRow:
+    """A practitioner row's values, typed; `RowError` naming the column otherwise."""
+    hours_text = _required(row, "contracted_hours")
+    try:
+        hours = Decimal(hours_text)
+    except InvalidOperation as exc:
+        raise RowError("contracted_hours", f"{hours_text!r} is not a number of hours") from exc
+    return PractitionerRow(
+        line=row.line,
+        digest=row.digest,
+        practitioner_id=_required(row, "practitioner_id"),
+        name=_required(row, "name"),
+        grade=_required(row, "grade"),
+        team_id=_required(row, "team_id"),
+        region_id=_required(row, "region_id"),
+        contracted_hours=hours,
+        start_date=_date(row, "start_date", _required(row, "start_date")),
+        line_manager_id=_optional(row, "line_manager_id"),
+    )
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    line: int
+    digest: str
+    case_id: str
+    team_id: str
+    profile: CaseProfile
+    practitioner_id: str | None
+    opened_on: date | None
+
+
+def case_row(row: Row) -> CaseRow:
+    """A case row's values, typed; `RowError` naming the column otherwise."""
+    t2a_text = (_optional(row, "t2a") or "").lower()
+    if t2a_text not in _TRUE | _FALSE:
+        raise RowError("t2a", f"{t2a_text!r} is not true or false")
+    opened_on = _optional(row, "opened_on")
+    return CaseRow(
+        line=row.line,
+        digest=row.digest,
+        case_id=_required(row, "case_id"),
+        team_id=_required(row, "team_id"),
+        profile=CaseProfile(
+            case_type=_required(row, "case_type"),
+            tier=_optional(row, "tier"),
+            t2a=t2a_text in _TRUE,
+            stage=_optional(row, "stage"),
+        ),
+        practitioner_id=_optional(row, "practitioner_id"),
+        opened_on=None if opened_on is None else _date(row, "opened_on", opened_on),
+    )
+
+
+# Importing.
+
+
+@dataclass
+class Report:
+    """What an upload did: rows recorded now, rows recorded by an earlier upload, rows refused."""
+
+    accepted: int = 0
+    already_imported: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    overrides_recorded: list[int] = field(default_factory=list)
+    """Lines whose allocation recorded allocation-override-recorded."""
+
+
+def practitioner_key(row: PractitionerRow) -> str:
+    return f"onboarding:practitioner:{row.practitioner_id}:{row.digest}"
+
+
+def case_key(row: CaseRow) -> str:
+    return f"onboarding:case:{row.case_id}:{row.digest}"
+
+
+def override_reason(file_name: str, line: int) -> str:
+    return f"onboarded from {file_name}, line {line}: existing allocation"
+
+
+def import_practitioners(workforce: Workforce, parsed: Parsed, metadata: Metadata) -> Report:
+    """Register each row's practitioner; each row its own command, keyed by its content."""
+    report = Report(rejected=list(parsed.rejected))
+    for raw in parsed.rows:
+
+        def register(raw: Row = raw) -> bool:
+            row = practitioner_row(raw)
+            key = practitioner_key(row)
+            if workforce.store.recorded_for(key) is not None:
+                return False
+            workforce.register_practitioner(
+                practitioner_id=row.practitioner_id,
+                name=row.name,
+                grade=row.grade,
+                team_id=row.team_id,
+                region_id=row.region_id,
+                contracted_hours=row.contracted_hours,
+                start_date=row.start_date,
+                line_manager_id=row.line_manager_id,
+                metadata=metadata,
+                idempotency_key=key,
+            )
+            return True
+
+        _import_one(report, raw.line, register, PRACTITIONER_COLUMNS)
+    report.rejected.sort(key=lambda r: r.line)
+    return report
+
+
+def import_cases(
+    cases: Cases, parsed: Parsed, actor: Actor, file_name: str, metadata: Metadata
+) -> Report:
+    """Open each row's case and allocate it to its holder, if named: one append per row."""
+    report = Report(rejected=list(parsed.rejected))
+    for raw in parsed.rows:
+
+        def open_and_allocate(raw: Row = raw) -> bool:
+            row = case_row(raw)
+            key = case_key(row)
+            if cases.store.recorded_for(key) is not None:
+                return False
+            if row.practitioner_id is None:
+                cases.open_case(
+                    case_id=row.case_id,
+                    team_id=row.team_id,
+                    profile=row.profile,
+                    opened_on=row.opened_on,
+                    metadata=metadata,
+                    idempotency_key=key,
+                )
+                return True
+            if _open_allocated(cases, row, actor, file_name, metadata, key):
+                report.overrides_recorded.append(row.line)
+            return True
+
+        _import_one(report, raw.line, open_and_allocate, CASE_COLUMNS)
+    report.rejected.sort(key=lambda r: r.line)
+    return report
+
+
+def _import_one(report: Report, line: int, run: Callable[[], bool], columns: Sequence[str]) -> None:
+    try:
+        recorded_now = run()
+    except RowError as error:
+        report.rejected.append(Rejection(line, error.field, error.reason))
+    except AllocationRefused as refusal:
+        column = refusal.field if refusal.field in columns else None
+        report.rejected.append(Rejection(line, column, refusal.reason))
+    except (ConcurrencyError, IdempotencyKeyReused) as error:
+        report.rejected.append(Rejection(line, None, f"{error}; upload the file again"))
+    else:
+        if recorded_now:
+            report.accepted += 1
+        else:
+            report.already_imported += 1
+
+
+def _open_allocated(
+    cases: Cases, row: CaseRow, actor: Actor, file_name: str, metadata: Metadata, key: str
+) -> bool:
+    """Open the case and allocate it to its holder in one append; True if it recorded an override.
+
+    As `Cases.allocate_case`, under the holder's allocation lock: their points
+    and state are read, both commands decided, and the events appended, before
+    anyone else may allocate to them.
+    """
+    assert row.practitioner_id is not None
+    stream = case_stream(row.case_id)
+    opening = OpenCase(
+        case_id=row.case_id,
+        team_id=row.team_id,
+        profile=row.profile,
+        scheme=scheme_for_case_type(cases.schemes, row.profile.case_type),
+        opened_on=row.opened_on or cases.today(),
+    )
+    with cases.caseload.allocating_to(row.practitioner_id) as conn:
+        total = projections.total_points(conn, row.practitioner_id)
+        state, version = load(cases.store, CASE, stream)
+        opened = CASE.decide(opening, state)
+        reading = cases.workforce.read(row.practitioner_id)
+        facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
+        if actor.deciding_role == "head-of-service" and actor.region_id is None:
+            # Tokens carry no region claim yet: a head of service acts in every region.
+            actor = replace(actor, region_id=facts.region_id)
+        try:
+            allocated = CASE.decide(
+                AllocateCase(
+                    case_id=row.case_id,
+                    practitioner=facts,
+                    actor=actor,
+                    reason=ONBOARDING_ALLOCATION_REASON,
+                    override_reason=override_reason(file_name, row.line),
+                    policy=cases.policy,
+                ),
+                CASE.fold(opened, state),
+            )
+        except AllocationRefused as refusal:
+            if refusal.field in (None, "override_reason"):
+                refusal.field = "practitioner_id"
+            raise
+        events = [CATALOGUE.new_event(data, metadata) for data in [*opened, *allocated]]
+        cases.store.append(stream, version, events, idempotency_key=key)
+    return any(isinstance(data, AllocationOverrideRecorded) for data in allocated)
