@@ -162,7 +162,13 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A process that has exited but that nobody has reaped yet (its parent, the `up`
+    # that started it, is long gone) still answers signals: it is not running.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def running_pid(name: str) -> int | None:
