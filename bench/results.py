@@ -27,8 +27,11 @@ REQUIRED_KEYS = (
 class Result:
     """What one benchmark measured, beside what it is compared with.
 
-    Every benchmark here measures a rate, so higher is better and
-    ``ratio = value / baseline_value``; ``met`` is ``ratio >= goal_ratio``.
+    By default a benchmark measures a rate, so higher is better and
+    ``ratio = value / baseline_value``. With ``lower_is_better`` (a latency)
+    ``ratio = baseline_value / value``, so a ratio above 1 is still better than the
+    baseline. Either way ``met`` is ``ratio >= goal_ratio``: with the goal as
+    baseline and ``goal_ratio`` 1, a latency meets it when ``value <= baseline_value``.
     """
 
     name: str
@@ -39,10 +42,13 @@ class Result:
     goal: str
     goal_ratio: float
     details: dict[str, Any] = field(default_factory=dict)
+    lower_is_better: bool = False
     date: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def ratio(self) -> float:
+        if self.lower_is_better:
+            return self.baseline_value / self.value if self.value else float("inf")
         return self.value / self.baseline_value if self.baseline_value else float("inf")
 
     @property
@@ -60,7 +66,11 @@ class Result:
             "goal": self.goal,
             "date": self.date,
             "met": self.met,
-            "details": {"goal_ratio": self.goal_ratio, **self.details},
+            "details": {
+                "goal_ratio": self.goal_ratio,
+                **({"lower_is_better": True} if self.lower_is_better else {}),
+                **self.details,
+            },
         }
 
 

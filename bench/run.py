@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import append, import_, projection, relay
+from bench import allocation, append, import_, projection, relay
 from bench.harness import ROOT, Settings, source_under_test
 from bench.results import Result, summary_table, write_result
 
@@ -44,6 +44,9 @@ REGISTRY: list[Benchmark] = [
     Benchmark("batch_import", import_.batch_import),
     Benchmark("relay_throughput", relay.relay_throughput),
     Benchmark("projection_throughput", projection.projection_throughput),
+    Benchmark("allocation_capacity_p99", allocation.allocation_capacity_p99),
+    Benchmark("team_capacity_p99", allocation.team_capacity_p99),
+    Benchmark("allocation_command_p99", allocation.allocation_command_p99),
 ]
 
 
@@ -80,24 +83,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     source_under_test()  # fingerprint the store's code as imported, before anyone edits it
     began = time.perf_counter()
     failed: list[str] = []
-    for benchmark in chosen:
-        print(f"== {benchmark.name} ({settings.mode})", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        try:
-            result = benchmark.run(settings)
-        except Exception:
-            traceback.print_exc()
-            failed.append(benchmark.name)
-            continue
-        path = write_result(result)
-        print(
-            f"   {result.value:,.0f} {result.unit} vs {result.baseline_value:,.0f} "
-            f"= {result.ratio:.2f}x (goal {result.goal_ratio:g}x: "
-            f"{'met' if result.met else 'NOT met'}) in {time.perf_counter() - t0:.1f}s "
-            f"-> {path.relative_to(ROOT)}",
-            file=sys.stderr,
-            flush=True,
-        )
+    # The allocation benchmarks share one loaded allocation service, stopped at the end.
+    with allocation.shared_service():
+        for benchmark in chosen:
+            print(f"== {benchmark.name} ({settings.mode})", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            try:
+                result = benchmark.run(settings)
+            except Exception:
+                traceback.print_exc()
+                failed.append(benchmark.name)
+                continue
+            path = write_result(result)
+            print(
+                f"   {result.value:,.1f} {result.unit} vs {result.baseline_value:,.1f} "
+                f"= {result.ratio:.2f}x (goal {result.goal_ratio:g}x: "
+                f"{'met' if result.met else 'NOT met'}) in {time.perf_counter() - t0:.1f}s "
+                f"-> {path.relative_to(ROOT)}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     table = summary_table()
     print(table)

@@ -40,6 +40,16 @@ class EventStoreContract:
         assert stream[0].metadata == ACTOR
         assert store.read_stream("practitioner-P1", after_version=2)[0].data["minutes"] == 15
 
+    def test_several_streams_are_read_at_once(self, store):
+        store.append("a", 0, [hours_logged("P1", 10), hours_logged("P1", 20)])
+        store.append("b", 0, [hours_logged("P2", 30)])
+        streams = store.read_streams(["a", "b", "never-written"])
+        assert {k: [e.data["minutes"] for e in v] for k, v in streams.items()} == {
+            "a": [10, 20],
+            "b": [30],
+            "never-written": [],
+        }
+
     def test_stale_expected_version_is_refused_and_writes_nothing(self, store):
         store.append("s", 0, [hours_logged("P1")])
         store.append("s", 1, [hours_logged("P1")])

@@ -4,65 +4,21 @@ The real store is exercised by tests/stack/test_allocation_workforce.py; here on
 what `execute` itself decides: what it appends, at which version, and retries.
 """
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from plimsoll_events.handling import Decider, IdempotencyKeyReused, execute, load
-from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+from plimsoll_events.handling import Decider, IdempotencyKeyReused, execute, load, load_many
+from plimsoll_events.records import Metadata
 from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import ContractedHoursChanged, PractitionerRegistered
 from plimsoll_platform.event_sourcing import EVENT_PROBLEMS
 from plimsoll_platform.problems import install_problem_handlers, install_problem_mapping
 
+from unit.memory_store import MemoryStore
+
 METADATA = Metadata(actor="mo.manager", correlation_id=uuid4())
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.events: list[RecordedEvent] = []
-        self.keys: dict[str, list[RecordedEvent]] = {}
-
-    def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        return [
-            e for e in self.events if e.stream_id == stream_id and e.stream_version > after_version
-        ]
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        idempotency_key: str | None = None,
-    ) -> list[RecordedEvent]:
-        if len(self.read_stream(stream_id)) != expected_version:
-            raise ConcurrencyError(stream_id, expected_version)
-        recorded = [
-            RecordedEvent(
-                position=len(self.events) + n,
-                stream_id=stream_id,
-                stream_version=expected_version + n,
-                event_id=e.event_id,
-                type=e.type,
-                version=e.version,
-                subject=e.subject,
-                data=e.data,
-                metadata=e.metadata,
-                recorded_at=datetime.now(UTC),
-            )
-            for n, e in enumerate(events, start=1)
-        ]
-        self.events.extend(recorded)
-        if idempotency_key is not None:
-            self.keys[idempotency_key] = recorded
-        return recorded
-
-    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None:
-        return self.keys.get(idempotency_key)
 
 
 def _registered(hours: int) -> PractitionerRegistered:
@@ -111,6 +67,14 @@ def test_execute_appends_what_was_decided_at_the_folded_version():
     )
     assert changed.metadata == METADATA
     assert load(store, HOURS, "s") == (30, 2)
+
+
+def test_load_many_folds_each_stream_as_load_does():
+    store = MemoryStore()
+    execute(store, HOURS, "a", 37, METADATA)
+    execute(store, HOURS, "a", 30, METADATA)
+    execute(store, HOURS, "b", 20, METADATA)
+    assert load_many(store, HOURS, ["a", "b", "c"]) == {"a": (30, 2), "b": (20, 1), "c": (None, 0)}
 
 
 def test_empty_decision_appends_nothing():

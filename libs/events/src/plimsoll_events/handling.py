@@ -60,6 +60,8 @@ class Store(Protocol):
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
 
+    def read_streams(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]: ...
+
     def append(
         self,
         stream_id: str,
@@ -92,7 +94,26 @@ def load(
     catalogue: Catalogue = CATALOGUE,
 ) -> tuple[State, int]:
     """The stream's state, folded from its events (upcast), and its version (0 when empty)."""
-    recorded = store.read_stream(stream_id)
+    return _fold(decider, store.read_stream(stream_id), catalogue)
+
+
+def load_many(
+    store: Store,
+    decider: Decider[Command, State],
+    stream_ids: Sequence[str],
+    *,
+    catalogue: Catalogue = CATALOGUE,
+) -> dict[str, tuple[State, int]]:
+    """`load` for several streams, read in one query."""
+    streams = store.read_streams(stream_ids)
+    return {
+        stream_id: _fold(decider, recorded, catalogue) for stream_id, recorded in streams.items()
+    }
+
+
+def _fold(
+    decider: Decider[Command, State], recorded: Sequence[RecordedEvent], catalogue: Catalogue
+) -> tuple[State, int]:
     state = decider.fold(catalogue.decode(e.type, e.version, e.data) for e in recorded)
     return state, recorded[-1].stream_version if recorded else 0
 

@@ -84,6 +84,7 @@ from events
 """
 READ_SPAN = SELECT + "where position between %s and %s order by position"
 READ_STREAM = SELECT + "where stream_id = %s and stream_version > %s order by stream_version"
+READ_STREAMS = SELECT + "where stream_id = any(%s) order by stream_id, stream_version"
 READ_ALL = SELECT + "where position > %s order by position limit %s"
 COPY_EVENTS = (
     "copy events (position, stream_id, stream_version, event_id, type, version, subject, data, "
@@ -248,6 +249,15 @@ class EventStore:
         with self._connect() as conn:
             rows = conn.execute(READ_STREAM, (stream_id, after_version)).fetchall()
         return [_recorded(row) for row in rows]
+
+    def read_streams(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        """Several whole streams in one query (a team's practitioners, say)."""
+        streams: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
+        with self._connect() as conn:
+            for row in conn.execute(READ_STREAMS, (list(stream_ids),)).fetchall():
+                event = _recorded(row)
+                streams[event.stream_id].append(event)
+        return streams
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Events after ``after_position`` in position order; never skips one."""

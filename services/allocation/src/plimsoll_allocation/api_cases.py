@@ -1,8 +1,9 @@
-"""The allocation HTTP API, cases part: open, allocate, reallocate, re-tier, close; capacity.
+"""The allocation HTTP API, cases part: open, allocate, reallocate, re-tier, re-stage, close;
+capacity.
 
 Who may do what (token roles; `team` and `practitioner_id` are token claims):
 
-* open, re-tier, close a case: a manager of the case's team, head of service,
+* open, re-tier, re-stage (Cafcass), close a case: a manager of the case's team, head of service,
   admin, service accounts (a case-management system feeding Plimsoll);
 * allocate, reallocate: a manager within their own team, or a head of service
   (the domain's `rules.authorise`). Tokens carry no region claim yet, so a head
@@ -98,6 +99,10 @@ class Reallocation(_Body):
 
 class TierChange(_Body):
     tier: str | None = Field(description="A3..D0 (S if unsupervised), or null: untiered")
+
+
+class StageChange(_Body):
+    stage: str = Field(description="Cafcass: the stage the case moves to, e.g. section-7-report")
 
 
 class Closure(_Body):
@@ -376,6 +381,21 @@ def change_tier(
 ) -> CaseView:
     _may_change_case(handlers, principal, case_id)
     handlers.change_tier(case_id, body.tier, metadata)
+    return _case_view(handlers.read_case(case_id).case)
+
+
+@cases_router.put(
+    "/{case_id}/stage", summary="Move a Cafcass case to another stage", responses=_RESPONSES
+)
+def change_stage(
+    case_id: str,
+    body: StageChange,
+    principal: CaseChanger,
+    metadata: CommandMetadata,
+    handlers: CasesDep,
+) -> CaseView:
+    _may_change_case(handlers, principal, case_id)
+    handlers.change_stage(case_id, body.stage, metadata)
     return _case_view(handlers.read_case(case_id).case)
 
 

@@ -3,19 +3,28 @@
 `Workforce` (practitioners) and `Cases` (cases, caseloads, capacity) hold
 what the handlers need and the domain must not reach for itself: the event
 store, the clock (`today`, in the service's time zone, injected by `main`),
-the caseload read model and the weighting schemes in force. Until scheme
-changes are served (a later slice) the schemes in force are the domain's
-defaults; a practitioner's scheme is the first whose grade table has their
-grade, a case's the Cafcass scheme that knows its case type, else probation's.
+the caseload read model and the weighting schemes in force.
+
+The schemes in force are served from their streams (`SchemesInForce`, one
+stream per kind, cached by stream version): the domain default until a
+`weighting-scheme-changed` is recorded. A practitioner's scheme is the first
+whose grade table has their grade, a case's the Cafcass scheme that knows its
+case type, else probation's. `Cases.change_scheme` records a new version and
+re-weighs every open case weighed under it, one `ReweighCase` (one append) per
+case.
 """
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
-from plimsoll_events.handling import Store, execute, load
+from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.handling import Store, execute, load, load_many
 from plimsoll_events.records import Metadata, RecordedEvent
+from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import (
     AllocationOverrideRecorded,
     CafcassWeightingScheme,
@@ -28,15 +37,19 @@ from plimsoll_allocation.domain import (
     DEFAULT_POLICY,
     DEFAULT_SCHEMES,
     PRACTITIONER,
+    WEIGHTING_SCHEME,
     Actor,
     AllocateCase,
     AllocationAssessment,
     AllocationPolicy,
+    AllocationRefused,
     Case,
     CaseCommand,
     CaseProfile,
     ChangeContractedHours,
+    ChangeStage,
     ChangeTier,
+    ChangeWeightingScheme,
     CloseCase,
     EndReduction,
     ImpactPreview,
@@ -50,19 +63,89 @@ from plimsoll_allocation.domain import (
     ReconcileReductions,
     RecordLeaving,
     RegisterPractitioner,
+    ReweighCase,
     Scheme,
+    StaleSchemeVersion,
     StartReduction,
     Workload,
     assess_allocation,
     available_points_of,
+    case_points,
     case_stream,
     practitioner_stream,
     scheme_for_grade,
+    scheme_stream,
 )
+from plimsoll_allocation.domain.weighting import COURT_REPORT_CASE_TYPES, PROBATION_CASE_TYPES
 from plimsoll_allocation.projections import Caseload, CaseRow, Member
 
 Clock = Callable[[], date]
 """Today's date where the service works (the domain never reads a clock)."""
+
+
+# Weighting schemes in force.
+
+
+class SchemeSource(Protocol):
+    """Where handlers find the weighting schemes in force."""
+
+    def current(self) -> tuple[Scheme, ...]: ...
+
+    def in_force(self, kind: str) -> tuple[Scheme, int]: ...
+
+
+@dataclass(frozen=True)
+class FixedSchemes:
+    """Schemes that never change (the domain's defaults): for tests and tools."""
+
+    schemes: tuple[Scheme, ...] = DEFAULT_SCHEMES
+
+    def current(self) -> tuple[Scheme, ...]:
+        return self.schemes
+
+    def in_force(self, kind: str) -> tuple[Scheme, int]:
+        for scheme in self.schemes:
+            if scheme.kind == kind:
+                return scheme, 0
+        raise NotFound(f"no weighting scheme kind {kind!r}", field="kind")
+
+
+class SchemesInForce:
+    """The scheme of each kind in force, from its stream; the default until one is recorded.
+
+    Cached by stream version: a read fetches only the events after the cached
+    version (none, almost always), so every request sees the latest change.
+    """
+
+    def __init__(self, store: Store, defaults: tuple[Scheme, ...] = DEFAULT_SCHEMES) -> None:
+        self.store = store
+        self.defaults = defaults
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[Scheme, int]] = {s.kind: (s, 0) for s in defaults}
+
+    def in_force(self, kind: str) -> tuple[Scheme, int]:
+        """The scheme of a kind in force and its stream's version (0: the default)."""
+        with self._lock:
+            cached = self._cache.get(kind)
+        if cached is None:
+            known = ", ".join(sorted(self._cache))
+            raise NotFound(f"no weighting scheme kind {kind!r}; one of {known}", field="kind")
+        scheme, version = cached
+        newer = self.store.read_stream(scheme_stream(kind), after_version=version)
+        if not newer:
+            return scheme, version
+        state = WEIGHTING_SCHEME.fold(
+            (CATALOGUE.decode(e.type, e.version, e.data) for e in newer), scheme
+        )
+        assert state is not None  # a stream's events only ever bring a scheme into force
+        latest = (state, newer[-1].stream_version)
+        with self._lock:
+            if latest[1] > self._cache[kind][1]:
+                self._cache[kind] = latest
+        return latest
+
+    def current(self) -> tuple[Scheme, ...]:
+        return tuple(self.in_force(default.kind)[0] for default in self.defaults)
 
 
 @dataclass(frozen=True)
@@ -82,7 +165,12 @@ class Workforce:
 
     store: Store
     today: Clock
-    schemes: Sequence[Scheme] = DEFAULT_SCHEMES
+    scheme_source: SchemeSource = FixedSchemes()
+
+    @property
+    def schemes(self) -> tuple[Scheme, ...]:
+        """The schemes in force now."""
+        return self.scheme_source.current()
 
     def register_practitioner(
         self,
@@ -154,7 +242,9 @@ class Workforce:
     ) -> list[RecordedEvent]:
         return self._execute(RecordLeaving(practitioner_id, leaving_date), metadata)
 
-    def read(self, practitioner_id: str) -> PractitionerReading:
+    def read(
+        self, practitioner_id: str, schemes: tuple[Scheme, ...] | None = None
+    ) -> PractitionerReading:
         """The practitioner today; `NotFound` when never registered.
 
         Reductions whose first or last day the calendar has reached since the
@@ -164,11 +254,30 @@ class Workforce:
         state, version = load(self.store, PRACTITIONER, practitioner_stream(practitioner_id))
         if state is None:
             raise NotFound(f"no practitioner {practitioner_id!r}", field="practitioner_id")
+        return self._reading(state, version, self.schemes if schemes is None else schemes)
+
+    def read_many(
+        self, practitioner_ids: Sequence[str], schemes: tuple[Scheme, ...]
+    ) -> dict[str, PractitionerReading]:
+        """`read` for several practitioners (a team), their streams read in one query."""
+        streams = [practitioner_stream(p) for p in practitioner_ids]
+        loaded = load_many(self.store, PRACTITIONER, streams)
+        readings = {}
+        for practitioner_id, stream in zip(practitioner_ids, streams, strict=True):
+            state, version = loaded[stream]
+            if state is None:
+                raise NotFound(f"no practitioner {practitioner_id!r}", field="practitioner_id")
+            readings[practitioner_id] = self._reading(state, version, schemes)
+        return readings
+
+    def _reading(
+        self, state: Practitioner, version: int, schemes: tuple[Scheme, ...]
+    ) -> PractitionerReading:
         today = self.today()
-        due = PRACTITIONER.decide(ReconcileReductions(practitioner_id, today), state)
+        due = PRACTITIONER.decide(ReconcileReductions(state.practitioner_id, today), state)
         practitioner = PRACTITIONER.fold(due, state)
         assert practitioner is not None  # reconciling never unregisters anyone
-        scheme = scheme_for_grade(self.schemes, practitioner.grade)
+        scheme = scheme_for_grade(schemes, practitioner.grade)
         return PractitionerReading(
             practitioner=practitioner,
             scheme=scheme,
@@ -176,6 +285,25 @@ class Workforce:
             available_points=available_points_of(practitioner, scheme),
             version=version,
         )
+
+    def reconcile_reductions(self, practitioner_ids: Sequence[str], metadata: Metadata) -> int:
+        """Record the reductions that started or ended by today; returns the events recorded.
+
+        "Reductions become active and end as time passes, each change an event":
+        reads apply them at once, and this records them. Run daily (see `main`);
+        running it again records nothing, and a practitioner changed meanwhile by
+        someone else is simply left for the next run.
+        """
+        today = self.today()
+        recorded = 0
+        for practitioner_id in practitioner_ids:
+            try:
+                recorded += len(
+                    self._execute(ReconcileReductions(practitioner_id, today), metadata)
+                )
+            except ConcurrencyError:
+                continue
+        return recorded
 
     def _execute(
         self,
@@ -196,7 +324,7 @@ class Workforce:
 # Cases.
 
 
-def scheme_for_case_type(schemes: Sequence[Scheme], case_type: str) -> Scheme:
+def scheme_for_case_type(schemes: tuple[Scheme, ...], case_type: str) -> Scheme:
     """The scheme that weighs a case type: a Cafcass scheme knowing it, else probation's."""
     for scheme in schemes:
         if isinstance(scheme, CafcassWeightingScheme) and case_type in scheme.weekly_hours:
@@ -207,11 +335,44 @@ def scheme_for_case_type(schemes: Sequence[Scheme], case_type: str) -> Scheme:
     raise InvalidValue(f"no scheme weighs case type {case_type!r}", field="case_type")
 
 
-def _scheme_named(schemes: Sequence[Scheme], name: str) -> Scheme:
-    for scheme in schemes:
-        if scheme.name == name:
-            return scheme
-    raise InvalidValue(f"the case's scheme {name!r} is not in force", field="case_id")
+def weighs(scheme: Scheme, case_type: str) -> bool:
+    """Whether cases of a type are weighed under schemes of this scheme's kind."""
+    is_probation = case_type in PROBATION_CASE_TYPES or case_type in COURT_REPORT_CASE_TYPES
+    return is_probation == (scheme.kind == "probation")
+
+
+def may_weigh_differently(previous: Scheme, scheme: Scheme, row: CaseRow) -> bool:
+    """Whether the new version may weigh a read-model case otherwise than its points say.
+
+    The read model does not hold the T2A flag, so a tiered probation case is
+    taken as whichever of T2A or not the previous version gives its points; a
+    case neither explains (weighed under an older version) is a candidate too.
+    `ReweighCase` decides exactly; this only spares appends that change nothing.
+    """
+    variants = [CaseProfile(row.case_type, row.tier, False, row.stage)]
+    if row.case_type in PROBATION_CASE_TYPES and row.tier is not None:
+        variants.append(CaseProfile(row.case_type, row.tier, True, row.stage))
+    explained = False
+    for profile in variants:
+        try:
+            if case_points(previous, profile) != row.points:
+                continue
+            explained = True
+            if case_points(scheme, profile) != row.points:
+                return True
+        except AllocationRefused:
+            return True
+    return not explained
+
+
+@dataclass(frozen=True)
+class SchemeChanged:
+    """A scheme version recorded, and what re-weighing the open cases under it did."""
+
+    scheme: Scheme
+    cases_examined: int
+    cases_reweighed: int
+    cases_refused: list[str]
 
 
 @dataclass(frozen=True)
@@ -245,8 +406,62 @@ class Cases:
     today: Clock
     caseload: Caseload
     workforce: Workforce
-    schemes: Sequence[Scheme] = DEFAULT_SCHEMES
     policy: AllocationPolicy = DEFAULT_POLICY
+
+    @property
+    def schemes(self) -> tuple[Scheme, ...]:
+        """The schemes in force now (the workforce's source)."""
+        return self.workforce.schemes
+
+    def change_scheme(
+        self, kind: str, scheme: Scheme, *, changed_by: str, reason: str | None, metadata: Metadata
+    ) -> SchemeChanged:
+        """Record a new version of the kind's scheme, then re-weigh every open case under it.
+
+        The version must be the one in force plus one (the default counts as in
+        force before the stream's first event), else `StaleSchemeVersion`. Each
+        re-weighing is its own `ReweighCase`, one append per case; a case the new
+        version cannot weigh (a stage it dropped) is refused and keeps its points.
+        """
+        if scheme.kind != kind:
+            raise InvalidValue(f"this is the {kind} scheme, not {scheme.kind}", field="kind")
+        in_force, _ = self.workforce.scheme_source.in_force(kind)
+        if scheme.version != in_force.version + 1:
+            raise StaleSchemeVersion(
+                f"version {in_force.version} is in force; the next version is "
+                f"{in_force.version + 1}",
+                field="version",
+            )
+        execute(
+            self.store,
+            WEIGHTING_SCHEME,
+            scheme_stream(kind),
+            ChangeWeightingScheme(scheme=scheme, changed_by=changed_by, reason=reason),
+            metadata,
+        )
+        with self.caseload.reading() as conn:
+            rows = projections.all_open_cases(conn)
+        examined = reweighed = 0
+        refused: list[str] = []
+        for row in rows:
+            if not weighs(scheme, row.case_type):
+                continue
+            if not may_weigh_differently(in_force, scheme, row):
+                continue
+            examined += 1
+            try:
+                reweighed += bool(self._reweigh(row.case_id, scheme, metadata))
+            except AllocationRefused:
+                refused.append(row.case_id)
+        return SchemeChanged(scheme, examined, reweighed, refused)
+
+    def _reweigh(self, case_id: str, scheme: Scheme, metadata: Metadata) -> list[RecordedEvent]:
+        for _ in range(3):
+            try:
+                return self._execute(ReweighCase(case_id, scheme), metadata)
+            except ConcurrencyError:
+                continue  # the case changed meanwhile: decide again on what it is now
+        return self._execute(ReweighCase(case_id, scheme), metadata)
 
     def open_case(
         self,
@@ -315,8 +530,13 @@ class Cases:
 
     def change_tier(self, case_id: str, tier: str | None, metadata: Metadata) -> None:
         case = self.read_case(case_id).case
-        scheme = _scheme_named(self.schemes, case.scheme_name)
+        scheme = scheme_for_case_type(self.schemes, case.profile.case_type)
         self._execute(ChangeTier(case_id, tier, scheme), metadata)
+
+    def change_stage(self, case_id: str, stage: str, metadata: Metadata) -> None:
+        case = self.read_case(case_id).case
+        scheme = scheme_for_case_type(self.schemes, case.profile.case_type)
+        self._execute(ChangeStage(case_id, stage, scheme), metadata)
 
     def close_case(self, case_id: str, closed_on: date, metadata: Metadata) -> None:
         self._execute(CloseCase(case_id, closed_on), metadata)
@@ -348,14 +568,39 @@ class Cases:
         facts = PractitionerFacts.of(reading.practitioner, reading.scheme, workload.total_points)
         return assess_allocation(facts, case.points, self.policy)
 
+    def reconcile_reductions(self, metadata: Metadata) -> tuple[int, int]:
+        """`Workforce.reconcile_reductions` for everyone registered: (examined, recorded)."""
+        with self.caseload.reading() as conn:
+            everyone = projections.practitioner_ids(conn)
+        return len(everyone), self.workforce.reconcile_reductions(everyone, metadata)
+
     def team_capacity(self, team_id: str) -> list[tuple[Member, Workload]]:
         """Each member of the team in post today, with their points and available points."""
         with self.caseload.reading() as conn:
             members = projections.team_members(conn, team_id, self.today())
+        return self._workloads(members)
+
+    def region_capacity(self, region_id: str) -> list[tuple[Member, Workload]]:
+        """Each practitioner of the region in post today (`Member.team_id` set), with workload."""
+        with self.caseload.reading() as conn:
+            members = projections.region_members(conn, region_id, self.today())
+        return self._workloads(members)
+
+    def overrides(
+        self, *, since: date | None, team_id: str | None
+    ) -> list[projections.OverrideRow]:
+        """The recorded allocation overrides, newest first."""
+        with self.caseload.reading() as conn:
+            return projections.overrides(conn, since=since, team_id=team_id)
+
+    def _workloads(self, members: list[Member]) -> list[tuple[Member, Workload]]:
+        readings = self.workforce.read_many([m.practitioner_id for m in members], self.schemes)
         return [
-            (member, Workload(member.total_points, self.workforce.read(m_id).available_points))
+            (
+                member,
+                Workload(member.total_points, readings[member.practitioner_id].available_points),
+            )
             for member in members
-            for m_id in (member.practitioner_id,)
         ]
 
     def _allocate(

@@ -12,6 +12,9 @@ Tables:
   it (null: unallocated), its points;
 * `caseload_practitioners`: who is in which team (and region), and their
   leaving date: what a team's capacity is summed over;
+* `caseload_overrides`: each `allocation-override-recorded` (who, why,
+  capacity before and after, the limit exceeded, when), for the head of
+  service's list; filled from the whole log when the table is first created;
 * `caseload_checkpoint`: the position applied last, moved in the same
   transaction as the rows.
 
@@ -25,13 +28,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.records import RecordedEvent
 from plimsoll_events.store import EventStore
 from plimsoll_events.types.allocation import (
+    AllocationOverrideRecorded,
     CaseAllocated,
     CaseClosed,
     CaseOpened,
@@ -67,6 +72,28 @@ create table if not exists caseload_practitioners (
     leaving_date date
 );
 create index if not exists caseload_practitioners_team on caseload_practitioners (team_id);
+create table if not exists caseload_overrides (
+    event_id uuid primary key,
+    position bigint not null,
+    recorded_at timestamptz not null,
+    case_id text not null,
+    practitioner_id text not null,
+    team_id text not null,
+    action text not null,
+    case_points integer not null,
+    points_before integer not null,
+    points_after integer not null,
+    available_points integer not null,
+    capacity_before_percent numeric not null,
+    capacity_after_percent numeric not null,
+    override_threshold_percent numeric not null,
+    hard_ceiling_percent numeric not null,
+    exceeded text not null,
+    reason text not null,
+    decided_by text not null,
+    decided_by_role text not null
+);
+create index if not exists caseload_overrides_recorded on caseload_overrides (recorded_at);
 create table if not exists caseload_checkpoint (
     id integer primary key check (id = 1),
     position bigint not null
@@ -83,6 +110,7 @@ _APPLIED: Final = frozenset(
         CaseClosed.type,
         PractitionerRegistered.type,
         PractitionerLeft.type,
+        AllocationOverrideRecorded.type,
     }
 )
 
@@ -121,6 +149,32 @@ class Member:
     practitioner_id: str
     name: str
     total_points: int
+    team_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    """An allocation above the override threshold, as recorded."""
+
+    event_id: str
+    position: int
+    recorded_at: datetime
+    case_id: str
+    practitioner_id: str
+    team_id: str
+    action: str
+    case_points: int
+    points_before: int
+    points_after: int
+    available_points: int
+    capacity_before_percent: Decimal
+    capacity_after_percent: Decimal
+    override_threshold_percent: Decimal
+    hard_ceiling_percent: Decimal
+    exceeded: str
+    reason: str
+    decided_by: str
+    decided_by_role: str
 
 
 class Caseload:
@@ -138,7 +192,12 @@ class Caseload:
                 return
             with self.engine.begin() as conn:
                 conn.execute(text(_DDL_LOCK))
+                had_overrides = conn.execute(
+                    text("select to_regclass('caseload_overrides') is not null")
+                ).scalar_one()
                 conn.exec_driver_sql(SCHEMA)
+                if not had_overrides:
+                    _backfill_overrides(conn, self.store)
             self._schema_ready = True
 
     @contextmanager
@@ -184,14 +243,35 @@ def _unlock(conn: Connection, practitioner_id: str) -> None:
         raise
 
 
+def _backfill_overrides(conn: Connection, store: EventStore) -> None:
+    """Fill a new overrides table with the overrides the checkpoint has already passed."""
+    conn.execute(text(_CATCH_UP_LOCK))
+    checkpoint = int(conn.execute(text("select position from caseload_checkpoint")).scalar_one())
+    position = 0
+    while position < checkpoint:
+        batch = store.read_all(position, BATCH)
+        if not batch:
+            break
+        for event in batch:
+            if event.position > checkpoint:
+                return
+            if event.type == AllocationOverrideRecorded.type:
+                _apply(conn, event)
+        position = batch[-1].position
+
+
 def catch_up(conn: Connection, store: EventStore) -> int:
     """Apply every event after the checkpoint, in batches; returns the new checkpoint.
 
     The caller commits: the rows and the checkpoint move together, and the advisory
     lock taken here keeps other catch-ups out until then.
     """
+    checkpoint = text("select position from caseload_checkpoint")
+    position = int(conn.execute(checkpoint).scalar_one())
+    if position >= store.head_position():
+        return position  # nothing new: most reads end here, without taking the lock
     conn.execute(text(_CATCH_UP_LOCK))
-    position = int(conn.execute(text("select position from caseload_checkpoint")).scalar_one())
+    position = int(conn.execute(checkpoint).scalar_one())
     while True:
         batch = store.read_all(position, BATCH)
         if not batch:
@@ -241,6 +321,25 @@ def _apply(conn: Connection, recorded: RecordedEvent) -> None:
             values (:practitioner_id, :team_id, :region_id, :name)
             on conflict (practitioner_id) do nothing"""
         params = event.model_dump(include={"practitioner_id", "team_id", "region_id", "name"})
+    elif isinstance(event, AllocationOverrideRecorded):
+        statement = """
+            insert into caseload_overrides (event_id, position, recorded_at, case_id,
+                practitioner_id, team_id, action, case_points, points_before, points_after,
+                available_points, capacity_before_percent, capacity_after_percent,
+                override_threshold_percent, hard_ceiling_percent, exceeded, reason,
+                decided_by, decided_by_role)
+            values (:event_id, :position, :recorded_at, :case_id, :practitioner_id, :team_id,
+                :action, :case_points, :points_before, :points_after, :available_points,
+                :capacity_before_percent, :capacity_after_percent,
+                :override_threshold_percent, :hard_ceiling_percent, :exceeded, :reason,
+                :decided_by, :decided_by_role)
+            on conflict (event_id) do nothing"""
+        params = {
+            **event.model_dump(),
+            "event_id": recorded.event_id,
+            "position": recorded.position,
+            "recorded_at": recorded.recorded_at,
+        }
     elif isinstance(event, PractitionerLeft):
         statement = """
             update caseload_practitioners set leaving_date = :leaving_date
@@ -278,6 +377,14 @@ def open_cases(conn: Connection, practitioner_id: str) -> list[CaseRow]:
     return [CaseRow(**row) for row in rows]
 
 
+def practitioner_ids(conn: Connection) -> list[str]:
+    """Everyone ever registered, in order (a reconciliation visits them all)."""
+    rows = conn.execute(
+        text("select practitioner_id from caseload_practitioners order by practitioner_id")
+    )
+    return [str(row[0]) for row in rows]
+
+
 def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
     """The team's practitioners still in post today, with the points they carry."""
     rows = conn.execute(
@@ -301,3 +408,52 @@ def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
         )
         for row in rows
     ]
+
+
+def all_open_cases(conn: Connection) -> list[CaseRow]:
+    """Every open case (for re-weighing after a scheme change)."""
+    rows = conn.execute(text("select * from caseload_cases where open order by case_id"))
+    return [CaseRow(**row) for row in rows.mappings()]
+
+
+def region_members(conn: Connection, region_id: str, today: date) -> list[Member]:
+    """The region's practitioners still in post today, their team and the points they carry."""
+    rows = conn.execute(
+        text(
+            """
+            select p.practitioner_id, p.name, p.team_id,
+                   coalesce(sum(c.points), 0) as total_points
+            from caseload_practitioners p
+            left join caseload_cases c on c.practitioner_id = p.practitioner_id and c.open
+            where p.region_id = :region and (p.leaving_date is null or p.leaving_date >= :today)
+            group by p.practitioner_id, p.name, p.team_id
+            order by p.team_id, p.practitioner_id
+            """
+        ),
+        {"region": region_id, "today": today},
+    ).mappings()
+    return [
+        Member(
+            practitioner_id=row["practitioner_id"],
+            name=row["name"],
+            total_points=int(row["total_points"]),
+            team_id=row["team_id"],
+        )
+        for row in rows
+    ]
+
+
+def overrides(conn: Connection, *, since: date | None, team_id: str | None) -> list[OverrideRow]:
+    """Recorded overrides on or after `since` (a UTC day), in a team if given; newest first."""
+    rows = conn.execute(
+        text(
+            """
+            select * from caseload_overrides
+            where (cast(:since as date) is null or recorded_at >= cast(:since as date))
+              and (cast(:team as text) is null or team_id = :team)
+            order by position desc
+            """
+        ),
+        {"since": since, "team": team_id},
+    ).mappings()
+    return [OverrideRow(**{**row, "event_id": str(row["event_id"])}) for row in rows]

@@ -1,0 +1,280 @@
+"""Weighting schemes served from their streams, Cafcass stages, regions and overrides, end to end.
+
+The service's database persists between runs and is shared by every test, so
+the scheme test brings a changed probation scheme back to the default's
+weights (as the next version) before it ends.
+"""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.stack
+
+TODAY = datetime.now(ZoneInfo("Europe/London")).date()
+TEAM = "T-NORTH-1"
+
+
+def _suffix() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _register(api, tokens, *, hours: str = "37") -> str:
+    practitioner_id = f"P-S-{_suffix()}"
+    body = {
+        "practitioner_id": practitioner_id,
+        "name": f"Scheme Tester {practitioner_id}",
+        "grade": "PO",
+        "team_id": TEAM,
+        "region_id": "R-NORTH",
+        "contracted_hours": hours,
+        "start_date": "2024-09-02",
+    }
+    response = api.post("/practitioners", json=body, headers=tokens("mo.manager"))
+    assert response.status_code == 201, response.text
+    return practitioner_id
+
+
+def _open(api, tokens, case_type: str, tier: str | None, *, team=TEAM, user="mo.manager") -> str:
+    case_id = f"X{_suffix()}"
+    body = {"case_id": case_id, "team_id": team, "case_type": case_type, "tier": tier}
+    response = api.post("/cases", json=body, headers=tokens(user))
+    assert response.status_code == 201, response.text
+    return case_id
+
+
+def _allocate(api, tokens, case_id, practitioner_id, user="mo.manager", **extra):
+    return api.post(
+        f"/cases/{case_id}/allocation",
+        json={"practitioner_id": practitioner_id, **extra},
+        headers=tokens(user),
+    )
+
+
+def _capacity(api, tokens, practitioner_id) -> dict:
+    response = api.get(f"/practitioners/{practitioner_id}/capacity", headers=tokens("mo.manager"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _assert_problem(response: httpx.Response, status: int, field: str | None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    if field is not None:
+        assert [p["name"] for p in problem["invalid-params"]] == [field], problem
+    return problem
+
+
+def _scheme(api, tokens, kind: str) -> dict:
+    response = api.get(f"/weighting-schemes/{kind}", headers=tokens("hana.head"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _with_c1(scheme: dict, points: int, version: int) -> dict:
+    tiers = {**scheme["tier_points"]["community"], "C1": points}
+    return {
+        **scheme,
+        "version": version,
+        "tier_points": {**scheme["tier_points"], "community": tiers},
+    }
+
+
+def test_schemes_in_force_are_listed(api, tokens):
+    response = api.get("/weighting-schemes", headers=tokens("pat.practitioner"))
+    assert response.status_code == 200, response.text
+    kinds = [view["kind"] for view in response.json()]
+    assert kinds == ["probation", "cafcass"]
+    assert api.get("/weighting-schemes/nope", headers=tokens("hana.head")).status_code == 404
+
+
+def test_scheme_change_reweighs_open_cases_and_capacity(api, tokens, allocation_store):
+    practitioner_id = _register(api, tokens)
+    case_id = _open(api, tokens, "community", "C1")
+    assert _allocate(api, tokens, case_id, practitioner_id).status_code == 201
+    in_force = _scheme(api, tokens, "probation")["scheme"]
+    c1 = in_force["tier_points"]["community"]["C1"]
+    before = _capacity(api, tokens, practitioner_id)
+    assert before["total_points"] == c1
+
+    # A stale version is refused, and nothing is written.
+    stream = "weighting-scheme-probation"
+    written = len(allocation_store.read_stream(stream))
+    stale = api.put(
+        "/weighting-schemes/probation",
+        json=_with_c1(in_force, c1 + 10, in_force["version"]),
+        headers=tokens("hana.head"),
+    )
+    assert _assert_problem(stale, 409, "version")["type"].endswith("/stale-scheme-version")
+    # A manager may not change a scheme.
+    forbidden = api.put(
+        "/weighting-schemes/probation",
+        json=_with_c1(in_force, c1 + 10, in_force["version"] + 1),
+        headers=tokens("mo.manager"),
+    )
+    assert forbidden.status_code == 403, forbidden.text
+    assert len(allocation_store.read_stream(stream)) == written
+
+    changed = api.put(
+        "/weighting-schemes/probation",
+        json=_with_c1(in_force, c1 + 10, in_force["version"] + 1),
+        params={"reason": "stack test"},
+        headers=tokens("hana.head"),
+    )
+    try:
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["scheme"]["version"] == in_force["version"] + 1
+        assert changed.json()["cases_reweighed"] >= 1
+        assert _scheme(api, tokens, "probation")["scheme"]["version"] == in_force["version"] + 1
+        assert allocation_store.read_stream(stream)[-1].type == "weighting-scheme-changed"
+        last = allocation_store.read_stream(f"case-{case_id}")[-1]
+        assert last.type == "case-weighting-changed"
+        assert last.data["cause"] == "scheme-changed"
+        assert last.data["points"] == c1 + 10
+        after = _capacity(api, tokens, practitioner_id)
+        assert after["total_points"] == c1 + 10
+        assert Decimal(after["capacity_percent"]) > Decimal(before["capacity_percent"])
+        # New cases are weighed under the version in force.
+        new_case = _open(api, tokens, "community", "C1")
+        read = api.get(f"/cases/{new_case}", headers=tokens("mo.manager")).json()
+        assert read["points"] == c1 + 10
+        assert read["weighting_scheme_version"] == in_force["version"] + 1
+    finally:
+        restored = api.put(
+            "/weighting-schemes/probation",
+            json=_with_c1(in_force, c1, in_force["version"] + 2),
+            params={"reason": "stack test: back to the agreed weights"},
+            headers=tokens("hana.head"),
+        )
+        assert restored.status_code == 200, restored.text
+    assert _capacity(api, tokens, practitioner_id)["total_points"] == c1
+
+
+def test_stage_change_on_a_cafcass_case(api, tokens, allocation_store):
+    case_id = f"X{_suffix()}"
+    body = {
+        "case_id": case_id,
+        "team_id": TEAM,
+        "case_type": "private-law",
+        "stage": "work-before-first-hearing",
+    }
+    opened = api.post("/cases", json=body, headers=tokens("mo.manager"))
+    assert opened.status_code == 201, opened.text
+    hours = _scheme(api, tokens, "cafcass")["scheme"]["weekly_hours"]["private-law"]
+    assert opened.json()["points"] == round(Decimal(str(hours["work-before-first-hearing"])) * 60)
+
+    moved = api.put(
+        f"/cases/{case_id}/stage", json={"stage": "section-7-report"}, headers=tokens("mo.manager")
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["stage"] == "section-7-report"
+    assert moved.json()["points"] == round(Decimal(str(hours["section-7-report"])) * 60)
+    last = allocation_store.read_stream(f"case-{case_id}")[-1]
+    assert last.type == "case-weighting-changed"
+    assert last.data["cause"] == "stage-changed"
+
+    written = len(allocation_store.read_stream(f"case-{case_id}"))
+    unknown = api.put(
+        f"/cases/{case_id}/stage", json={"stage": "no-such-stage"}, headers=tokens("mo.manager")
+    )
+    _assert_problem(unknown, 422, "stage")
+    probation = _open(api, tokens, "community", "C1")
+    refused = api.put(
+        f"/cases/{probation}/stage", json={"stage": "section-7-report"}, headers=tokens("hana.head")
+    )
+    _assert_problem(refused, 422, "stage")
+    assert len(allocation_store.read_stream(f"case-{case_id}")) == written
+
+
+def test_region_capacity_pools_two_teams(api, tokens):
+    region = f"R-{_suffix()}"
+
+    def register(team: str) -> str:
+        practitioner_id = f"P-R-{_suffix()}"
+        body = {
+            "practitioner_id": practitioner_id,
+            "name": f"Region Tester {practitioner_id}",
+            "grade": "PO",
+            "team_id": team,
+            "region_id": region,
+            "contracted_hours": "37",
+            "start_date": "2024-09-02",
+        }
+        response = api.post("/practitioners", json=body, headers=tokens("hana.head"))
+        assert response.status_code == 201, response.text
+        return practitioner_id
+
+    team_a, team_b = f"T-A-{_suffix()}", f"T-B-{_suffix()}"
+    full = register(team_a)
+    register(team_b)
+    for _ in range(4):
+        case_id = _open(api, tokens, "licence", "A1", team=team_a, user="hana.head")
+        assert _allocate(api, tokens, case_id, full, user="hana.head").status_code == 201
+
+    view = api.get(f"/regions/{region}/capacity", headers=tokens("hana.head"))
+    assert view.status_code == 200, view.text
+    region_view = view.json()
+    assert region_view["total_points"] == 4 * 163
+    assert region_view["available_points"] == 2 * 2176
+    # Σ points / Σ available points: 652 / 4352 = 15.0%, not the mean of 30.0% and 0%.
+    assert Decimal(region_view["capacity_percent"]) == Decimal("15.0")
+    teams = {t["team_id"]: t for t in region_view["teams"]}
+    assert Decimal(teams[team_a]["capacity_percent"]) == Decimal("30.0")
+    assert teams[team_b]["total_points"] == 0
+
+    ops = api.get(f"/regions/{region}/capacity", headers=tokens("ollie.ops"))
+    assert ops.status_code == 200, ops.text
+    assert ops.json()["teams"] is None
+    assert Decimal(ops.json()["capacity_percent"]) == Decimal("15.0")
+    for user in ("mo.manager", "pat.practitioner"):
+        assert api.get(f"/regions/{region}/capacity", headers=tokens(user)).status_code == 403
+
+
+def test_overrides_are_listed_for_the_head_of_service(api, tokens):
+    practitioner_id = _register(api, tokens, hours="3.7")  # 217 available points
+    case_id = _open(api, tokens, "licence", "A3")  # 219 points: 100.9%
+    reason = f"Only PO with the language {uuid.uuid4().hex[:6]}"
+    allocated = _allocate(api, tokens, case_id, practitioner_id, override_reason=reason)
+    assert allocated.status_code == 201, allocated.text
+
+    listed = api.get(
+        "/overrides",
+        params={"since": TODAY.isoformat(), "team_id": "T-NORTH-1"},
+        headers=tokens("hana.head"),
+    )
+    assert listed.status_code == 200, listed.text
+    mine = [o for o in listed.json()["overrides"] if o["case_id"] == case_id]
+    assert len(mine) == 1, listed.json()
+    override = mine[0]
+    assert override["reason"] == reason
+    assert override["practitioner_id"] == practitioner_id
+    assert override["decided_by_role"] == "manager"
+    assert override["exceeded"] == "override-threshold"
+    assert Decimal(str(override["capacity_after_percent"])) == Decimal("100.9")
+    assert Decimal(str(override["capacity_before_percent"])) == Decimal("0")
+
+    # The manager sees their own team's; not another team's; a practitioner sees none.
+    own = api.get("/overrides", headers=tokens("mo.manager"))
+    assert own.status_code == 200, own.text
+    assert case_id in [o["case_id"] for o in own.json()["overrides"]]
+    other = api.get("/overrides", params={"team_id": "T-ELSEWHERE"}, headers=tokens("mo.manager"))
+    _assert_problem(other, 403, "team_id")
+    assert api.get("/overrides", headers=tokens("pat.practitioner")).status_code == 403
+
+
+def test_reduction_reconciliation_runs_on_demand_for_admins_and_services_only(api, tokens, stack):
+    service = {"Authorization": f"Bearer {stack.service_token('allocation')}"}
+    done = api.post("/reductions/reconciliation", headers=service)
+    assert done.status_code == 200, done.text
+    assert done.json()["practitioners_examined"] >= 1
+    assert done.json()["events_recorded"] >= 0
+    again = api.post("/reductions/reconciliation", headers=tokens("ada.admin"))
+    assert again.status_code == 200
+    assert again.json()["events_recorded"] == 0  # the first run recorded what was due
+    refused = api.post("/reductions/reconciliation", headers=tokens("mo.manager"))
+    assert refused.status_code == 403
