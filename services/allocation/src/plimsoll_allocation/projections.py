@@ -390,11 +390,15 @@ def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
     rows = conn.execute(
         text(
             """
-            select p.practitioner_id, p.name, coalesce(sum(c.points), 0) as total_points
+            select p.practitioner_id, p.name, coalesce(c.total, 0) as total_points
             from caseload_practitioners p
-            left join caseload_cases c on c.practitioner_id = p.practitioner_id and c.open
+            left join lateral (
+                -- One look-up in the open-cases index per member, whatever plan the
+                -- prepared statement settles on: never a scan of every case.
+                select sum(points) as total from caseload_cases c
+                where c.practitioner_id = p.practitioner_id and c.open
+            ) c on true
             where p.team_id = :team and (p.leaving_date is null or p.leaving_date >= :today)
-            group by p.practitioner_id, p.name
             order by p.practitioner_id
             """
         ),
@@ -421,12 +425,13 @@ def region_members(conn: Connection, region_id: str, today: date) -> list[Member
     rows = conn.execute(
         text(
             """
-            select p.practitioner_id, p.name, p.team_id,
-                   coalesce(sum(c.points), 0) as total_points
+            select p.practitioner_id, p.name, p.team_id, coalesce(c.total, 0) as total_points
             from caseload_practitioners p
-            left join caseload_cases c on c.practitioner_id = p.practitioner_id and c.open
+            left join lateral (
+                select sum(points) as total from caseload_cases c
+                where c.practitioner_id = p.practitioner_id and c.open
+            ) c on true
             where p.region_id = :region and (p.leaving_date is null or p.leaving_date >= :today)
-            group by p.practitioner_id, p.name, p.team_id
             order by p.team_id, p.practitioner_id
             """
         ),
