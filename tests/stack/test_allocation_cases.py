@@ -15,80 +15,38 @@ import httpx
 import pytest
 from plimsoll_events.store import EventStore
 
+from .allocation_api import (
+    TEAM,
+    allocate_case,
+    assert_problem,
+    fresh_suffix,
+    open_case,
+    read_capacity,
+    register_practitioner,
+)
+
 pytestmark = pytest.mark.stack
 
 TODAY = datetime.now(ZoneInfo("Europe/London")).date()
-TEAM = "T-NORTH-1"
-
-
-def _suffix() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-def _register(api, tokens, *, hours: str = "37", team: str = TEAM, user="mo.manager") -> str:
-    practitioner_id = f"P-C-{_suffix()}"
-    body = {
-        "practitioner_id": practitioner_id,
-        "name": f"Case Tester {practitioner_id}",
-        "grade": "PO",
-        "team_id": team,
-        "region_id": "R-NORTH",
-        "contracted_hours": hours,
-        "start_date": "2024-09-02",
-    }
-    response = api.post("/practitioners", json=body, headers=tokens(user))
-    assert response.status_code == 201, response.text
-    return practitioner_id
-
-
-def _open(api, tokens, case_type: str, tier: str | None, *, team=TEAM, user="mo.manager") -> str:
-    case_id = f"X{_suffix()}"
-    body = {"case_id": case_id, "team_id": team, "case_type": case_type, "tier": tier}
-    response = api.post("/cases", json=body, headers=tokens(user))
-    assert response.status_code == 201, response.text
-    return case_id
-
-
-def _allocate(api, tokens, case_id, practitioner_id, user="mo.manager", **extra):
-    return api.post(
-        f"/cases/{case_id}/allocation",
-        json={"practitioner_id": practitioner_id, **extra},
-        headers=tokens(user),
-    )
-
-
-def _capacity(api, tokens, practitioner_id, user="mo.manager") -> dict:
-    response = api.get(f"/practitioners/{practitioner_id}/capacity", headers=tokens(user))
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _version(store: EventStore, case_id: str) -> int:
     return len(store.read_stream(f"case-{case_id}"))
 
 
-def _assert_problem(response: httpx.Response, status: int, field: str | None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    if field is not None:
-        assert [p["name"] for p in problem["invalid-params"]] == [field], problem
-    return problem
-
-
 # The worked example of the issue.
 
 
 def test_worked_example_37_hour_po_is_at_60_4_percent(api, tokens):
-    practitioner_id = _register(api, tokens)
-    cases = [_open(api, tokens, "community", "C1") for _ in range(10)]
-    cases += [_open(api, tokens, "licence", "A1") for _ in range(5)]
+    practitioner_id = register_practitioner(api, tokens)
+    cases = [open_case(api, tokens, "community", "C1") for _ in range(10)]
+    cases += [open_case(api, tokens, "licence", "A1") for _ in range(5)]
     for case_id in cases:
-        response = _allocate(api, tokens, case_id, practitioner_id)
+        response = allocate_case(api, tokens, case_id, practitioner_id)
         assert response.status_code == 201, response.text
         assert response.json()["override_recorded"] is False
 
-    capacity = _capacity(api, tokens, practitioner_id)
+    capacity = read_capacity(api, tokens, practitioner_id)
     assert capacity["total_points"] == 1315
     assert capacity["available_points"] == 2176
     assert Decimal(capacity["capacity_percent"]) == Decimal("60.4")
@@ -103,7 +61,7 @@ def test_worked_example_37_hour_po_is_at_60_4_percent(api, tokens):
 
 
 def test_open_case_is_weighed_and_idempotent(api, tokens, allocation_store):
-    case_id = f"X{_suffix()}"
+    case_id = f"X{fresh_suffix()}"
     body = {"case_id": case_id, "team_id": TEAM, "case_type": "licence", "tier": "A1"}
     headers = {**tokens("mo.manager"), "Idempotency-Key": uuid.uuid4().hex}
     first = api.post("/cases", json=body, headers=headers)
@@ -118,7 +76,7 @@ def test_open_case_is_weighed_and_idempotent(api, tokens, allocation_store):
 
 
 def test_cafcass_case_is_weighed_by_stage(api, tokens):
-    case_id = f"X{_suffix()}"
+    case_id = f"X{fresh_suffix()}"
     body = {
         "case_id": case_id,
         "team_id": TEAM,
@@ -142,25 +100,25 @@ def test_cafcass_case_is_weighed_by_stage(api, tokens):
 def test_bad_case_names_the_field_and_records_nothing(
     api, tokens, allocation_store, changes, field
 ):
-    case_id = f"X{_suffix()}"
+    case_id = f"X{fresh_suffix()}"
     body = {"case_id": case_id, "team_id": TEAM, "case_type": "community", "tier": "C1"}
     response = api.post("/cases", json={**body, **changes}, headers=tokens("mo.manager"))
-    _assert_problem(response, 422, field)
+    assert_problem(response, 422, field)
     assert _version(allocation_store, case_id) == 0
 
 
 def test_manager_opens_cases_only_in_their_team(api, tokens):
-    body = {"case_id": f"X{_suffix()}", "team_id": "T-SOUTH-9", "case_type": "community"}
+    body = {"case_id": f"X{fresh_suffix()}", "team_id": "T-SOUTH-9", "case_type": "community"}
     response = api.post("/cases", json=body, headers=tokens("mo.manager"))
-    assert _assert_problem(response, 403, None)["type"].endswith("/outside-scope")
+    assert assert_problem(response, 403, None)["type"].endswith("/outside-scope")
 
 
 # Allocating above capacity.
 
 
 def test_above_threshold_needs_a_written_reason_which_is_recorded(api, tokens, allocation_store):
-    practitioner_id = _register(api, tokens, hours="3.7")  # 217 available points
-    case_id = _open(api, tokens, "licence", "A3")  # 219 points: 100.9%
+    practitioner_id = register_practitioner(api, tokens, hours="3.7")  # 217 available points
+    case_id = open_case(api, tokens, "licence", "A3")  # 219 points: 100.9%
 
     impact = api.get(
         f"/practitioners/{practitioner_id}/impact",
@@ -172,12 +130,12 @@ def test_above_threshold_needs_a_written_reason_which_is_recorded(api, tokens, a
     assert impact["needs_override_reason"] is True
     assert impact["needs_head_of_service"] is False
 
-    refused = _allocate(api, tokens, case_id, practitioner_id)
-    problem = _assert_problem(refused, 422, "override_reason")
+    refused = allocate_case(api, tokens, case_id, practitioner_id)
+    problem = assert_problem(refused, 422, "override_reason")
     assert problem["type"].endswith("/override-reason-required")
     assert _version(allocation_store, case_id) == 1
 
-    allowed = _allocate(
+    allowed = allocate_case(
         api, tokens, case_id, practitioner_id, override_reason="Only PO with the language"
     )
     assert allowed.status_code == 201, allowed.text
@@ -192,18 +150,19 @@ def test_above_threshold_needs_a_written_reason_which_is_recorded(api, tokens, a
 
 
 def test_above_the_ceiling_only_a_head_of_service_allocates(api, tokens, allocation_store):
-    practitioner_id = _register(api, tokens, hours="3.7")  # 217 available points
-    first = _open(api, tokens, "licence", "A3")
+    practitioner_id = register_practitioner(api, tokens, hours="3.7")  # 217 available points
+    first = open_case(api, tokens, "licence", "A3")
     assert (
-        _allocate(api, tokens, first, practitioner_id, override_reason="cover").status_code == 201
+        allocate_case(api, tokens, first, practitioner_id, override_reason="cover").status_code
+        == 201
     )
-    case_id = _open(api, tokens, "community", "C1")  # 269 points: 124.0%
-    refused = _allocate(api, tokens, case_id, practitioner_id, override_reason="cover")
-    assert _assert_problem(refused, 403, "practitioner_id")["type"].endswith(
+    case_id = open_case(api, tokens, "community", "C1")  # 269 points: 124.0%
+    refused = allocate_case(api, tokens, case_id, practitioner_id, override_reason="cover")
+    assert assert_problem(refused, 403, "practitioner_id")["type"].endswith(
         "/head-of-service-required"
     )
     assert _version(allocation_store, case_id) == 1
-    allowed = _allocate(
+    allowed = allocate_case(
         api, tokens, case_id, practitioner_id, user="hana.head", override_reason="no one else"
     )
     assert allowed.status_code == 201, allowed.text
@@ -218,33 +177,33 @@ def test_above_the_ceiling_only_a_head_of_service_allocates(api, tokens, allocat
 
 
 def test_no_allocation_to_someone_who_has_left_or_is_fully_reduced(api, tokens, allocation_store):
-    leaver = _register(api, tokens)
+    leaver = register_practitioner(api, tokens)
     left = api.post(
         f"/practitioners/{leaver}/leaving",
         json={"leaving_date": (TODAY + timedelta(days=7)).isoformat()},
         headers=tokens("mo.manager"),
     )
     assert left.status_code == 200, left.text
-    sick = _register(api, tokens)
+    sick = register_practitioner(api, tokens)
     reduced = api.post(
         f"/practitioners/{sick}/reductions",
         json={"reason": "Long Term Sickness Absence", "effective_from": TODAY.isoformat()},
         headers=tokens("mo.manager"),
     )
     assert reduced.status_code == 201, reduced.text
-    case_id = _open(api, tokens, "community", "C1")
-    problem = _assert_problem(_allocate(api, tokens, case_id, leaver), 409, "practitioner_id")
+    case_id = open_case(api, tokens, "community", "C1")
+    problem = assert_problem(allocate_case(api, tokens, case_id, leaver), 409, "practitioner_id")
     assert problem["type"].endswith("/practitioner-left")
-    problem = _assert_problem(_allocate(api, tokens, case_id, sick), 409, "practitioner_id")
+    problem = assert_problem(allocate_case(api, tokens, case_id, sick), 409, "practitioner_id")
     assert problem["type"].endswith("/practitioner-fully-reduced")
     assert _version(allocation_store, case_id) == 1
 
 
 def test_a_case_is_not_allocated_twice(api, tokens, allocation_store):
-    one, two = _register(api, tokens), _register(api, tokens)
-    case_id = _open(api, tokens, "community", "C1")
-    assert _allocate(api, tokens, case_id, one).status_code == 201
-    problem = _assert_problem(_allocate(api, tokens, case_id, two), 409, "case_id")
+    one, two = register_practitioner(api, tokens), register_practitioner(api, tokens)
+    case_id = open_case(api, tokens, "community", "C1")
+    assert allocate_case(api, tokens, case_id, one).status_code == 201
+    problem = assert_problem(allocate_case(api, tokens, case_id, two), 409, "case_id")
     assert problem["type"].endswith("/case-already-allocated")
     assert _version(allocation_store, case_id) == 2
 
@@ -253,15 +212,15 @@ def test_a_case_is_not_allocated_twice(api, tokens, allocation_store):
 
 
 def test_reallocation_moves_the_points(api, tokens, allocation_store):
-    one, two = _register(api, tokens), _register(api, tokens)
-    case_id = _open(api, tokens, "licence", "A1")
-    assert _allocate(api, tokens, case_id, one).status_code == 201
+    one, two = register_practitioner(api, tokens), register_practitioner(api, tokens)
+    case_id = open_case(api, tokens, "licence", "A1")
+    assert allocate_case(api, tokens, case_id, one).status_code == 201
     bad = api.post(
         f"/cases/{case_id}/reallocation",
         json={"practitioner_id": two, "reason": "BORED"},
         headers=tokens("mo.manager"),
     )
-    _assert_problem(bad, 422, "reason")
+    assert_problem(bad, 422, "reason")
     assert _version(allocation_store, case_id) == 2
     moved = api.post(
         f"/cases/{case_id}/reallocation",
@@ -270,22 +229,22 @@ def test_reallocation_moves_the_points(api, tokens, allocation_store):
     )
     assert moved.status_code == 201, moved.text
     assert moved.json()["case"]["practitioner_id"] == two
-    assert _capacity(api, tokens, one)["total_points"] == 0
-    assert _capacity(api, tokens, two)["total_points"] == 163
+    assert read_capacity(api, tokens, one)["total_points"] == 0
+    assert read_capacity(api, tokens, two)["total_points"] == 163
 
 
 def test_tier_change_reweighs_and_closure_removes_the_points(api, tokens, allocation_store):
-    practitioner_id = _register(api, tokens)
-    case_id = _open(api, tokens, "community", "C1")
-    assert _allocate(api, tokens, case_id, practitioner_id).status_code == 201
+    practitioner_id = register_practitioner(api, tokens)
+    case_id = open_case(api, tokens, "community", "C1")
+    assert allocate_case(api, tokens, case_id, practitioner_id).status_code == 201
     bad = api.put(f"/cases/{case_id}/tier", json={"tier": "E7"}, headers=tokens("mo.manager"))
-    _assert_problem(bad, 422, "tier")
+    assert_problem(bad, 422, "tier")
     assert _version(allocation_store, case_id) == 2
 
     retiered = api.put(f"/cases/{case_id}/tier", json={"tier": "A3"}, headers=tokens("mo.manager"))
     assert retiered.status_code == 200, retiered.text
     assert retiered.json()["points"] == 206
-    capacity = _capacity(api, tokens, practitioner_id)
+    capacity = read_capacity(api, tokens, practitioner_id)
     assert capacity["total_points"] == 206
     assert Decimal(capacity["capacity_percent"]) == Decimal("9.5")  # 206 / 2176
 
@@ -294,14 +253,14 @@ def test_tier_change_reweighs_and_closure_removes_the_points(api, tokens, alloca
         json={"closed_on": (TODAY - timedelta(days=400)).isoformat()},
         headers=tokens("mo.manager"),
     )
-    _assert_problem(early, 422, "closed_on")
+    assert_problem(early, 422, "closed_on")
     closed = api.post(
         f"/cases/{case_id}/closure",
         json={"closed_on": TODAY.isoformat()},
         headers=tokens("mo.manager"),
     )
     assert closed.status_code == 200, closed.text
-    assert _capacity(api, tokens, practitioner_id)["total_points"] == 0
+    assert read_capacity(api, tokens, practitioner_id)["total_points"] == 0
     types = [e.type for e in allocation_store.read_stream(f"case-{case_id}")]
     assert types == ["case-opened", "case-allocated", "case-weighting-changed", "case-closed"]
 
@@ -310,16 +269,21 @@ def test_tier_change_reweighs_and_closure_removes_the_points(api, tokens, alloca
 
 
 def test_team_capacity_is_pooled_not_the_mean(api, tokens):
-    team = f"T-C-{_suffix()}"
-    part_time = _register(api, tokens, hours="18.5", team=team, user="hana.head")  # 1088
-    full_time = _register(api, tokens, team=team, user="hana.head")  # 2176
+    team = f"T-C-{fresh_suffix()}"
+    part_time = register_practitioner(
+        api, tokens, hours="18.5", team=team, user="hana.head"
+    )  # 1088
+    full_time = register_practitioner(api, tokens, team=team, user="hana.head")  # 2176
     for practitioner_id, case_type, tier in [
         (part_time, "licence", "A1"),  # 163: 15.0%
         (full_time, "licence", "A3"),  # 219
         (full_time, "community", "A3"),  # 206: 425, 19.5%
     ]:
-        case_id = _open(api, tokens, case_type, tier, team=team, user="hana.head")
-        assert _allocate(api, tokens, case_id, practitioner_id, user="hana.head").status_code == 201
+        case_id = open_case(api, tokens, case_type, tier, team=team, user="hana.head")
+        assert (
+            allocate_case(api, tokens, case_id, practitioner_id, user="hana.head").status_code
+            == 201
+        )
 
     head = api.get(f"/teams/{team}/capacity", headers=tokens("hana.head")).json()
     assert head["total_points"] == 588
@@ -337,9 +301,9 @@ def test_team_capacity_is_pooled_not_the_mean(api, tokens):
     assert "Case Tester" not in ops.text
 
     other_manager = api.get(f"/teams/{team}/capacity", headers=tokens("mo.manager"))
-    _assert_problem(other_manager, 403, None)
+    assert_problem(other_manager, 403, None)
     practitioner = api.get(f"/teams/{team}/capacity", headers=tokens("pat.practitioner"))
-    _assert_problem(practitioner, 403, None)
+    assert_problem(practitioner, 403, None)
 
 
 def test_practitioner_reads_own_capacity_but_not_anothers(api, tokens, allocation_store):
@@ -358,23 +322,23 @@ def test_practitioner_reads_own_capacity_but_not_anothers(api, tokens, allocatio
     assert own.status_code == 200, own.text
     assert own.json()["available_points"] == 2176
     assert api.get("/practitioners/P-0001/caseload", headers=tokens("pat.practitioner")).is_success
-    other = _register(api, tokens)
+    other = register_practitioner(api, tokens)
     response = api.get(f"/practitioners/{other}/capacity", headers=tokens("pat.practitioner"))
-    _assert_problem(response, 403, None)
+    assert_problem(response, 403, None)
     ops = api.get(f"/practitioners/{other}/capacity", headers=tokens("ollie.ops"))
-    _assert_problem(ops, 403, None)
-    allocating = _allocate(
-        api, tokens, _open(api, tokens, "community", "C1"), other, "pat.practitioner"
+    assert_problem(ops, 403, None)
+    allocating = allocate_case(
+        api, tokens, open_case(api, tokens, "community", "C1"), other, "pat.practitioner"
     )
-    _assert_problem(allocating, 403, None)
+    assert_problem(allocating, 403, None)
 
 
 # Concurrency: nobody ends above the threshold without a recorded reason.
 
 
 def test_concurrent_allocations_to_one_practitioner_respect_capacity(api, tokens, allocation_store):
-    practitioner_id = _register(api, tokens, hours="3.7")  # 217 available points
-    cases = [_open(api, tokens, "community", "C1") for _ in range(8)]  # 50 points each
+    practitioner_id = register_practitioner(api, tokens, hours="3.7")  # 217 available points
+    cases = [open_case(api, tokens, "community", "C1") for _ in range(8)]  # 50 points each
     headers = tokens("mo.manager")
 
     def allocate(case_id: str) -> httpx.Response:
@@ -391,9 +355,9 @@ def test_concurrent_allocations_to_one_practitioner_respect_capacity(api, tokens
     refused = [r for r in responses if r.status_code != 201]
     assert len(accepted) == 4, [r.text for r in responses]  # 200 / 217 = 92.2%; 250 is 115.2%
     for response in refused:
-        problem = _assert_problem(response, 422, "override_reason")
+        problem = assert_problem(response, 422, "override_reason")
         assert problem["type"].endswith("/override-reason-required")
-    capacity = _capacity(api, tokens, practitioner_id)
+    capacity = read_capacity(api, tokens, practitioner_id)
     assert capacity["total_points"] == 200
     assert Decimal(capacity["capacity_percent"]) <= 100
     assert sorted(_version(allocation_store, c) for c in cases) == [1] * 4 + [2] * 4

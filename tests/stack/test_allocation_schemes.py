@@ -10,64 +10,21 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
+
+from .allocation_api import (
+    TEAM,
+    allocate_case,
+    assert_problem,
+    fresh_suffix,
+    open_case,
+    read_capacity,
+    register_practitioner,
+)
 
 pytestmark = pytest.mark.stack
 
 TODAY = datetime.now(ZoneInfo("Europe/London")).date()
-TEAM = "T-NORTH-1"
-
-
-def _suffix() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-def _register(api, tokens, *, hours: str = "37") -> str:
-    practitioner_id = f"P-S-{_suffix()}"
-    body = {
-        "practitioner_id": practitioner_id,
-        "name": f"Scheme Tester {practitioner_id}",
-        "grade": "PO",
-        "team_id": TEAM,
-        "region_id": "R-NORTH",
-        "contracted_hours": hours,
-        "start_date": "2024-09-02",
-    }
-    response = api.post("/practitioners", json=body, headers=tokens("mo.manager"))
-    assert response.status_code == 201, response.text
-    return practitioner_id
-
-
-def _open(api, tokens, case_type: str, tier: str | None, *, team=TEAM, user="mo.manager") -> str:
-    case_id = f"X{_suffix()}"
-    body = {"case_id": case_id, "team_id": team, "case_type": case_type, "tier": tier}
-    response = api.post("/cases", json=body, headers=tokens(user))
-    assert response.status_code == 201, response.text
-    return case_id
-
-
-def _allocate(api, tokens, case_id, practitioner_id, user="mo.manager", **extra):
-    return api.post(
-        f"/cases/{case_id}/allocation",
-        json={"practitioner_id": practitioner_id, **extra},
-        headers=tokens(user),
-    )
-
-
-def _capacity(api, tokens, practitioner_id) -> dict:
-    response = api.get(f"/practitioners/{practitioner_id}/capacity", headers=tokens("mo.manager"))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _assert_problem(response: httpx.Response, status: int, field: str | None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    if field is not None:
-        assert [p["name"] for p in problem["invalid-params"]] == [field], problem
-    return problem
 
 
 def _scheme(api, tokens, kind: str) -> dict:
@@ -94,12 +51,12 @@ def test_schemes_in_force_are_listed(api, tokens):
 
 
 def test_scheme_change_reweighs_open_cases_and_capacity(api, tokens, allocation_store):
-    practitioner_id = _register(api, tokens)
-    case_id = _open(api, tokens, "community", "C1")
-    assert _allocate(api, tokens, case_id, practitioner_id).status_code == 201
+    practitioner_id = register_practitioner(api, tokens)
+    case_id = open_case(api, tokens, "community", "C1")
+    assert allocate_case(api, tokens, case_id, practitioner_id).status_code == 201
     in_force = _scheme(api, tokens, "probation")["scheme"]
     c1 = in_force["tier_points"]["community"]["C1"]
-    before = _capacity(api, tokens, practitioner_id)
+    before = read_capacity(api, tokens, practitioner_id)
     assert before["total_points"] == c1
 
     # A stale version is refused, and nothing is written.
@@ -110,7 +67,7 @@ def test_scheme_change_reweighs_open_cases_and_capacity(api, tokens, allocation_
         json=_with_c1(in_force, c1 + 10, in_force["version"]),
         headers=tokens("hana.head"),
     )
-    assert _assert_problem(stale, 409, "version")["type"].endswith("/stale-scheme-version")
+    assert assert_problem(stale, 409, "version")["type"].endswith("/stale-scheme-version")
     # A manager may not change a scheme.
     forbidden = api.put(
         "/weighting-schemes/probation",
@@ -136,11 +93,11 @@ def test_scheme_change_reweighs_open_cases_and_capacity(api, tokens, allocation_
         assert last.type == "case-weighting-changed"
         assert last.data["cause"] == "scheme-changed"
         assert last.data["points"] == c1 + 10
-        after = _capacity(api, tokens, practitioner_id)
+        after = read_capacity(api, tokens, practitioner_id)
         assert after["total_points"] == c1 + 10
         assert Decimal(after["capacity_percent"]) > Decimal(before["capacity_percent"])
         # New cases are weighed under the version in force.
-        new_case = _open(api, tokens, "community", "C1")
+        new_case = open_case(api, tokens, "community", "C1")
         read = api.get(f"/cases/{new_case}", headers=tokens("mo.manager")).json()
         assert read["points"] == c1 + 10
         assert read["weighting_scheme_version"] == in_force["version"] + 1
@@ -152,11 +109,11 @@ def test_scheme_change_reweighs_open_cases_and_capacity(api, tokens, allocation_
             headers=tokens("hana.head"),
         )
         assert restored.status_code == 200, restored.text
-    assert _capacity(api, tokens, practitioner_id)["total_points"] == c1
+    assert read_capacity(api, tokens, practitioner_id)["total_points"] == c1
 
 
 def test_stage_change_on_a_cafcass_case(api, tokens, allocation_store):
-    case_id = f"X{_suffix()}"
+    case_id = f"X{fresh_suffix()}"
     body = {
         "case_id": case_id,
         "team_id": TEAM,
@@ -182,20 +139,20 @@ def test_stage_change_on_a_cafcass_case(api, tokens, allocation_store):
     unknown = api.put(
         f"/cases/{case_id}/stage", json={"stage": "no-such-stage"}, headers=tokens("mo.manager")
     )
-    _assert_problem(unknown, 422, "stage")
-    probation = _open(api, tokens, "community", "C1")
+    assert_problem(unknown, 422, "stage")
+    probation = open_case(api, tokens, "community", "C1")
     refused = api.put(
         f"/cases/{probation}/stage", json={"stage": "section-7-report"}, headers=tokens("hana.head")
     )
-    _assert_problem(refused, 422, "stage")
+    assert_problem(refused, 422, "stage")
     assert len(allocation_store.read_stream(f"case-{case_id}")) == written
 
 
 def test_region_capacity_pools_two_teams(api, tokens):
-    region = f"R-{_suffix()}"
+    region = f"R-{fresh_suffix()}"
 
     def register(team: str) -> str:
-        practitioner_id = f"P-R-{_suffix()}"
+        practitioner_id = f"P-R-{fresh_suffix()}"
         body = {
             "practitioner_id": practitioner_id,
             "name": f"Region Tester {practitioner_id}",
@@ -209,12 +166,12 @@ def test_region_capacity_pools_two_teams(api, tokens):
         assert response.status_code == 201, response.text
         return practitioner_id
 
-    team_a, team_b = f"T-A-{_suffix()}", f"T-B-{_suffix()}"
+    team_a, team_b = f"T-A-{fresh_suffix()}", f"T-B-{fresh_suffix()}"
     full = register(team_a)
     register(team_b)
     for _ in range(4):
-        case_id = _open(api, tokens, "licence", "A1", team=team_a, user="hana.head")
-        assert _allocate(api, tokens, case_id, full, user="hana.head").status_code == 201
+        case_id = open_case(api, tokens, "licence", "A1", team=team_a, user="hana.head")
+        assert allocate_case(api, tokens, case_id, full, user="hana.head").status_code == 201
 
     view = api.get(f"/regions/{region}/capacity", headers=tokens("hana.head"))
     assert view.status_code == 200, view.text
@@ -236,10 +193,10 @@ def test_region_capacity_pools_two_teams(api, tokens):
 
 
 def test_overrides_are_listed_for_the_head_of_service(api, tokens):
-    practitioner_id = _register(api, tokens, hours="3.7")  # 217 available points
-    case_id = _open(api, tokens, "licence", "A3")  # 219 points: 100.9%
+    practitioner_id = register_practitioner(api, tokens, hours="3.7")  # 217 available points
+    case_id = open_case(api, tokens, "licence", "A3")  # 219 points: 100.9%
     reason = f"Only PO with the language {uuid.uuid4().hex[:6]}"
-    allocated = _allocate(api, tokens, case_id, practitioner_id, override_reason=reason)
+    allocated = allocate_case(api, tokens, case_id, practitioner_id, override_reason=reason)
     assert allocated.status_code == 201, allocated.text
 
     listed = api.get(
@@ -263,7 +220,7 @@ def test_overrides_are_listed_for_the_head_of_service(api, tokens):
     assert own.status_code == 200, own.text
     assert case_id in [o["case_id"] for o in own.json()["overrides"]]
     other = api.get("/overrides", params={"team_id": "T-ELSEWHERE"}, headers=tokens("mo.manager"))
-    _assert_problem(other, 403, "team_id")
+    assert_problem(other, 403, "team_id")
     assert api.get("/overrides", headers=tokens("pat.practitioner")).status_code == 403
 
 
