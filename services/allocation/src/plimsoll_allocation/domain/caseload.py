@@ -51,6 +51,7 @@ from plimsoll_allocation.domain.rules import (
     REALLOCATION_REASONS,
     Actor,
     AllocationPolicy,
+    DecidingRole,
     PractitionerFacts,
     authorise,
     check_available,
@@ -271,17 +272,29 @@ def _allocate(command: AllocateCase, case: Case) -> list[EventData]:
         allocated_by=command.actor.actor_id,
         reason=command.reason,
     )
+    return _with_override(allocated, "allocate", case, command, role, override_reason)
+
+
+def _with_override(
+    decided: EventData,
+    action: Literal["allocate", "reallocate"],
+    case: Case,
+    command: AllocateCase | ReallocateCase,
+    role: DecidingRole,
+    override_reason: str | None,
+) -> list[EventData]:
+    """The allocation, followed by its override record when it goes above a limit."""
     override = override_record(
-        action="allocate",
+        action=action,
         case_id=case.case_id,
         case_points=case.points,
-        target=target,
+        target=command.practitioner,
         actor=command.actor,
         role=role,
         reason=override_reason,
         policy=command.policy,
     )
-    return [allocated] if override is None else [allocated, override]
+    return [decided] if override is None else [decided, override]
 
 
 def _is_reallocation_reason(value: str) -> TypeGuard[ReallocationReason]:
@@ -325,17 +338,7 @@ def _reallocate(command: ReallocateCase, case: Case) -> list[EventData]:
         note=note,
         reallocated_by=command.actor.actor_id,
     )
-    override = override_record(
-        action="reallocate",
-        case_id=case.case_id,
-        case_points=case.points,
-        target=target,
-        actor=command.actor,
-        role=role,
-        reason=override_reason,
-        policy=command.policy,
-    )
-    return [reallocated] if override is None else [reallocated, override]
+    return _with_override(reallocated, "reallocate", case, command, role, override_reason)
 
 
 def _reweigh(
