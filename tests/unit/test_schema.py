@@ -7,10 +7,12 @@ import pytest
 import yaml
 from plimsoll_events import schema
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, topic_for
+from plimsoll_events.hmpps import HMPPS_TOPIC
 from plimsoll_events.types import CaseAllocated, HoursLogged
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 KEYS = sorted(f"{model.type}.v{model.version}" for model in CATALOGUE)
+HMPPS_KEYS = ["person.community.manager.allocated.v1", "staff.available.hours.changed.v1"]
 
 
 def test_committed_docs_are_what_the_models_generate():
@@ -136,7 +138,7 @@ def test_asyncapi_document_is_version_3_with_every_type_and_version():
     assert document["asyncapi"] == "3.0.0"
     assert document["info"]["title"] == "Plimsoll events"
     assert "<topic>.dlq" in document["info"]["description"]
-    assert sorted(document["components"]["messages"]) == KEYS
+    assert sorted(document["components"]["messages"]) == sorted(KEYS + HMPPS_KEYS)
     assert {
         "case-allocated.v1",
         "hours-logged.v1",
@@ -155,6 +157,7 @@ def test_each_service_topic_is_a_channel_carrying_its_own_types():
     expected: dict[str, list[str]] = {}
     for model in CATALOGUE:
         expected.setdefault(topic_for(model.service), []).append(f"{model.type}.v{model.version}")
+    expected[HMPPS_TOPIC] = HMPPS_KEYS  # beside the service topics, its own (test_hmpps_docs)
     assert carried == {topic: sorted(keys) for topic, keys in expected.items()}
     assert carried["plimsoll.timesheet"] == ["hours-logged.v1", "hours-logged.v2"]
 

@@ -3,19 +3,24 @@
 The envelope's schema is docs/reference/hmpps-domain-event.schema.json, a copy of
 ../shared/reference/hmpps-domain-event.schema.json (the HMPPS domain event
 envelope as the hmpps-domain-events catalogue publishes it, with two examples).
+Every message is also held to its message's payload schema in the generated
+AsyncAPI document, and the document's examples to what the translator writes.
 """
 
+import dataclasses
 import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import jsonschema
 import pytest
+from plimsoll_allocation.domain import practitioner_stream
 from plimsoll_allocation.hmpps import HMPPS_TOPIC, HOURS_EVENTS, HmppsTranslator
+from plimsoll_events import hmpps, schema
 from plimsoll_events.catalogue import CATALOGUE, EventData
 from plimsoll_events.records import Metadata, RecordedEvent
 from plimsoll_events.types.allocation import (
@@ -37,6 +42,15 @@ SCHEMA = json.loads(
 VALIDATOR = jsonschema.Draft202012Validator(
     SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
+ASYNCAPI = schema.asyncapi(CATALOGUE)
+# Each message's payload schema, with the AsyncAPI document as the root its refs resolve in.
+PUBLISHED = {
+    key: jsonschema.Draft202012Validator(
+        {**ASYNCAPI, "$schema": schema.JSON_SCHEMA_DIALECT, "$ref": f"#/components/schemas/{key}"},
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+    for key in ("person.community.manager.allocated.v1", "staff.available.hours.changed.v1")
+}
 # RFC 3339 with an explicit offset (the schema's format is not checked without extras).
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 BASE = "https://plimsoll.example/allocation"
@@ -104,6 +118,7 @@ def _messages(streams: Streams, event: RecordedEvent) -> list[tuple[str, dict[st
     messages = translator.translate(event)
     for _, message in messages:
         VALIDATOR.validate(message)
+        PUBLISHED[f"{message['eventType']}.v{message['version']}"].validate(message)
         assert RFC3339.match(message["occurredAt"]), message["occurredAt"]
     # What the relay sends is the same, as compact JSON.
     sent = [(key, json.loads(value)) for key, value in translator.encode(event)]
@@ -127,7 +142,32 @@ def _hours_of(streams: Streams, event: RecordedEvent) -> float:
 
 
 def test_the_topic_is_the_services_hmpps_topic() -> None:
-    assert HMPPS_TOPIC == "plimsoll.allocation.hmpps"
+    assert HMPPS_TOPIC == hmpps.HMPPS_TOPIC == "plimsoll.allocation.hmpps"
+
+
+def test_the_published_examples_are_what_the_translator_writes() -> None:
+    # The events of the catalogue's examples, recorded at the examples' instant.
+    streams = Streams()
+    stream = practitioner_stream("P-0001")
+    streams.record(
+        stream, PractitionerRegistered.model_validate(PractitionerRegistered.examples[0])
+    )
+    started = streams.record(stream, ReductionStarted.model_validate(ReductionStarted.examples[0]))
+    allocated = dataclasses.replace(
+        streams.record("case-X777519", CaseAllocated.model_validate(CaseAllocated.examples[0])),
+        event_id=UUID("00000000-0000-4000-8000-000000000001"),
+    )
+    translator = HmppsTranslator(streams, "https://plimsoll.example.org/allocation")
+
+    for event, model in [
+        (allocated, hmpps.PersonAllocated),
+        (started, hmpps.StaffAvailableHoursChanged),
+    ]:
+        [(key, message)] = translator.translate(event)
+        assert message == model.examples[0]
+        assert key == model.model_validate(message).kafka_key()
+        published = ASYNCAPI["components"]["messages"][f"{message['eventType']}.v1"]["examples"]
+        assert [example["payload"] for example in published] == [message]
 
 
 def test_the_reference_examples_are_valid_envelopes() -> None:

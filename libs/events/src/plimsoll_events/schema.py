@@ -1,9 +1,11 @@
 """The published catalogue: JSON Schema per event type and version, and an AsyncAPI 3.0 document.
 
 Both are generated from the models and committed under `docs/`, so consumers
-outside Python read the same contract the code enforces. The committed files are
-checked against the models in the unit tests and by `check`, so a model change
-that was not regenerated fails the build instead of misleading a consumer.
+outside Python read the same contract the code enforces; the AsyncAPI document
+and EVENTS.md also describe the HMPPS domain events (`hmpps`), on their own
+channel. The committed files are checked against the models in the unit tests
+and by `check`, so a model change that was not regenerated fails the build
+instead of misleading a consumer.
 
     python -m plimsoll_events.schema write docs   # regenerate
     python -m plimsoll_events.schema check docs   # exit 1 naming the first stale file
@@ -40,6 +42,8 @@ from plimsoll_events.envelope import (
     source_for,
     to_cloudevent,
 )
+from plimsoll_events.hmpps import CONTENT_TYPE as HMPPS_CONTENT_TYPE
+from plimsoll_events.hmpps import HMPPS_EVENTS, HMPPS_TOPIC, HmppsDomainEvent
 from plimsoll_events.records import Metadata, RecordedEvent
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -48,6 +52,7 @@ KAFKA_BINDING_VERSION = "0.5.0"
 EVENTS_FILE = "EVENTS.md"
 ASYNCAPI_FILE = "asyncapi.yaml"
 SCHEMAS_DIR = "schemas"
+HMPPS_CHANNEL = "allocation-hmpps"
 
 _DESCRIPTION = f"""\
 Every event Plimsoll's services publish, one message per event type and version.
@@ -69,6 +74,23 @@ the source of truth, the topics its published log). Beside each topic,
 Versions: events are never rewritten. A consumer reading an older version of a
 type upcasts it to the latest before use; a consumer meeting a version newer
 than it knows dead-letters it until it is upgraded.
+
+HMPPS domain events: the allocation service also publishes some of its facts as
+HMPPS domain events, for HMPPS consumers unchanged, on `{HMPPS_TOPIC}` (channel
+`{HMPPS_CHANNEL}`): plain JSON (`content-type` `{HMPPS_CONTENT_TYPE}`) in the HMPPS
+envelope, not CloudEvents.
+"""
+
+_HMPPS_DESCRIPTION = f"""\
+Besides its CloudEvents, the allocation service publishes some of its facts in the
+HMPPS domain event envelope (`eventType`, `version`, `description`, `detailUrl`,
+`occurredAt`, `additionalInformation`, `personReference`), as HMPPS services do,
+so that HMPPS consumers read them unchanged. The Kafka value is the envelope as
+plain JSON, with the header `content-type: {HMPPS_CONTENT_TYPE}` (and `traceparent`
+when the request that recorded the event had one). Consumers filter on
+`eventType` and `version`, and ignore fields they do not know: fields may be added
+to a version. Every other allocation event publishes nothing here. A message may
+be sent again (at least once); `detailUrl` gives the subject's current state.
 """
 
 
@@ -98,6 +120,11 @@ def asyncapi(catalogue: Catalogue) -> dict[str, Any]:
         messages[_key(model)] = _message(model)
     channels = {service: _channel(service, models) for service in services}
     operations = {f"{service}.send": _operation(service, models) for service in services}
+    for hmpps in HMPPS_EVENTS:
+        schemas[_hmpps_key(hmpps)] = _hmpps_component_schema(hmpps, schemas)
+        messages[_hmpps_key(hmpps)] = _hmpps_message(hmpps)
+    channels[HMPPS_CHANNEL] = _hmpps_channel()
+    operations[f"{HMPPS_CHANNEL}.send"] = _hmpps_operation()
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -129,7 +156,8 @@ def events_page(catalogue: Catalogue) -> str:
         "Generated from the catalogue (`python -m plimsoll_events.schema write docs`); do not",
         "edit by hand. Each event travels as a CloudEvents 1.0 message on its service's topic,",
         "keyed by the practitioner it concerns; the machine-readable contract is",
-        f"[`{ASYNCAPI_FILE}`]({ASYNCAPI_FILE}) and [`{SCHEMAS_DIR}/`]({SCHEMAS_DIR}/).",
+        f"[`{ASYNCAPI_FILE}`]({ASYNCAPI_FILE}) and [`{SCHEMAS_DIR}/`]({SCHEMAS_DIR}/). Some",
+        "allocation events are also published as HMPPS domain events (the last section).",
     ]
     by_service: dict[str, list[type[EventData]]] = {}
     for model in catalogue.models():
@@ -150,7 +178,44 @@ def events_page(catalogue: Catalogue) -> str:
                 kind = _kind(properties[name])
                 meaning = (field.description or "").replace("|", "\\|")
                 lines.append(f"| `{name}` | {kind} | {meaning} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *_hmpps_section()]) + "\n"
+
+
+def _hmpps_section() -> list[str]:
+    """The HMPPS domain events, with where each field of the envelope comes from."""
+    lines = ["", f"## allocation, as HMPPS domain events (`{HMPPS_TOPIC}`)", ""]
+    lines += _HMPPS_DESCRIPTION.splitlines()
+    for model in HMPPS_EVENTS:
+        event_type, version = _hmpps_type(model)
+        lines += ["", f"### `{event_type}` v{version}", "", _docstring(model), ""]
+        lines += [f"Key: {model.key_description}", ""]
+        lines += ["| field | type | meaning |", "| --- | --- | --- |"]
+        generated = model.model_json_schema()
+        for path, field in _leaves(generated, generated.get("$defs", {})):
+            meaning = str(field.get("description", "")).replace("|", "\\|")
+            lines.append(f"| `{path}` | {_kind(field)} | {meaning} |")
+    return lines
+
+
+def _leaves(
+    schema: dict[str, Any], defs: dict[str, Any], path: str = ""
+) -> list[tuple[str, dict[str, Any]]]:
+    """The scalar fields of a JSON Schema by dotted path, nested objects and tuples opened."""
+    if "$ref" in schema:
+        return _leaves(defs[str(schema["$ref"]).rsplit("/", 1)[-1]], defs, path)
+    if "properties" in schema:
+        return [
+            leaf
+            for name, field in schema["properties"].items()
+            for leaf in _leaves(field, defs, f"{path}.{name}" if path else name)
+        ]
+    if "prefixItems" in schema:
+        return [
+            leaf
+            for index, item in enumerate(schema["prefixItems"])
+            for leaf in _leaves(item, defs, f"{path}[{index}]")
+        ]
+    return [(path, schema)]
 
 
 def _kind(schema: dict[str, Any]) -> str:
@@ -159,6 +224,8 @@ def _kind(schema: dict[str, Any]) -> str:
         return " or ".join(_kind(option) for option in schema["anyOf"])
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "const" in schema:
+        return f"`{json.dumps(schema['const'])}`"
     if "enum" in schema:
         return "one of " + ", ".join(f"`{value}`" for value in schema["enum"])
     kind = str(schema.get("type", "any"))
@@ -220,7 +287,9 @@ def _key(model: type[EventData]) -> str:
     return f"{model.type}.v{model.version}"
 
 
-def _docstring(model: type[EventData]) -> str:
+def _docstring(model: type[EventData] | type[HmppsDomainEvent]) -> str:
+    if issubclass(model, HmppsDomainEvent):
+        return inspect.cleandoc(model.__doc__ or _hmpps_key(model))
     return inspect.cleandoc(model.__doc__ or model.type)
 
 
@@ -326,17 +395,22 @@ def _channel(service: str, models: list[type[EventData]]) -> dict[str, Any]:
         "messages": {
             _key(model): {"$ref": f"#/components/messages/{_key(model)}"} for model in owned
         },
-        "bindings": {
-            "kafka": {
-                "topic": topic,
-                "topicConfiguration": {
-                    "cleanup.policy": ["delete"],
-                    "retention.ms": -1,
-                    "retention.bytes": -1,
-                },
-                "bindingVersion": KAFKA_BINDING_VERSION,
-            }
-        },
+        "bindings": _topic_bindings(topic),
+    }
+
+
+def _topic_bindings(topic: str) -> dict[str, Any]:
+    """Every topic's settings: kept forever (see `topics.FOREVER`)."""
+    return {
+        "kafka": {
+            "topic": topic,
+            "topicConfiguration": {
+                "cleanup.policy": ["delete"],
+                "retention.ms": -1,
+                "retention.bytes": -1,
+            },
+            "bindingVersion": KAFKA_BINDING_VERSION,
+        }
     }
 
 
@@ -349,6 +423,100 @@ def _operation(service: str, models: list[type[EventData]]) -> dict[str, Any]:
         "in position order.",
         "channel": {"$ref": f"#/channels/{service}"},
         "messages": [{"$ref": f"#/channels/{service}/messages/{_key(model)}"} for model in owned],
+    }
+
+
+def _hmpps_type(model: type[HmppsDomainEvent]) -> tuple[str, int]:
+    """The eventType and version an HMPPS event model fixes (each a `Literal`)."""
+    properties = model.model_json_schema()["properties"]
+    return str(properties["eventType"]["const"]), int(properties["version"]["const"])
+
+
+def _hmpps_key(model: type[HmppsDomainEvent]) -> str:
+    """The component and message id, e.g. person.community.manager.allocated.v1."""
+    event_type, version = _hmpps_type(model)
+    return f"{event_type}.v{version}"
+
+
+def _hmpps_component_schema(
+    model: type[HmppsDomainEvent], components: dict[str, Any]
+) -> dict[str, Any]:
+    """The whole envelope's schema; its nested models join the components."""
+    generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, nested in generated.pop("$defs", {}).items():
+        if components.setdefault(name, nested) != nested:
+            raise ValueError(f"two schemas are named {name}")
+    event_type, version = _hmpps_type(model)
+    generated["title"] = f"{event_type} v{version}"
+    generated["description"] = _docstring(model)
+    return generated
+
+
+def _hmpps_message(model: type[HmppsDomainEvent]) -> dict[str, Any]:
+    event_type, version = _hmpps_type(model)
+    description = _docstring(model)
+    return {
+        "name": _hmpps_key(model),
+        "title": f"{event_type} v{version}",
+        "summary": description.splitlines()[0],
+        "description": description,
+        "contentType": HMPPS_CONTENT_TYPE,
+        "headers": {
+            "type": "object",
+            "properties": {
+                "content-type": {"type": "string", "const": HMPPS_CONTENT_TYPE},
+                "traceparent": {
+                    "type": "string",
+                    "description": "The W3C trace context of the request that recorded the "
+                    "event, when it had one.",
+                },
+            },
+            "required": ["content-type"],
+        },
+        "payload": {"$ref": f"#/components/schemas/{_hmpps_key(model)}"},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": model.key_description},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+        "examples": [
+            {
+                "name": f"{_hmpps_key(model)}-example",
+                "summary": f"Keyed {model.model_validate(example).kafka_key()}",
+                "headers": {"content-type": HMPPS_CONTENT_TYPE},
+                "payload": dict(example),
+            }
+            for example in model.examples
+        ],
+    }
+
+
+def _hmpps_channel() -> dict[str, Any]:
+    return {
+        "address": HMPPS_TOPIC,
+        "title": "allocation events as HMPPS domain events",
+        "description": _HMPPS_DESCRIPTION
+        + f"\nKept forever. Unprocessable messages go to {dead_letter_topic(HMPPS_TOPIC)}.\n",
+        "messages": {
+            _hmpps_key(model): {"$ref": f"#/components/messages/{_hmpps_key(model)}"}
+            for model in HMPPS_EVENTS
+        },
+        "bindings": _topic_bindings(HMPPS_TOPIC),
+    }
+
+
+def _hmpps_operation() -> dict[str, Any]:
+    return {
+        "action": "send",
+        "title": "The allocation service publishes HMPPS domain events",
+        "summary": "A relay of the allocation service's event store publishes the HMPPS domain "
+        "event each recorded event becomes (most become none), in position order.",
+        "channel": {"$ref": f"#/channels/{HMPPS_CHANNEL}"},
+        "messages": [
+            {"$ref": f"#/channels/{HMPPS_CHANNEL}/messages/{_hmpps_key(model)}"}
+            for model in HMPPS_EVENTS
+        ],
     }
 
 

@@ -3,7 +3,8 @@
 HMPPS services publish domain events in one envelope (eventType, version,
 description, detailUrl, occurredAt, additionalInformation, personReference;
 docs/reference/hmpps-domain-event.schema.json). Plimsoll publishes two of
-them, on a topic of their own (`HMPPS_TOPIC`) beside its CloudEvents:
+them, on a topic of their own (`HMPPS_TOPIC`) beside its CloudEvents; their
+published contract (names, payload schemas, examples) is `plimsoll_events.hmpps`:
 
 * `case-allocated` and `case-reallocated` become
   `person.community.manager.allocated` v1: the person is the case (CRN =
@@ -31,16 +32,12 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.hmpps import HMPPS_TOPIC as HMPPS_TOPIC  # the service's topic, re-exported
+from plimsoll_events.hmpps import PERSON_ALLOCATED, STAFF_HOURS_CHANGED
 from plimsoll_events.records import RecordedEvent
 from plimsoll_events.types.allocation import CaseAllocated, CaseReallocated
 
 from plimsoll_allocation.domain import PRACTITIONER, practitioner_stream
-
-HMPPS_TOPIC: Final = "plimsoll.allocation.hmpps"
-"""The topic of the HMPPS domain events; kept forever, like every event topic."""
-
-PERSON_ALLOCATED: Final = "person.community.manager.allocated"
-STAFF_HOURS_CHANGED: Final = "staff.available.hours.changed"
 
 CASE_EVENTS: Final = frozenset({"case-allocated", "case-reallocated"})
 HOURS_EVENTS: Final = frozenset(
