@@ -65,7 +65,7 @@ from bench.results import Result
 TEAM_SIZE = 50
 CASES_PER_PRACTITIONER = 15
 SEED = 20261130
-HEAD = ("hana.head", "hana.head-local-only")  # head of service: any team, any region
+HEAD = ("hana.head", "hana.head-local-only")  # head of service of R-NORTH
 WEB_CLIENT = "plimsoll-web"
 STARTUP_TIMEOUT = 120.0
 CATCH_UP_TIMEOUT = 1800.0
@@ -117,10 +117,11 @@ class Workforce:
 
 
 def _team(n: int) -> tuple[str, str]:
-    """Team and region; the first team is mo.manager's own."""
+    """Team and region; the first team is mo.manager's own. Every team is in R-NORTH, the
+    area of hana.head, whose token the timed requests carry."""
     if n == 0:
         return "T-NORTH-1", "R-NORTH"
-    return f"T-{n:04d}", f"R-{n % 12:02d}"
+    return f"T-{n:04d}", "R-NORTH"
 
 
 # Probation case types and WMT tiers as they come, roughly: most community, low tiers common.

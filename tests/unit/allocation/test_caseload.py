@@ -386,6 +386,20 @@ def test_heads_of_service_allocate_only_within_their_region():
     assert refused.value.field == "practitioner_id"
 
 
+def test_heads_of_service_allocate_only_cases_held_in_their_region():
+    with pytest.raises(OutsideScope) as refused:
+        _then([opened()], _allocate(actor=HEAD_OF_SERVICE, case_region_id="R-SOUTH"))
+    [event] = _then([opened()], _allocate(actor=HEAD_OF_SERVICE, case_region_id=REGION))
+
+    assert refused.value.field == "case_id"
+    assert isinstance(event, CaseAllocated)
+
+
+def test_a_head_of_service_without_a_region_allocates_nowhere():
+    with pytest.raises(OutsideScope):
+        _then([opened()], _allocate(actor=replace(HEAD_OF_SERVICE, region_id=None)))
+
+
 def test_practitioners_do_not_allocate():
     with pytest.raises(NotPermitted) as refused:
         _then([opened()], _allocate(actor=PRACTITIONER_ACTOR))
@@ -498,6 +512,18 @@ def test_a_manager_takes_another_teams_case_only_as_a_transfer_in():
 
     assert isinstance(event, CaseReallocated)
     assert (event.from_team_id, event.team_id) == ("T-SOUTH-1", TEAM)
+
+
+def test_a_head_of_service_takes_another_regions_case_only_as_a_transfer_in():
+    given = [opened(team_id="T-SOUTH-1"), allocated(team_id="T-SOUTH-1")]
+    elsewhere = {"actor": HEAD_OF_SERVICE, "case_region_id": "R-SOUTH"}
+
+    with pytest.raises(OutsideScope) as refused:
+        _then(given, _reallocate(**elsewhere))
+    [event] = _then(given, _reallocate(reason="TRANSFER_IN", **elsewhere))
+
+    assert refused.value.field == "case_id"
+    assert isinstance(event, CaseReallocated)
 
 
 # Weighting changes.

@@ -95,6 +95,14 @@ def test_a_duplicate_registration_is_refused():
     assert refused.value.status == 409
 
 
+def test_a_team_stays_in_one_region():
+    with pytest.raises(Conflict) as refused:
+        PRACTITIONER.run(register(team_region_id="R-SOUTH"))
+
+    assert refused.value.field == "region_id"
+    assert PRACTITIONER.run(register(team_region_id="R-NORTH")) == [registered()]
+
+
 @pytest.mark.parametrize("hours", ["-1", "-0.01", "37.51", "40", "37.555", "NaN"])
 def test_contracted_hours_outside_0_to_37_5_are_refused(hours: str):
     with pytest.raises(InvalidValue) as refused:

@@ -44,6 +44,7 @@ class Principal:
     roles: frozenset[str]
     practitioner_id: str | None = None
     team: str | None = None
+    region: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def has_any(self, *roles: str) -> bool:
@@ -128,6 +129,7 @@ class TokenVerifier:
             roles=frozenset(claims.get("realm_access", {}).get("roles", [])),
             practitioner_id=claims.get("practitioner_id"),
             team=claims.get("team"),
+            region=claims.get("region"),
             claims=claims,
         )
 

@@ -14,6 +14,7 @@ class Identity(BaseModel):
     roles: list[str]
     practitioner_id: str | None
     team: str | None
+    region: str | None
 
 
 @router.get("/me", summary="The caller as their token describes them")
@@ -24,4 +25,5 @@ def me(principal: CurrentPrincipal) -> Identity:
         roles=sorted(principal.roles),
         practitioner_id=principal.practitioner_id,
         team=principal.team,
+        region=principal.region,
     )

@@ -1,12 +1,14 @@
 """The allocation HTTP API, workforce part: parse -> command -> handler -> response.
 
-Who may do what (token roles; `team` and `practitioner_id` are token claims):
+Who may do what (token roles; the scope of each is `access`'s):
 
-* register (`POST /practitioners`): a manager into their own team, head of service, admin;
+* register (`POST /practitioners`): a manager into their own team, a head of
+  service into their region, admin;
 * read (`GET /practitioners/{id}`): the practitioner themself, a manager of their team,
-  head of service, admin, service accounts (ops read aggregates, elsewhere);
-* change (contracted hours, reductions, leaving): a manager of their team, head of
-  service, admin.
+  the head of service of their region, admin, service accounts (ops read
+  aggregates, elsewhere);
+* change (contracted hours, reductions, leaving): a manager of their team, the
+  head of service of their region, admin.
 
 Values are checked by the domain, which names the field at fault; a refusal
 (`AllocationRefused`) is answered as problem details by `refusal_problem` and
@@ -24,18 +26,21 @@ from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.problems import InvalidParam, Problem, ProblemDetails
 from pydantic import BaseModel, ConfigDict, Field
 
-from plimsoll_allocation.domain import AllocationRefused, OutsideScope
+from plimsoll_allocation.access import (
+    ADMIN,
+    HEAD_OF_SERVICE,
+    MANAGER,
+    SERVICE,
+    Place,
+    check_reaches,
+    forbidden,
+    is_self,
+)
+from plimsoll_allocation.domain import AllocationRefused, Practitioner
 from plimsoll_allocation.handlers import PractitionerReading, Workforce
 
 router = APIRouter(prefix="/practitioners", tags=["workforce"])
 
-MANAGER, HEAD_OF_SERVICE, ADMIN, PRACTITIONER, SERVICE = (
-    "manager",
-    "head-of-service",
-    "admin",
-    "practitioner",
-    "service",
-)
 _CHANGERS = (MANAGER, HEAD_OF_SERVICE, ADMIN)
 
 _PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
@@ -174,17 +179,12 @@ def _scoped_key(principal: Principal, request: Request, key: str | None) -> str 
     return f"{principal.subject} {request.method} {request.url.path} {key}"
 
 
-def _check_team(principal: Principal, team_id: str) -> None:
-    """A manager (who is not also head of service or admin) acts only in their own team."""
-    if principal.has_any(HEAD_OF_SERVICE, ADMIN):
-        return
-    if principal.team is None or principal.team != team_id:
-        raise OutsideScope(f"a manager acts only in their own team ({principal.team})", field=None)
+def place_of(practitioner: Practitioner) -> Place:
+    return Place(practitioner.team_id, practitioner.region_id)
 
 
 def _may_change(handlers: Workforce, principal: Principal, practitioner_id: str) -> None:
-    if not principal.has_any(HEAD_OF_SERVICE, ADMIN):
-        _check_team(principal, handlers.read(practitioner_id).practitioner.team_id)
+    check_reaches(principal, place_of(handlers.read(practitioner_id).practitioner))
 
 
 # Routes.
@@ -204,7 +204,8 @@ def register_practitioner(
     handlers: WorkforceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> PractitionerView:
-    _check_team(principal, body.team_id)
+    field = "region_id" if HEAD_OF_SERVICE in principal.roles else "team_id"
+    check_reaches(principal, Place(body.team_id, body.region_id), field=field)
     handlers.register_practitioner(
         **body.model_dump(),
         metadata=metadata,
@@ -221,17 +222,12 @@ def register_practitioner(
 def read_practitioner(
     practitioner_id: str, principal: CurrentPrincipal, handlers: WorkforceDep
 ) -> PractitionerView:
-    is_self = PRACTITIONER in principal.roles and principal.practitioner_id == practitioner_id
-    if not (is_self or principal.has_any(MANAGER, HEAD_OF_SERVICE, ADMIN, SERVICE)):
-        raise Problem(
-            403,
-            "Forbidden",
-            "practitioners read their own record; operations read aggregates",
-            kind="forbidden",
-        )
+    itself = is_self(principal, practitioner_id)
+    if not (itself or principal.has_any(MANAGER, HEAD_OF_SERVICE, ADMIN, SERVICE)):
+        raise forbidden("practitioners read their own record; operations read aggregates")
     reading = handlers.read(practitioner_id)
-    if not is_self and not principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
-        _check_team(principal, reading.practitioner.team_id)
+    if not itself:
+        check_reaches(principal, place_of(reading.practitioner))
     return _view(reading)
 
 

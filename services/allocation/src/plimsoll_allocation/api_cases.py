@@ -1,20 +1,21 @@
 """The allocation HTTP API, cases part: open, allocate, reallocate, re-tier, re-stage, close;
 capacity.
 
-Who may do what (token roles; `team` and `practitioner_id` are token claims):
+Who may do what (token roles; the scope of each is `access`'s: a manager's
+team, a head of service's region, everything for admins and service accounts):
 
-* open, re-tier, re-stage (Cafcass), close a case: a manager of the case's team, head of service,
-  admin, service accounts (a case-management system feeding Plimsoll);
+* open, re-tier, re-stage (Cafcass), close a case: a manager of the case's team,
+  the head of service of its region, admin, service accounts (a case-management
+  system feeding Plimsoll);
 * allocate, reallocate: a manager within their own team, or a head of service
-  (the domain's `rules.authorise`). Tokens carry no region claim yet, so a head
-  of service allocates in every region;
+  within their region (the domain's `rules.authorise`);
 * read a case: whoever may open it, and the practitioner carrying it;
 * a practitioner's caseload and capacity: the practitioner themself, a manager
-  of their team, head of service, admin, service accounts; the impact preview:
-  the same but the practitioner;
-* a team's capacity: managers of that team, head of service, admin and service
-  accounts, with a row per practitioner; ops, the team's figures only (no
-  names, no ids).
+  of their team, the head of service of their region, admin, service accounts;
+  the impact preview: the same but the practitioner;
+* a team's capacity: managers of that team, the head of service of its region,
+  admin and service accounts, with a row per practitioner; ops, the team's
+  figures only (no names, no ids).
 
 Refusals are `AllocationRefused` problems naming the field, and record nothing.
 Points are integers; capacity percents go out as JSON strings (decimals, exact).
@@ -27,26 +28,28 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from plimsoll_platform.auth import CurrentPrincipal, Principal, require_roles
 from plimsoll_platform.event_sourcing import CommandMetadata
-from plimsoll_platform.problems import Problem
 from pydantic import BaseModel, Field
 
-from plimsoll_allocation.api import (
-    _RESPONSES,
+from plimsoll_allocation.access import (
     ADMIN,
+    EVERYWHERE,
     HEAD_OF_SERVICE,
     MANAGER,
+    OPS,
     PRACTITIONER,
     SERVICE,
-    IdempotencyKey,
-    _Body,
-    _check_team,
-    _scoped_key,
+    Place,
+    actor,
+    check_reaches,
+    forbidden,
+    is_self,
+    reaches,
 )
-from plimsoll_allocation.domain import Actor, Case, CaseProfile, pooled_capacity_percent
+from plimsoll_allocation.api import _RESPONSES, IdempotencyKey, _Body, _scoped_key, place_of
+from plimsoll_allocation.domain import Case, CaseProfile, pooled_capacity_percent
 from plimsoll_allocation.handlers import Allocated, Cases
 from plimsoll_allocation.projections import CaseRow
 
-OPS = "ops"
 _CASE_CHANGERS = (MANAGER, HEAD_OF_SERVICE, ADMIN, SERVICE)
 _ALLOCATORS = (MANAGER, HEAD_OF_SERVICE)
 
@@ -243,36 +246,23 @@ def _caseload_case(row: CaseRow) -> CaseloadCase:
 # Scope.
 
 
-def _actor(principal: Principal) -> Actor:
-    return Actor(
-        actor_id=principal.username or principal.subject,
-        roles=principal.roles,
-        team_id=principal.team,
-    )
-
-
-def _forbidden(detail: str) -> Problem:
-    return Problem(403, "Forbidden", detail, kind="forbidden")
+def team_place(handlers: Cases, team_id: str) -> Place:
+    return Place(team_id, handlers.caseload.team_region(team_id))
 
 
 def _may_read_practitioner(
     handlers: Cases, principal: Principal, practitioner_id: str, *, self_allowed: bool = True
 ) -> None:
-    """The practitioner themself, a manager of their team, head of service, admin, service."""
-    is_self = PRACTITIONER in principal.roles and principal.practitioner_id == practitioner_id
-    if self_allowed and is_self:
+    """The practitioner themself, and whoever's scope includes them."""
+    if self_allowed and is_self(principal, practitioner_id):
         return
-    if principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
-        return
-    if MANAGER in principal.roles:
-        _check_team(principal, handlers.workforce.read(practitioner_id).practitioner.team_id)
-        return
-    raise _forbidden("practitioners read their own caseload; operations read team aggregates")
+    if not principal.has_any(MANAGER, HEAD_OF_SERVICE, *EVERYWHERE):
+        raise forbidden("practitioners read their own caseload; operations read team aggregates")
+    check_reaches(principal, place_of(handlers.workforce.read(practitioner_id).practitioner))
 
 
 def _may_change_case(handlers: Cases, principal: Principal, case_id: str) -> None:
-    if not principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
-        _check_team(principal, handlers.read_case(case_id).case.team_id)
+    check_reaches(principal, team_place(handlers, handlers.read_case(case_id).case.team_id))
 
 
 # Case routes.
@@ -289,8 +279,7 @@ def open_case(
     handlers: CasesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseView:
-    if not principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
-        _check_team(principal, body.team_id)
+    check_reaches(principal, team_place(handlers, body.team_id), field="team_id")
     handlers.open_case(
         case_id=body.case_id,
         team_id=body.team_id,
@@ -307,18 +296,13 @@ def open_case(
 @cases_router.get("/{case_id}", summary="A case, its weighting and who carries it")
 def read_case(case_id: str, principal: CurrentPrincipal, handlers: CasesDep) -> CaseView:
     if not principal.has_any(*_CASE_CHANGERS, PRACTITIONER):
-        raise _forbidden("cases are read by managers, heads of service and who carries them")
+        raise forbidden("cases are read by managers, heads of service and who carries them")
     case = handlers.read_case(case_id).case
-    if principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE):
+    if case.practitioner_id is not None and is_self(principal, case.practitioner_id):
         return _case_view(case)
-    carries = principal.practitioner_id is not None and (
-        case.practitioner_id == principal.practitioner_id
-    )
-    if carries and PRACTITIONER in principal.roles:
-        return _case_view(case)
-    if MANAGER not in principal.roles:
-        raise _forbidden("a practitioner reads only the cases they carry")
-    _check_team(principal, case.team_id)
+    if not principal.has_any(*_CASE_CHANGERS):
+        raise forbidden("a practitioner reads only the cases they carry")
+    check_reaches(principal, team_place(handlers, case.team_id))
     return _case_view(case)
 
 
@@ -338,7 +322,7 @@ def allocate_case(
     allocated = handlers.allocate_case(
         case_id=case_id,
         practitioner_id=body.practitioner_id,
-        actor=_actor(principal),
+        actor=actor(principal),
         reason=body.reason,
         override_reason=body.override_reason,
         metadata=metadata,
@@ -362,7 +346,7 @@ def reallocate_case(
     allocated = handlers.reallocate_case(
         case_id=case_id,
         practitioner_id=body.practitioner_id,
-        actor=_actor(principal),
+        actor=actor(principal),
         reason=body.reason,
         note=body.note,
         override_reason=body.override_reason,
@@ -487,12 +471,10 @@ def read_impact(
 def read_team_capacity(
     team_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> TeamCapacityView:
-    named = principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE)
-    if not named and MANAGER in principal.roles:
-        _check_team(principal, team_id)
-        named = True
+    place = team_place(handlers, team_id)
+    named = reaches(principal, place)
     if not named and OPS not in principal.roles:
-        raise _forbidden("team capacity is read by its managers, heads of service and ops")
+        check_reaches(principal, place)  # says why: outside their scope, or not their role
     members = handlers.team_capacity(team_id)
     workloads = [workload for _, workload in members]
     return TeamCapacityView(

@@ -23,8 +23,9 @@ from plimsoll_platform.problems import InvalidParam, Problem
 from pydantic import BaseModel, Field
 
 from plimsoll_allocation import onboarding
-from plimsoll_allocation.api import _RESPONSES, ADMIN, HEAD_OF_SERVICE, WorkforceDep
-from plimsoll_allocation.api_cases import CasesDep, _actor
+from plimsoll_allocation.access import ADMIN, HEAD_OF_SERVICE, Place, actor, check_reaches
+from plimsoll_allocation.api import _RESPONSES, WorkforceDep
+from plimsoll_allocation.api_cases import CasesDep
 
 router = APIRouter(prefix="/onboarding", tags=["onboarding"])
 
@@ -140,6 +141,13 @@ def _answer(report: onboarding.Report, correlation_id: str) -> OnboardingReport:
     )
 
 
+def _place_check(principal: Principal) -> onboarding.PlaceCheck:
+    def check(place: Place, field: str) -> None:
+        check_reaches(principal, place, field=field)
+
+    return check
+
+
 @router.post(
     "/practitioners",
     summary="Onboard practitioners from CSV (idempotent; a report of rejected rows)",
@@ -157,7 +165,7 @@ def onboard_practitioners(
     parsed = _parse(
         text, onboarding.PRACTITIONER_COLUMNS, onboarding.PRACTITIONER_OPTIONAL, "practitioner_id"
     )
-    report = onboarding.import_practitioners(handlers, parsed, metadata)
+    report = onboarding.import_practitioners(handlers, parsed, _place_check(principal), metadata)
     return _answer(report, str(metadata.correlation_id))
 
 
@@ -175,5 +183,7 @@ def onboard_cases(
     file_name: FileName = "upload.csv",
 ) -> OnboardingReport:
     parsed = _parse(text, onboarding.CASE_COLUMNS, onboarding.CASE_OPTIONAL, "case_id")
-    report = onboarding.import_cases(handlers, parsed, _actor(principal), file_name, metadata)
+    report = onboarding.import_cases(
+        handlers, parsed, actor(principal), _place_check(principal), file_name, metadata
+    )
     return _answer(report, str(metadata.correlation_id))

@@ -1,18 +1,20 @@
 """The allocation HTTP API, oversight part: weighting schemes, regions and overrides.
 
-Who may do what (token roles; `team` is a token claim):
+Who may do what (token roles; the scope of each is `access`'s):
 
 * read the weighting schemes in force (`GET /weighting-schemes[/{kind}]`): anyone
   signed in (they are what every capacity figure is computed from);
-* change one (`PUT /weighting-schemes/{kind}`): head of service and admin. The
-  body is the whole scheme as `weighting-scheme-changed` carries it, with
-  `version` the one in force plus one (else 409). Every open case weighed under
-  that kind of scheme is then re-weighed, one `case-weighting-changed` per case
-  whose points change; the answer says how many;
-* a region's capacity (`GET /regions/{id}/capacity`): head of service, admin and
-  service accounts with a row per team; ops the region's figures only;
-* the recorded allocation overrides (`GET /overrides`): head of service and admin
-  (any team), managers (their own team only).
+* change one (`PUT /weighting-schemes/{kind}`): admins only, as a scheme holds
+  in every region, beyond any head of service's area. The body is the whole
+  scheme as `weighting-scheme-changed` carries it, with `version` the one in
+  force plus one (else 409). Every open case weighed under that kind of scheme
+  is then re-weighed, one `case-weighting-changed` per case whose points
+  change; the answer says how many;
+* a region's capacity (`GET /regions/{id}/capacity`): its head of service,
+  admins and service accounts, with a row per team; ops the region's figures
+  only;
+* the recorded allocation overrides (`GET /overrides`): admins (any team or
+  region), a head of service (their region's), managers (their own team's).
 """
 
 from datetime import date, datetime
@@ -25,8 +27,18 @@ from plimsoll_platform.auth import CurrentPrincipal, Principal, require_roles
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, Field
 
-from plimsoll_allocation.api import _RESPONSES, ADMIN, HEAD_OF_SERVICE, MANAGER, SERVICE
-from plimsoll_allocation.api_cases import OPS, CasesDep, _forbidden
+from plimsoll_allocation.access import (
+    ADMIN,
+    EVERYWHERE,
+    HEAD_OF_SERVICE,
+    MANAGER,
+    OPS,
+    SERVICE,
+    check_region,
+    forbidden,
+)
+from plimsoll_allocation.api import _RESPONSES
+from plimsoll_allocation.api_cases import CasesDep
 from plimsoll_allocation.domain import OutsideScope, Workload, pooled_capacity_percent
 from plimsoll_allocation.handlers import Cases
 
@@ -35,7 +47,7 @@ router = APIRouter(tags=["oversight"])
 SchemeBody = Annotated[
     ProbationWeightingScheme | CafcassWeightingScheme, Field(discriminator="kind")
 ]
-SchemeChanger = Annotated[Principal, Depends(require_roles(HEAD_OF_SERVICE, ADMIN))]
+SchemeChanger = Annotated[Principal, Depends(require_roles(ADMIN))]
 
 
 # Answers.
@@ -99,6 +111,7 @@ class OverrideView(BaseModel):
 class OverridesView(BaseModel):
     since: date | None
     team_id: str | None
+    region_id: str | None
     overrides: list[OverrideView]
 
 
@@ -164,9 +177,13 @@ def change_scheme(
 def read_region_capacity(
     region_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> RegionCapacityView:
-    named = principal.has_any(HEAD_OF_SERVICE, ADMIN, SERVICE)
-    if not named and OPS not in principal.roles:
-        raise _forbidden("region capacity is read by heads of service, admins and ops")
+    if principal.has_any(HEAD_OF_SERVICE, *EVERYWHERE):
+        check_region(principal, region_id)
+        named = True
+    elif OPS in principal.roles:
+        named = False
+    else:
+        raise forbidden("region capacity is read by its head of service, admins and ops")
     members = handlers.region_capacity(region_id)
     by_team: dict[str, list[Workload]] = {}
     for member, workload in members:
@@ -207,20 +224,33 @@ def read_overrides(
     handlers: CasesDep,
     since: Annotated[date | None, Query(description="Recorded on or after this day")] = None,
     team_id: Annotated[str | None, Query(description="Only this team's")] = None,
+    region_id: Annotated[
+        str | None, Query(description="Only those given to practitioners of this region")
+    ] = None,
 ) -> OverridesView:
-    if not principal.has_any(HEAD_OF_SERVICE, ADMIN):
-        if MANAGER not in principal.roles:
-            raise _forbidden("overrides are read by heads of service, admins and team managers")
+    if ADMIN in principal.roles:
+        pass
+    elif HEAD_OF_SERVICE in principal.roles:
+        if principal.region is None or region_id not in (None, principal.region):
+            raise OutsideScope(
+                f"a head of service reads only their own region's overrides ({principal.region})",
+                field="region_id",
+            )
+        region_id = principal.region
+    elif MANAGER in principal.roles:
         if principal.team is None or team_id not in (None, principal.team):
             raise OutsideScope(
                 f"a manager reads only their own team's overrides ({principal.team})",
                 field="team_id",
             )
         team_id = principal.team
-    rows = handlers.overrides(since=since, team_id=team_id)
+    else:
+        raise forbidden("overrides are read by heads of service, admins and team managers")
+    rows = handlers.overrides(since=since, team_id=team_id, region_id=region_id)
     return OverridesView(
         since=since,
         team_id=team_id,
+        region_id=region_id,
         overrides=[
             OverrideView(**{k: v for k, v in vars(row).items() if k != "position"}) for row in rows
         ],

@@ -16,7 +16,7 @@ case.
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
@@ -159,13 +159,24 @@ class PractitionerReading:
     version: int
 
 
+class TeamRegions(Protocol):
+    """Where handlers find the region a team is in (None: nobody registered in it yet)."""
+
+    def team_region(self, team_id: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Workforce:
-    """Handlers of the practitioner commands."""
+    """Handlers of the practitioner commands.
+
+    `teams` tells registration which region a team is in already (the caseload
+    read model); without it (tools, unit tests) every team counts as new.
+    """
 
     store: Store
     today: Clock
     scheme_source: SchemeSource = FixedSchemes()
+    teams: TeamRegions | None = None
 
     @property
     def schemes(self) -> tuple[Scheme, ...]:
@@ -196,6 +207,7 @@ class Workforce:
             start_date=start_date,
             scheme=scheme_for_grade(self.schemes, grade),
             line_manager_id=line_manager_id,
+            team_region_id=None if self.teams is None else self.teams.team_region(team_id),
         )
         return self._execute(command, metadata, idempotency_key)
 
@@ -492,7 +504,7 @@ class Cases:
         override_reason: str | None,
         metadata: Metadata,
     ) -> Allocated:
-        def command(facts: PractitionerFacts, actor: Actor) -> CaseCommand:
+        def command(facts: PractitionerFacts, case_region_id: str | None) -> CaseCommand:
             return AllocateCase(
                 case_id=case_id,
                 practitioner=facts,
@@ -500,9 +512,10 @@ class Cases:
                 reason=reason,
                 override_reason=override_reason,
                 policy=self.policy,
+                case_region_id=case_region_id,
             )
 
-        return self._allocate(case_id, practitioner_id, actor, command, metadata)
+        return self._allocate(case_id, practitioner_id, command, metadata)
 
     def reallocate_case(
         self,
@@ -515,7 +528,7 @@ class Cases:
         override_reason: str | None,
         metadata: Metadata,
     ) -> Allocated:
-        def command(facts: PractitionerFacts, actor: Actor) -> CaseCommand:
+        def command(facts: PractitionerFacts, case_region_id: str | None) -> CaseCommand:
             return ReallocateCase(
                 case_id=case_id,
                 practitioner=facts,
@@ -524,9 +537,10 @@ class Cases:
                 note=note,
                 override_reason=override_reason,
                 policy=self.policy,
+                case_region_id=case_region_id,
             )
 
-        return self._allocate(case_id, practitioner_id, actor, command, metadata)
+        return self._allocate(case_id, practitioner_id, command, metadata)
 
     def change_tier(self, case_id: str, tier: str | None, metadata: Metadata) -> None:
         case = self.read_case(case_id).case
@@ -587,11 +601,11 @@ class Cases:
         return self._workloads(members)
 
     def overrides(
-        self, *, since: date | None, team_id: str | None
+        self, *, since: date | None, team_id: str | None, region_id: str | None
     ) -> list[projections.OverrideRow]:
         """The recorded allocation overrides, newest first."""
         with self.caseload.reading() as conn:
-            return projections.overrides(conn, since=since, team_id=team_id)
+            return projections.overrides(conn, since=since, team_id=team_id, region_id=region_id)
 
     def _workloads(self, members: list[Member]) -> list[tuple[Member, Workload]]:
         readings = self.workforce.read_many([m.practitioner_id for m in members], self.schemes)
@@ -607,18 +621,16 @@ class Cases:
         self,
         case_id: str,
         practitioner_id: str,
-        actor: Actor,
-        command: Callable[[PractitionerFacts, Actor], CaseCommand],
+        command: Callable[[PractitionerFacts, str | None], CaseCommand],
         metadata: Metadata,
     ) -> Allocated:
         with self.caseload.allocating_to(practitioner_id) as conn:
             total = projections.total_points(conn, practitioner_id)
             reading = self.workforce.read(practitioner_id)
             facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
-            if actor.deciding_role == "head-of-service" and actor.region_id is None:
-                # Tokens carry no region claim yet: a head of service acts in every region.
-                actor = replace(actor, region_id=facts.region_id)
-            recorded = self._execute(command(facts, actor), metadata)
+            held_in = self.read_case(case_id).case.team_id
+            case_region = projections.team_region(conn, held_in)
+            recorded = self._execute(command(facts, case_region), metadata)
         case = self.read_case(case_id).case
         return Allocated(
             case=case,

@@ -80,24 +80,23 @@ def create_app() -> FastAPI:
         ],
         problems={AllocationRefused: api.refusal_problem},
     )
+    # The caseload read model has an engine of its own: a request waiting for a
+    # practitioner's allocation lock holds one of its connections, never one the
+    # event store needs to finish the allocation holding the lock.
+    caseload = Caseload(
+        create_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=20),
+        app.state.store,
+    )
     # The weighting schemes in force, from their streams (cached by stream version).
     workforce = Workforce(
         store=app.state.store,
         today=today_in_the_uk,
         scheme_source=SchemesInForce(app.state.store),
-    )
-    # The caseload read model has an engine of its own: a request waiting for a
-    # practitioner's allocation lock holds one of its connections, never one the
-    # event store needs to finish the allocation holding the lock.
-    caseload_engine = create_engine(
-        settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=20
+        teams=caseload,
     )
     app.state.workforce = workforce
     app.state.cases = Cases(
-        store=app.state.store,
-        today=today_in_the_uk,
-        caseload=Caseload(caseload_engine, app.state.store),
-        workforce=workforce,
+        store=app.state.store, today=today_in_the_uk, caseload=caseload, workforce=workforce
     )
     keep_reductions_on_the_calendar(app.state.cases)
     return app

@@ -13,6 +13,10 @@ the HTTP API, so every rule and validation applies:
   `Cases.allocate_case` does) and appended together: the row goes in whole or
   not at all.
 
+Each row must be within the uploader's scope (`check_place`, from `access`: a
+head of service uploads their region's rows, an admin anyone's), else it is
+refused naming region_id (practitioners) or team_id (cases).
+
 Each row is its own atomic command: a refused or malformed row records
 nothing and the other rows still go in. Its idempotency key is derived from
 its content (`onboarding:<kind>:<id>:<sha256 of the row>`), so uploading the
@@ -34,7 +38,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -46,6 +50,7 @@ from plimsoll_events.records import Metadata
 from plimsoll_events.types.allocation import AllocationOverrideRecorded
 
 from plimsoll_allocation import projections
+from plimsoll_allocation.access import Place
 from plimsoll_allocation.domain import (
     CASE,
     Actor,
@@ -341,7 +346,13 @@ def override_reason(file_name: str, line: int) -> str:
     return f"onboarded from {file_name}, line {line}: existing allocation"
 
 
-def import_practitioners(workforce: Workforce, parsed: Parsed, metadata: Metadata) -> Report:
+PlaceCheck = Callable[[Place, str], None]
+"""Refuses (`OutsideScope`, naming the field given) a place outside the uploader's scope."""
+
+
+def import_practitioners(
+    workforce: Workforce, parsed: Parsed, check_place: PlaceCheck, metadata: Metadata
+) -> Report:
     """Register each row's practitioner; each row its own command, keyed by its content."""
     report = Report(rejected=list(parsed.rejected))
     for raw in parsed.rows:
@@ -351,6 +362,7 @@ def import_practitioners(workforce: Workforce, parsed: Parsed, metadata: Metadat
             key = practitioner_key(row)
             if workforce.store.recorded_for(key) is not None:
                 return False
+            check_place(Place(row.team_id, row.region_id), "region_id")
             workforce.register_practitioner(
                 practitioner_id=row.practitioner_id,
                 name=row.name,
@@ -371,7 +383,12 @@ def import_practitioners(workforce: Workforce, parsed: Parsed, metadata: Metadat
 
 
 def import_cases(
-    cases: Cases, parsed: Parsed, actor: Actor, file_name: str, metadata: Metadata
+    cases: Cases,
+    parsed: Parsed,
+    actor: Actor,
+    check_place: PlaceCheck,
+    file_name: str,
+    metadata: Metadata,
 ) -> Report:
     """Open each row's case and allocate it to its holder, if named: one append per row."""
     report = Report(rejected=list(parsed.rejected))
@@ -382,6 +399,7 @@ def import_cases(
             key = case_key(row)
             if cases.store.recorded_for(key) is not None:
                 return False
+            check_place(Place(row.team_id, cases.caseload.team_region(row.team_id)), "team_id")
             if row.practitioner_id is None:
                 cases.open_case(
                     case_id=row.case_id,
@@ -442,9 +460,6 @@ def _open_allocated(
         opened = CASE.decide(opening, state)
         reading = cases.workforce.read(row.practitioner_id)
         facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
-        if actor.deciding_role == "head-of-service" and actor.region_id is None:
-            # Tokens carry no region claim yet: a head of service acts in every region.
-            actor = replace(actor, region_id=facts.region_id)
         try:
             allocated = CASE.decide(
                 AllocateCase(

@@ -221,6 +221,11 @@ class Caseload:
             finally:
                 _unlock(conn, practitioner_id)
 
+    def team_region(self, team_id: str) -> str | None:
+        """The team's region, as its practitioners were registered; None if nobody ever was."""
+        with self.reading() as conn:
+            return team_region(conn, team_id)
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A caught-up connection to read from: reads see every write that returned."""
@@ -414,6 +419,15 @@ def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
     ]
 
 
+def team_region(conn: Connection, team_id: str) -> str | None:
+    """The team's region, as its practitioners were registered; None if nobody ever was."""
+    region = conn.execute(
+        text("select region_id from caseload_practitioners where team_id = :team limit 1"),
+        {"team": team_id},
+    ).scalar_one_or_none()
+    return None if region is None else str(region)
+
+
 def all_open_cases(conn: Connection) -> list[CaseRow]:
     """Every open case (for re-weighing after a scheme change)."""
     rows = conn.execute(text("select * from caseload_cases where open order by case_id"))
@@ -448,17 +462,22 @@ def region_members(conn: Connection, region_id: str, today: date) -> list[Member
     ]
 
 
-def overrides(conn: Connection, *, since: date | None, team_id: str | None) -> list[OverrideRow]:
-    """Recorded overrides on or after `since` (a UTC day), in a team if given; newest first."""
+def overrides(
+    conn: Connection, *, since: date | None, team_id: str | None, region_id: str | None
+) -> list[OverrideRow]:
+    """Recorded overrides on or after `since` (a UTC day), in a team and region if given
+    (the region of the practitioner given the case); newest first."""
     rows = conn.execute(
         text(
             """
-            select * from caseload_overrides
-            where (cast(:since as date) is null or recorded_at >= cast(:since as date))
-              and (cast(:team as text) is null or team_id = :team)
-            order by position desc
+            select o.* from caseload_overrides o
+            join caseload_practitioners p using (practitioner_id)
+            where (cast(:since as date) is null or o.recorded_at >= cast(:since as date))
+              and (cast(:team as text) is null or o.team_id = :team)
+              and (cast(:region as text) is null or p.region_id = :region)
+            order by o.position desc
             """
         ),
-        {"since": since, "team": team_id},
+        {"since": since, "team": team_id, "region": region_id},
     ).mappings()
     return [OverrideRow(**{**row, "event_id": str(row["event_id"])}) for row in rows]

@@ -87,6 +87,8 @@ class AllocateCase:
     reason: str = "INITIAL_ALLOCATION"
     override_reason: str | None = None
     policy: AllocationPolicy = DEFAULT_POLICY
+    case_region_id: str | None = None
+    """The region of the team holding the case, when known (a head of service's scope)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class ReallocateCase:
     note: str | None = None
     override_reason: str | None = None
     policy: AllocationPolicy = DEFAULT_POLICY
+    case_region_id: str | None = None
+    """The region of the team holding the case, when known (a head of service's scope)."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,9 @@ def _allocate(command: AllocateCase, case: Case) -> list[EventData]:
         )
     override_reason = _checks.optional_text(command.override_reason, "override_reason")
     target = command.practitioner
-    role = authorise(command.actor, target, case_team_id=case.team_id)
+    role = authorise(
+        command.actor, target, case_team_id=case.team_id, case_region_id=command.case_region_id
+    )
     if case.practitioner_id is not None:
         raise AlreadyAllocated(
             f"case {case.case_id} is already allocated to {case.practitioner_id}: reallocate it",
@@ -313,10 +319,12 @@ def _reallocate(command: ReallocateCase, case: Case) -> list[EventData]:
         raise InvalidValue("a reallocation for OTHER needs a note saying why", field="note")
     override_reason = _checks.optional_text(command.override_reason, "override_reason")
     target = command.practitioner
+    transfer_in = command.reason == "TRANSFER_IN"
     role = authorise(
         command.actor,
         target,
-        case_team_id=None if command.reason == "TRANSFER_IN" else case.team_id,
+        case_team_id=None if transfer_in else case.team_id,
+        case_region_id=None if transfer_in else command.case_region_id,
     )
     if case.practitioner_id is None:
         raise NotAllocated(f"case {case.case_id} is not allocated: allocate it", field="case_id")

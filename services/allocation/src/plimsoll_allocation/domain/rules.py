@@ -9,7 +9,9 @@ agreed limits (`AllocationPolicy`). `caseload.decide` applies them, in order:
 1. only a manager or a head of service allocates; a manager only to someone in
    their own team (and, allocating, only a case of their team; reallocating,
    only a case held in their team unless the reason is TRANSFER_IN); a head of
-   service only to someone in their region (`authorise`);
+   service likewise within their region: to someone in it, and only a case held
+   in one of its teams (when that team's region is known) unless the reason is
+   TRANSFER_IN (`authorise`);
 2. nobody who has left, or whose leaving is recorded, and nobody on a 100%
    reduction (sickness, maternity) is given a case (`check_available`);
 3. if the practitioner's capacity after the allocation is above the override
@@ -169,8 +171,18 @@ def assess_allocation(
     return AllocationAssessment(preview=preview, exceeded=exceeded, policy=policy)
 
 
-def authorise(actor: Actor, target: PractitionerFacts, *, case_team_id: str | None) -> DecidingRole:
-    """The role the actor decides in, or `NotPermitted` / `OutsideScope`."""
+def authorise(
+    actor: Actor,
+    target: PractitionerFacts,
+    *,
+    case_team_id: str | None,
+    case_region_id: str | None = None,
+) -> DecidingRole:
+    """The role the actor decides in, or `NotPermitted` / `OutsideScope`.
+
+    `case_team_id` and `case_region_id` are where the case is held now (None:
+    no constraint, as for a transfer in, or a team whose region is not known).
+    """
     role = actor.deciding_role
     if role is None:
         raise NotPermitted("only a manager or a head of service allocates cases")
@@ -187,11 +199,18 @@ def authorise(actor: Actor, target: PractitionerFacts, *, case_team_id: str | No
                 "a manager allocates only their own team's cases",
                 field="case_id",
             )
-    elif actor.region_id is None or target.region_id != actor.region_id:
+        return role
+    if actor.region_id is None or target.region_id != actor.region_id:
         raise OutsideScope(
             f"{target.practitioner_id} is in region {target.region_id}: "
             "a head of service allocates only within their own region",
             field="practitioner_id",
+        )
+    if case_region_id is not None and case_region_id != actor.region_id:
+        raise OutsideScope(
+            f"the case is held in team {case_team_id}, region {case_region_id}: "
+            "a head of service allocates only their own region's cases",
+            field="case_id",
         )
     return role
 

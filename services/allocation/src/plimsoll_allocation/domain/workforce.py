@@ -84,7 +84,9 @@ class RegisterPractitioner:
     """Add a practitioner to the workforce.
 
     `scheme` is the weighting scheme in force whose grade table must hold
-    `grade` (the handler picks it with `weighting.scheme_for_grade`).
+    `grade` (the handler picks it with `weighting.scheme_for_grade`);
+    `team_region_id` the region the team is in already (None: a new team): a
+    team is in one region, which is what a head of service's scope rests on.
     """
 
     practitioner_id: str
@@ -96,6 +98,7 @@ class RegisterPractitioner:
     start_date: date
     scheme: Scheme
     line_manager_id: str | None = None
+    team_region_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,12 @@ def _register(command: RegisterPractitioner, state: PractitionerState) -> list[E
     grade_allowance(command.scheme, command.grade)
     _checks.identifier(command.team_id, "team_id")
     _checks.identifier(command.region_id, "region_id")
+    if command.team_region_id not in (None, command.region_id):
+        raise Conflict(
+            f"team {command.team_id} is in region {command.team_region_id}, "
+            f"not {command.region_id}",
+            field="region_id",
+        )
     if command.line_manager_id is not None:
         _checks.identifier(command.line_manager_id, "line_manager_id")
         if command.line_manager_id == command.practitioner_id:
