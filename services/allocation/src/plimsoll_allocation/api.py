@@ -46,7 +46,7 @@ _CHANGERS = (MANAGER, HEAD_OF_SERVICE, ADMIN)
 _PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {**_PROBLEM, "description": "No valid token"},
-    403: {**_PROBLEM, "description": "The caller's role or team does not allow it"},
+    403: {**_PROBLEM, "description": "The caller's role, team or region does not allow it"},
     404: {**_PROBLEM, "description": "No such practitioner (or reduction)"},
     409: {**_PROBLEM, "description": "Conflicts with what is recorded (left, already exists)"},
     422: {**_PROBLEM, "description": "A value is not valid; invalid-params names the field"},

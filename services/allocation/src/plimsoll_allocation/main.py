@@ -96,7 +96,11 @@ def create_app() -> FastAPI:
     )
     app.state.workforce = workforce
     app.state.cases = Cases(
-        store=app.state.store, today=today_in_the_uk, caseload=caseload, workforce=workforce
+        store=app.state.store,
+        today=today_in_the_uk,
+        caseload=caseload,
+        workforce=workforce,
+        policy=settings.policy,
     )
     keep_reductions_on_the_calendar(app.state.cases)
     return app

@@ -1,7 +1,12 @@
 """Settings of the allocation service (environment, prefix ``PLIMSOLL_``)."""
 
+from decimal import Decimal
+from typing import Self
+
 from plimsoll_platform.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
+
+from plimsoll_allocation.domain import AllocationPolicy
 
 
 class AllocationSettings(ServiceSettings):
@@ -11,3 +16,28 @@ class AllocationSettings(ServiceSettings):
         description="Where consumers reach this service: the base of the HMPPS events' "
         "detailUrl (default: the local stack's allocation service)",
     )
+    override_threshold_percent: Decimal = Field(
+        default=Decimal(100),
+        gt=0,
+        description="Capacity above which an allocation needs a written reason (recorded "
+        "as allocation-override-recorded)",
+    )
+    hard_ceiling_percent: Decimal = Field(
+        default=Decimal(120),
+        gt=0,
+        description="Capacity above which only a head of service may allocate",
+    )
+
+    @model_validator(mode="after")
+    def _threshold_within_ceiling(self) -> Self:
+        if self.override_threshold_percent > self.hard_ceiling_percent:
+            raise ValueError(
+                f"PLIMSOLL_OVERRIDE_THRESHOLD_PERCENT ({self.override_threshold_percent}) is above "
+                f"PLIMSOLL_HARD_CEILING_PERCENT ({self.hard_ceiling_percent})"
+            )
+        return self
+
+    @property
+    def policy(self) -> AllocationPolicy:
+        """The agreed limits every allocation is decided against."""
+        return AllocationPolicy(self.override_threshold_percent, self.hard_ceiling_percent)
