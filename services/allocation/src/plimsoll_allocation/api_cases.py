@@ -250,15 +250,16 @@ def team_place(handlers: Cases, team_id: str) -> Place:
     return Place(team_id, handlers.caseload.team_region(team_id))
 
 
-def _may_read_practitioner(
-    handlers: Cases, principal: Principal, practitioner_id: str, *, self_allowed: bool = True
-) -> None:
-    """The practitioner themself, and whoever's scope includes them."""
+def _reads_as_self(
+    principal: Principal, practitioner_id: str, *, self_allowed: bool = True
+) -> bool:
+    """Whether the caller reads as the practitioner themself; else they need a role with a
+    scope, which `check_reaches` then checks against the practitioner's record."""
     if self_allowed and is_self(principal, practitioner_id):
-        return
+        return True
     if not principal.has_any(MANAGER, HEAD_OF_SERVICE, *EVERYWHERE):
         raise forbidden("practitioners read their own caseload; operations read team aggregates")
-    check_reaches(principal, place_of(handlers.workforce.read(practitioner_id).practitioner))
+    return False
 
 
 def _may_change_case(handlers: Cases, principal: Principal, case_id: str) -> None:
@@ -409,8 +410,10 @@ def close_case(
 def read_caseload(
     practitioner_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> CaseloadView:
-    _may_read_practitioner(handlers, principal, practitioner_id)
+    itself = _reads_as_self(principal, practitioner_id)
     reading, rows = handlers.caseload_of(practitioner_id)
+    if not itself:
+        check_reaches(principal, place_of(reading.practitioner))
     return CaseloadView(
         practitioner_id=practitioner_id,
         cases=[_caseload_case(row) for row in rows],
@@ -427,8 +430,10 @@ def read_caseload(
 def read_capacity(
     practitioner_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> CapacityView:
-    _may_read_practitioner(handlers, principal, practitioner_id)
+    itself = _reads_as_self(principal, practitioner_id)
     reading, workload = handlers.capacity_of(practitioner_id)
+    if not itself:
+        check_reaches(principal, place_of(reading.practitioner))
     return CapacityView(
         practitioner_id=practitioner_id,
         total_points=workload.total_points,
@@ -446,7 +451,8 @@ def read_capacity(
 def read_impact(
     practitioner_id: str, case_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> ImpactView:
-    _may_read_practitioner(handlers, principal, practitioner_id, self_allowed=False)
+    _reads_as_self(principal, practitioner_id, self_allowed=False)
+    check_reaches(principal, place_of(handlers.workforce.read(practitioner_id).practitioner))
     assessment = handlers.impact_of(practitioner_id, case_id)
     preview = assessment.preview
     return ImpactView(
