@@ -198,7 +198,9 @@ def test_region_capacity_pools_two_teams(api, tokens):
     assert ops.json()["teams"] is None
     assert ops.json()["capacity_percent"] == region_view["capacity_percent"]
     # Not another region's head, nor a manager or a practitioner.
-    for user in ("hana.head", "mo.manager", "pat.practitioner"):
+    elsewhere = api.get(f"/regions/{region}/capacity", headers=tokens("hana.head"))
+    assert_problem(elsewhere, 403, "region_id")
+    for user in ("mo.manager", "pat.practitioner"):
         assert api.get(f"/regions/{region}/capacity", headers=tokens(user)).status_code == 403
 
 

@@ -178,7 +178,7 @@ def read_region_capacity(
     region_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> RegionCapacityView:
     if principal.has_any(HEAD_OF_SERVICE, *EVERYWHERE):
-        check_region(principal, region_id)
+        check_region(principal, region_id, field="region_id")
         named = True
     elif OPS in principal.roles:
         named = False
