@@ -89,6 +89,7 @@ class Catalogue:
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, int], type[EventData]] = {}
+        self._latest: dict[str, type[EventData]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(self, model: Model) -> Model:
@@ -101,6 +102,9 @@ class Catalogue:
                 f"{model.type} v{model.version} is already registered as {known.__qualname__}"
             )
         self._models[key] = model
+        latest = self._latest.get(model.type)
+        if latest is None or latest.version < model.version:
+            self._latest[model.type] = model
         return model
 
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Step], Step]:
@@ -121,10 +125,10 @@ class Catalogue:
 
     def latest(self, event_type: str) -> type[EventData]:
         """The model new events of this type are recorded with."""
-        versions = [version for (name, version) in self._models if name == event_type]
-        if not versions:
+        model = self._latest.get(event_type)
+        if model is None:
             raise UnknownEventType(event_type, 0, "no such event type in the catalogue")
-        return self._models[(event_type, max(versions))]
+        return model
 
     def model(self, event_type: str, version: int) -> type[EventData]:
         """The model of exactly this version, without upcasting."""
