@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import allocation, append, import_, projection, relay
+from bench import allocation, append, caseload, import_, projection, relay
 from bench.harness import ROOT, Settings, source_under_test
 from bench.results import Result, summary_table, write_result
 
@@ -47,6 +47,7 @@ REGISTRY: list[Benchmark] = [
     Benchmark("allocation_capacity_p99", allocation.allocation_capacity_p99),
     Benchmark("team_capacity_p99", allocation.team_capacity_p99),
     Benchmark("allocation_command_p99", allocation.allocation_command_p99),
+    Benchmark("caseload_catch_up", caseload.caseload_catch_up),
 ]
 
 

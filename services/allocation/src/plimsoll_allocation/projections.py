@@ -25,14 +25,14 @@ catch-up, read, decision and append.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.catalogue import CATALOGUE, EventData
 from plimsoll_events.records import RecordedEvent
 from plimsoll_events.store import EventStore
 from plimsoll_events.types.allocation import (
@@ -45,9 +45,10 @@ from plimsoll_events.types.allocation import (
     PractitionerLeft,
     PractitionerRegistered,
 )
+from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, text
 
-BATCH: Final = 1000
+BATCH: Final = 5000
 
 SCHEMA: Final = """
 create table if not exists caseload_cases (
@@ -257,11 +258,14 @@ def _backfill_overrides(conn: Connection, store: EventStore) -> None:
         batch = store.read_all(position, BATCH)
         if not batch:
             break
-        for event in batch:
-            if event.position > checkpoint:
-                return
-            if event.type == AllocationOverrideRecorded.type:
-                _apply(conn, event)
+        _apply(
+            conn,
+            [
+                event
+                for event in batch
+                if event.position <= checkpoint and event.type == AllocationOverrideRecorded.type
+            ],
+        )
         position = batch[-1].position
 
 
@@ -281,9 +285,7 @@ def catch_up(conn: Connection, store: EventStore) -> int:
         batch = store.read_all(position, BATCH)
         if not batch:
             break
-        for event in batch:
-            if event.type in _APPLIED:
-                _apply(conn, event)
+        _apply(conn, batch)
         position = batch[-1].position
         conn.execute(text("update caseload_checkpoint set position = :p"), {"p": position})
         if len(batch) < BATCH:
@@ -291,68 +293,160 @@ def catch_up(conn: Connection, store: EventStore) -> int:
     return position
 
 
-def _apply(conn: Connection, recorded: RecordedEvent) -> None:
-    event = CATALOGUE.decode(recorded.type, recorded.version, recorded.data)
-    statement: str
-    params: dict[str, Any]
+def _apply(conn: Connection, batch: Sequence[RecordedEvent]) -> None:
+    """Apply a batch of events in a few statements, to the rows applying each in turn would.
+
+    One statement per event made a catch-up over a long log take minutes. Instead the
+    rows the batch touches are loaded, every event is applied to them in memory in
+    position order (`_evolve`, with SQL's semantics), and they are written back in one
+    statement per table.
+    """
+    events = [
+        (recorded, CATALOGUE.decode(recorded.type, recorded.version, recorded.data))
+        for recorded in batch
+        if recorded.type in _APPLIED
+    ]
+    case_ids = {event.case_id for _, event in events if isinstance(event, _CASE_EVENTS)}
+    practitioner_ids = {
+        event.practitioner_id
+        for _, event in events
+        if isinstance(event, PractitionerRegistered | PractitionerLeft)
+    }
+    rows = _Rows(
+        cases=_load(conn, _LOAD_CASES, "case_id", case_ids),
+        practitioners=_load(conn, _LOAD_PRACTITIONERS, "practitioner_id", practitioner_ids),
+    )
+    for recorded, event in events:
+        _evolve(rows, recorded, event)
+    _save(conn, _SAVE_CASES, list(rows.cases.values()))
+    _save(conn, _SAVE_PRACTITIONERS, list(rows.practitioners.values()))
+    _save(conn, _SAVE_OVERRIDES, rows.overrides)
+
+
+_CASE_EVENTS: Final = (
+    CaseOpened,
+    CaseAllocated,
+    CaseReallocated,
+    CaseWeightingChanged,
+    CaseClosed,
+)
+
+_Row = dict[str, Any]
+
+
+@dataclass
+class _Rows:
+    """The rows a batch touches, as the events applied so far leave them."""
+
+    cases: dict[str, _Row]  # by case id: the touched cases that exist by now
+    practitioners: dict[str, _Row]  # by practitioner id: likewise
+    overrides: list[_Row] = field(default_factory=list)
+
+
+def _evolve(rows: _Rows, recorded: RecordedEvent, event: EventData) -> None:
+    """Apply one event to the rows in memory as its SQL statement would to the table.
+
+    An insert of a key already there keeps the row that is (`on conflict do nothing`:
+    the first opening or registration wins); an update of a row that is not there
+    changes nothing.
+    """
     if isinstance(event, CaseOpened):
-        statement = """
-            insert into caseload_cases (case_id, team_id, practitioner_id, case_type, tier, stage,
-                                        points, open, opened_on)
-            values (:case_id, :team_id, null, :case_type, :tier, :stage, :points, true, :opened_on)
-            on conflict (case_id) do nothing"""
-        params = event.model_dump(
-            include={"case_id", "team_id", "case_type", "tier", "stage", "points", "opened_on"}
+        rows.cases.setdefault(
+            event.case_id,
+            {
+                "case_id": event.case_id,
+                "team_id": event.team_id,
+                "practitioner_id": None,
+                "case_type": event.case_type,
+                "tier": event.tier,
+                "stage": event.stage,
+                "points": event.points,
+                "open": True,
+                "opened_on": event.opened_on,
+                "closed_on": None,
+            },
         )
     elif isinstance(event, CaseAllocated | CaseReallocated):
-        statement = """
-            update caseload_cases set practitioner_id = :practitioner_id, team_id = :team_id
-            where case_id = :case_id"""
-        params = event.model_dump(include={"case_id", "practitioner_id", "team_id"})
+        _update(
+            rows.cases, event.case_id, practitioner_id=event.practitioner_id, team_id=event.team_id
+        )
     elif isinstance(event, CaseWeightingChanged):
-        statement = """
-            update caseload_cases
-            set points = :points, tier = :tier, stage = :stage, case_type = :case_type
-            where case_id = :case_id"""
-        params = event.model_dump(include={"case_id", "points", "tier", "stage", "case_type"})
+        _update(
+            rows.cases,
+            event.case_id,
+            points=event.points,
+            tier=event.tier,
+            stage=event.stage,
+            case_type=event.case_type,
+        )
     elif isinstance(event, CaseClosed):
-        statement = """
-            update caseload_cases set open = false, closed_on = :closed_on
-            where case_id = :case_id"""
-        params = event.model_dump(include={"case_id", "closed_on"})
+        _update(rows.cases, event.case_id, open=False, closed_on=event.closed_on)
     elif isinstance(event, PractitionerRegistered):
-        statement = """
-            insert into caseload_practitioners (practitioner_id, team_id, region_id, name)
-            values (:practitioner_id, :team_id, :region_id, :name)
-            on conflict (practitioner_id) do nothing"""
-        params = event.model_dump(include={"practitioner_id", "team_id", "region_id", "name"})
-    elif isinstance(event, AllocationOverrideRecorded):
-        statement = """
-            insert into caseload_overrides (event_id, position, recorded_at, case_id,
-                practitioner_id, team_id, action, case_points, points_before, points_after,
-                available_points, capacity_before_percent, capacity_after_percent,
-                override_threshold_percent, hard_ceiling_percent, exceeded, reason,
-                decided_by, decided_by_role)
-            values (:event_id, :position, :recorded_at, :case_id, :practitioner_id, :team_id,
-                :action, :case_points, :points_before, :points_after, :available_points,
-                :capacity_before_percent, :capacity_after_percent,
-                :override_threshold_percent, :hard_ceiling_percent, :exceeded, :reason,
-                :decided_by, :decided_by_role)
-            on conflict (event_id) do nothing"""
-        params = {
-            **event.model_dump(),
-            "event_id": recorded.event_id,
-            "position": recorded.position,
-            "recorded_at": recorded.recorded_at,
-        }
+        rows.practitioners.setdefault(
+            event.practitioner_id,
+            {
+                **event.model_dump(include={"practitioner_id", "team_id", "region_id", "name"}),
+                "leaving_date": None,
+            },
+        )
     elif isinstance(event, PractitionerLeft):
-        statement = """
-            update caseload_practitioners set leaving_date = :leaving_date
-            where practitioner_id = :practitioner_id"""
-        params = event.model_dump(include={"practitioner_id", "leaving_date"})
-    else:  # pragma: no cover - _APPLIED and the branches above list the same types
-        return
-    conn.execute(text(statement), params)
+        _update(rows.practitioners, event.practitioner_id, leaving_date=event.leaving_date)
+    elif isinstance(event, AllocationOverrideRecorded):
+        rows.overrides.append(
+            {
+                **event.model_dump(),
+                "event_id": recorded.event_id,
+                "position": recorded.position,
+                "recorded_at": recorded.recorded_at,
+            }
+        )
+
+
+def _update(table: dict[str, _Row], key: str, **values: Any) -> None:
+    row = table.get(key)
+    if row is not None:
+        row.update(values)
+
+
+def _load(conn: Connection, statement: str, key: str, keys: set[str]) -> dict[str, _Row]:
+    if not keys:
+        return {}
+    found = conn.execute(text(statement), {"keys": list(keys)}).mappings()
+    return {row[key]: dict(row) for row in found}
+
+
+def _save(conn: Connection, statement: str, rows: list[_Row]) -> None:
+    # One JSON array for the whole batch: jsonb_populate_recordset turns it into rows of
+    # the table's own type, so no type is spelled out. A key a row lacks is null, not the
+    # column's default: a row built in `_evolve` names every column.
+    if rows:
+        conn.execute(text(statement), {"rows": to_json(rows).decode()})
+
+
+_LOAD_CASES: Final = "select * from caseload_cases where case_id = any(:keys)"
+_LOAD_PRACTITIONERS: Final = (
+    "select * from caseload_practitioners where practitioner_id = any(:keys)"
+)
+_SAVE_CASES: Final = """
+    insert into caseload_cases
+    select * from jsonb_populate_recordset(null::caseload_cases, cast(:rows as jsonb))
+    on conflict (case_id) do update set
+        team_id = excluded.team_id,
+        practitioner_id = excluded.practitioner_id,
+        case_type = excluded.case_type,
+        tier = excluded.tier,
+        stage = excluded.stage,
+        points = excluded.points,
+        open = excluded.open,
+        closed_on = excluded.closed_on"""
+_SAVE_PRACTITIONERS: Final = """
+    insert into caseload_practitioners
+    select * from jsonb_populate_recordset(null::caseload_practitioners, cast(:rows as jsonb))
+    on conflict (practitioner_id) do update set leaving_date = excluded.leaving_date"""
+_SAVE_OVERRIDES: Final = """
+    insert into caseload_overrides
+    select * from jsonb_populate_recordset(null::caseload_overrides, cast(:rows as jsonb))
+    on conflict (event_id) do nothing"""
 
 
 # Queries (on a caught-up connection).
