@@ -477,11 +477,12 @@ def read_impact(
 def read_team_capacity(
     team_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> TeamCapacityView:
-    place = team_place(handlers, team_id)
+    team = handlers.team_capacity(team_id)
+    place = Place(team_id, team.region_id)
     named = reaches(principal, place)
     if not named and OPS not in principal.roles:
         check_reaches(principal, place)  # says why: outside their scope, or not their role
-    members = handlers.team_capacity(team_id)
+    members = team.members
     workloads = [workload for _, workload in members]
     return TeamCapacityView(
         team_id=team_id,

@@ -396,6 +396,14 @@ class CaseReading:
 
 
 @dataclass(frozen=True)
+class TeamCapacity:
+    """A team's region (None: nobody registered in it yet) and its members' workloads."""
+
+    region_id: str | None
+    members: list[tuple[Member, Workload]]
+
+
+@dataclass(frozen=True)
 class Allocated:
     """What an allocation or reallocation recorded, and what it did to capacity."""
 
@@ -588,11 +596,12 @@ class Cases:
             everyone = projections.practitioner_ids(conn)
         return len(everyone), self.workforce.reconcile_reductions(everyone, metadata)
 
-    def team_capacity(self, team_id: str) -> list[tuple[Member, Workload]]:
-        """Each member of the team in post today, with their points and available points."""
+    def team_capacity(self, team_id: str) -> TeamCapacity:
+        """The team's region, and each member in post today with their workload."""
         with self.caseload.reading() as conn:
+            region_id = projections.team_region(conn, team_id)
             members = projections.team_members(conn, team_id, self.today())
-        return self._workloads(members)
+        return TeamCapacity(region_id, self._workloads(members))
 
     def region_capacity(self, region_id: str) -> list[tuple[Member, Workload]]:
         """Each practitioner of the region in post today (`Member.team_id` set), with workload."""
@@ -628,8 +637,7 @@ class Cases:
             total = projections.total_points(conn, practitioner_id)
             reading = self.workforce.read(practitioner_id)
             facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
-            held_in = self.read_case(case_id).case.team_id
-            case_region = projections.team_region(conn, held_in)
+            case_region = projections.case_region(conn, case_id)
             recorded = self._execute(command(facts, case_region), metadata)
         case = self.read_case(case_id).case
         return Allocated(

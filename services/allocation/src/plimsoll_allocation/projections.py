@@ -522,6 +522,19 @@ def team_region(conn: Connection, team_id: str) -> str | None:
     return None if region is None else str(region)
 
 
+def case_region(conn: Connection, case_id: str) -> str | None:
+    """The region of the team holding the case; None if not known (or no such case)."""
+    region = conn.execute(
+        text(
+            "select p.region_id from caseload_cases c "
+            "join caseload_practitioners p on p.team_id = c.team_id "
+            "where c.case_id = :case limit 1"
+        ),
+        {"case": case_id},
+    ).scalar_one_or_none()
+    return None if region is None else str(region)
+
+
 def all_open_cases(conn: Connection) -> list[CaseRow]:
     """Every open case (for re-weighing after a scheme change)."""
     rows = conn.execute(text("select * from caseload_cases where open order by case_id"))
