@@ -20,20 +20,24 @@ pytestmark = pytest.mark.stack
 NORTH, SOUTH = "hana.head", "hugo.head"
 
 
-def _register_in_south(api, tokens, team: str | None = None) -> str:
+def _registration(team: str | None = None, region: str = "R-SOUTH", hours: str = "37") -> dict:
     practitioner_id = f"P-S-{fresh_suffix()}"
-    body = {
+    return {
         "practitioner_id": practitioner_id,
-        "name": f"South Tester {practitioner_id}",
+        "name": f"Area Tester {practitioner_id}",
         "grade": "PO",
         "team_id": team or f"T-SOUTH-{fresh_suffix()}",
-        "region_id": "R-SOUTH",
-        "contracted_hours": "37",
+        "region_id": region,
+        "contracted_hours": hours,
         "start_date": "2024-09-02",
     }
+
+
+def _register_in_south(api, tokens, team: str | None = None, hours: str = "37") -> str:
+    body = _registration(team, hours=hours)
     response = api.post("/practitioners", json=body, headers=tokens(SOUTH))
     assert response.status_code == 201, response.text
-    return practitioner_id
+    return str(body["practitioner_id"])
 
 
 def test_the_token_carries_the_region(api, tokens):
@@ -68,42 +72,24 @@ def test_a_head_of_service_reads_and_changes_only_their_regions_practitioners(
 
 
 def test_a_head_of_service_registers_only_in_their_region(api, tokens, allocation_store):
-    practitioner_id = f"P-S-{fresh_suffix()}"
-    body = {
-        "practitioner_id": practitioner_id,
-        "name": "Elsewhere",
-        "grade": "PO",
-        "team_id": f"T-SOUTH-{fresh_suffix()}",
-        "region_id": "R-SOUTH",
-        "contracted_hours": "37",
-        "start_date": "2024-09-02",
-    }
+    body = _registration()
 
     refused = api.post("/practitioners", json=body, headers=tokens(NORTH))
 
     assert_problem(refused, 403, "region_id")
-    assert allocation_store.read_stream(f"practitioner-{practitioner_id}") == []
+    assert allocation_store.read_stream(f"practitioner-{body['practitioner_id']}") == []
 
 
 def test_a_team_stays_in_its_region(api, tokens, allocation_store):
     """Else anyone registering into another region's team would widen their own area."""
     team = f"T-SOUTH-{fresh_suffix()}"
     _register_in_south(api, tokens, team)
-    practitioner_id = f"P-X-{fresh_suffix()}"
-    body = {
-        "practitioner_id": practitioner_id,
-        "name": "Wrong Region",
-        "grade": "PO",
-        "team_id": team,
-        "region_id": "R-NORTH",
-        "contracted_hours": "37",
-        "start_date": "2024-09-02",
-    }
+    body = _registration(team, region="R-NORTH")
 
     refused = api.post("/practitioners", json=body, headers=tokens("ada.admin"))
 
     assert_problem(refused, 409, "region_id")
-    assert allocation_store.read_stream(f"practitioner-{practitioner_id}") == []
+    assert allocation_store.read_stream(f"practitioner-{body['practitioner_id']}") == []
 
 
 def test_a_head_of_service_opens_cases_and_reads_teams_only_in_their_region(api, tokens):
@@ -160,19 +146,10 @@ def test_a_case_crosses_regions_only_as_a_transfer_in(api, tokens):
 
 def test_overrides_are_listed_to_the_head_of_their_region_only(api, tokens):
     team = f"T-SOUTH-{fresh_suffix()}"
-    body = {
-        "practitioner_id": f"P-S-{fresh_suffix()}",
-        "name": "Short Hours",
-        "grade": "PO",
-        "team_id": team,
-        "region_id": "R-SOUTH",
-        "contracted_hours": "3.7",  # 217 available points
-        "start_date": "2024-09-02",
-    }
-    assert api.post("/practitioners", json=body, headers=tokens(SOUTH)).status_code == 201
+    short_hours = _register_in_south(api, tokens, team, hours="3.7")  # 217 available points
     case_id = open_case(api, tokens, "licence", "A3", team=team, user=SOUTH)  # 100.9%
     override = {"override_reason": "cover while the team recruits"}
-    allocated = allocate_case(api, tokens, case_id, body["practitioner_id"], SOUTH, **override)
+    allocated = allocate_case(api, tokens, case_id, short_hours, SOUTH, **override)
     assert allocated.status_code == 201, allocated.text
 
     def listed(user: str, **params) -> list[str]:
