@@ -155,7 +155,10 @@ def events_page(catalogue: Catalogue) -> str:
         "",
         "Generated from the catalogue (`python -m plimsoll_events.schema write docs`); do not",
         "edit by hand. Each event travels as a CloudEvents 1.0 message on its service's topic,",
-        "keyed by the practitioner it concerns; the machine-readable contract is",
+        "keyed by the practitioner it concerns (its subject), or by its stream when it",
+        "concerns nobody yet (a case opened, a weighting scheme changed): one practitioner's",
+        "events stay in order; a case's events before and after its allocation may not, so",
+        "order them by `plimsollstreamver`. The machine-readable contract is",
         f"[`{ASYNCAPI_FILE}`]({ASYNCAPI_FILE}) and [`{SCHEMAS_DIR}/`]({SCHEMAS_DIR}/). Some",
         "allocation events are also published as HMPPS domain events (the last section).",
     ]
