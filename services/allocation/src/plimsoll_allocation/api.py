@@ -44,7 +44,7 @@ router = APIRouter(prefix="/practitioners", tags=["workforce"])
 _CHANGERS = (MANAGER, HEAD_OF_SERVICE, ADMIN)
 
 _PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
-_RESPONSES: dict[int | str, dict[str, Any]] = {
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {**_PROBLEM, "description": "No valid token"},
     403: {**_PROBLEM, "description": "The caller's role, team or region does not allow it"},
     404: {**_PROBLEM, "description": "No such practitioner (or reduction)"},
@@ -72,11 +72,13 @@ IdempotencyKey = Annotated[
 # Bodies.
 
 
-class _Body(BaseModel):
+class StrictBody(BaseModel):
+    """A request body: a field the API does not know is refused, never silently dropped."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class PractitionerRegistration(_Body):
+class PractitionerRegistration(StrictBody):
     practitioner_id: str
     name: str
     grade: str = Field(description="e.g. PO, PSO, PQiP, SPO, TPO, FCA, SENIOR_FCA")
@@ -87,11 +89,11 @@ class PractitionerRegistration(_Body):
     line_manager_id: str | None = None
 
 
-class ContractedHoursChange(_Body):
+class ContractedHoursChange(StrictBody):
     contracted_hours: Decimal = Field(description="A week, 0 to 37.5")
 
 
-class ReductionRequest(_Body):
+class ReductionRequest(StrictBody):
     reduction_id: str | None = Field(default=None, description="Chosen by the server if absent")
     reason: str = Field(description="One of the scheme's reasons (probation), or free text")
     hours: Decimal | None = Field(default=None, description="Hours a week it takes off")
@@ -100,7 +102,7 @@ class ReductionRequest(_Body):
     effective_to: date | None = Field(default=None, description="Its last day, inclusive")
 
 
-class Leaving(_Body):
+class Leaving(StrictBody):
     leaving_date: date = Field(description="Their last day in post")
 
 
@@ -172,7 +174,7 @@ def _view(reading: PractitionerReading) -> PractitionerView:
 # Scope.
 
 
-def _scoped_key(principal: Principal, request: Request, key: str | None) -> str | None:
+def scoped_key(principal: Principal, request: Request, key: str | None) -> str | None:
     """A client's key, scoped to the client and the route, so two clients never collide."""
     if key is None:
         return None
@@ -194,7 +196,7 @@ def _may_change(handlers: Workforce, principal: Principal, practitioner_id: str)
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Register a practitioner",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def register_practitioner(
     body: PractitionerRegistration,
@@ -209,7 +211,7 @@ def register_practitioner(
     handlers.register_practitioner(
         **body.model_dump(),
         metadata=metadata,
-        idempotency_key=_scoped_key(principal, request, idempotency_key),
+        idempotency_key=scoped_key(principal, request, idempotency_key),
     )
     return _view(handlers.read(body.practitioner_id))
 
@@ -217,7 +219,7 @@ def register_practitioner(
 @router.get(
     "/{practitioner_id}",
     summary="A practitioner, their reductions and available points today",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_practitioner(
     practitioner_id: str, principal: CurrentPrincipal, handlers: WorkforceDep
@@ -234,7 +236,7 @@ def read_practitioner(
 @router.put(
     "/{practitioner_id}/contracted-hours",
     summary="Change a practitioner's contracted hours",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def change_contracted_hours(
     practitioner_id: str,
@@ -252,7 +254,7 @@ def change_contracted_hours(
     "/{practitioner_id}/reductions",
     status_code=status.HTTP_201_CREATED,
     summary="Record a reduction (active from its first day, scheduled before)",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def start_reduction(
     practitioner_id: str,
@@ -273,7 +275,7 @@ def start_reduction(
         effective_from=body.effective_from,
         effective_to=body.effective_to,
         metadata=metadata,
-        idempotency_key=_scoped_key(principal, request, idempotency_key),
+        idempotency_key=scoped_key(principal, request, idempotency_key),
     )
     return _view(handlers.read(practitioner_id))
 
@@ -281,7 +283,7 @@ def start_reduction(
 @router.delete(
     "/{practitioner_id}/reductions/{reduction_id}",
     summary="End an active reduction today, or withdraw a scheduled one",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def end_reduction(
     practitioner_id: str,
@@ -298,7 +300,7 @@ def end_reduction(
 @router.post(
     "/{practitioner_id}/leaving",
     summary="Record that a practitioner leaves (notice may be given ahead)",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def record_leaving(
     practitioner_id: str,

@@ -45,7 +45,13 @@ from plimsoll_allocation.access import (
     is_self,
     reaches,
 )
-from plimsoll_allocation.api import _RESPONSES, IdempotencyKey, _Body, _scoped_key, place_of
+from plimsoll_allocation.api import (
+    PROBLEM_RESPONSES,
+    IdempotencyKey,
+    StrictBody,
+    place_of,
+    scoped_key,
+)
 from plimsoll_allocation.domain import Case, CaseProfile, pooled_capacity_percent
 from plimsoll_allocation.handlers import Allocated, Cases
 from plimsoll_allocation.projections import CaseRow
@@ -70,7 +76,7 @@ Allocator = Annotated[Principal, Depends(require_roles(*_ALLOCATORS))]
 # Bodies.
 
 
-class CaseOpening(_Body):
+class CaseOpening(StrictBody):
     case_id: str = Field(description="e.g. the probation CRN")
     team_id: str
     case_type: str = Field(
@@ -83,7 +89,7 @@ class CaseOpening(_Body):
     opened_on: date | None = Field(default=None, description="Today if absent")
 
 
-class Allocation(_Body):
+class Allocation(StrictBody):
     practitioner_id: str
     reason: str = Field(default="INITIAL_ALLOCATION", description="An HMPPS allocation reason")
     override_reason: str | None = Field(
@@ -91,7 +97,7 @@ class Allocation(_Body):
     )
 
 
-class Reallocation(_Body):
+class Reallocation(StrictBody):
     practitioner_id: str
     reason: str = Field(description="An HMPPS reallocation reason")
     note: str | None = Field(default=None, description="Required for OTHER")
@@ -100,15 +106,15 @@ class Reallocation(_Body):
     )
 
 
-class TierChange(_Body):
+class TierChange(StrictBody):
     tier: str | None = Field(description="A3..D0 (S if unsupervised), or null: untiered")
 
 
-class StageChange(_Body):
+class StageChange(StrictBody):
     stage: str = Field(description="Cafcass: the stage the case moves to, e.g. section-7-report")
 
 
-class Closure(_Body):
+class Closure(StrictBody):
     closed_on: date
 
 
@@ -270,7 +276,7 @@ def _may_change_case(handlers: Cases, principal: Principal, case_id: str) -> Non
 
 
 @cases_router.post(
-    "", status_code=status.HTTP_201_CREATED, summary="Open a case", responses=_RESPONSES
+    "", status_code=status.HTTP_201_CREATED, summary="Open a case", responses=PROBLEM_RESPONSES
 )
 def open_case(
     body: CaseOpening,
@@ -289,7 +295,7 @@ def open_case(
         ),
         opened_on=body.opened_on,
         metadata=metadata,
-        idempotency_key=_scoped_key(principal, request, idempotency_key),
+        idempotency_key=scoped_key(principal, request, idempotency_key),
     )
     return _case_view(handlers.read_case(body.case_id).case)
 
@@ -311,7 +317,7 @@ def read_case(case_id: str, principal: CurrentPrincipal, handlers: CasesDep) -> 
     "/{case_id}/allocation",
     status_code=status.HTTP_201_CREATED,
     summary="Allocate an unallocated case (above 100% with a written reason; 120%: head only)",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def allocate_case(
     case_id: str,
@@ -335,7 +341,7 @@ def allocate_case(
     "/{case_id}/reallocation",
     status_code=status.HTTP_201_CREATED,
     summary="Move an allocated case to another practitioner",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def reallocate_case(
     case_id: str,
@@ -356,7 +362,9 @@ def reallocate_case(
     return _allocation_view(allocated)
 
 
-@cases_router.put("/{case_id}/tier", summary="Re-tier a probation case", responses=_RESPONSES)
+@cases_router.put(
+    "/{case_id}/tier", summary="Re-tier a probation case", responses=PROBLEM_RESPONSES
+)
 def change_tier(
     case_id: str,
     body: TierChange,
@@ -370,7 +378,7 @@ def change_tier(
 
 
 @cases_router.put(
-    "/{case_id}/stage", summary="Move a Cafcass case to another stage", responses=_RESPONSES
+    "/{case_id}/stage", summary="Move a Cafcass case to another stage", responses=PROBLEM_RESPONSES
 )
 def change_stage(
     case_id: str,
@@ -385,7 +393,9 @@ def change_stage(
 
 
 @cases_router.post(
-    "/{case_id}/closure", summary="Close a case: it leaves whoever carries it", responses=_RESPONSES
+    "/{case_id}/closure",
+    summary="Close a case: it leaves whoever carries it",
+    responses=PROBLEM_RESPONSES,
 )
 def close_case(
     case_id: str,
@@ -405,7 +415,7 @@ def close_case(
 @capacity_router.get(
     "/practitioners/{practitioner_id}/caseload",
     summary="The open cases a practitioner carries and their points",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_caseload(
     practitioner_id: str, principal: CurrentPrincipal, handlers: CasesDep
@@ -425,7 +435,7 @@ def read_caseload(
 @capacity_router.get(
     "/practitioners/{practitioner_id}/capacity",
     summary="A practitioner's points, available points and capacity, as WMT computes them",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_capacity(
     practitioner_id: str, principal: CurrentPrincipal, handlers: CasesDep
@@ -446,7 +456,7 @@ def read_capacity(
 @capacity_router.get(
     "/practitioners/{practitioner_id}/impact",
     summary="Impact preview: capacity now and after allocating a case, and what it would need",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_impact(
     practitioner_id: str, case_id: str, principal: CurrentPrincipal, handlers: CasesDep
@@ -472,7 +482,7 @@ def read_impact(
 @capacity_router.get(
     "/teams/{team_id}/capacity",
     summary="A team's capacity: Σ points / Σ available points of those in post",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_team_capacity(
     team_id: str, principal: CurrentPrincipal, handlers: CasesDep

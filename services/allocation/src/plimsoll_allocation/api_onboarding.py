@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from plimsoll_allocation import onboarding
 from plimsoll_allocation.access import ADMIN, HEAD_OF_SERVICE, Place, actor, check_reaches
-from plimsoll_allocation.api import _RESPONSES, WorkforceDep
+from plimsoll_allocation.api import PROBLEM_RESPONSES, WorkforceDep
 from plimsoll_allocation.api_cases import CasesDep
 
 router = APIRouter(prefix="/onboarding", tags=["onboarding"])
@@ -81,10 +81,11 @@ _CASES_EXAMPLE = (
     "X123456,T-NORTH-1,community,C1,false,,P-0001,2024-10-01\n"
 )
 _REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **_RESPONSES,
+    **PROBLEM_RESPONSES,
     200: {"description": "The report, also when some rows were rejected"},
-    415: _RESPONSES[422] | {"description": "The body is not text/csv"},
-    422: _RESPONSES[422] | {"description": "The header is wrong: invalid-params names columns"},
+    415: PROBLEM_RESPONSES[422] | {"description": "The body is not text/csv"},
+    422: PROBLEM_RESPONSES[422]
+    | {"description": "The header is wrong: invalid-params names columns"},
 }
 
 

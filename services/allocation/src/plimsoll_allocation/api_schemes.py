@@ -37,7 +37,7 @@ from plimsoll_allocation.access import (
     check_region,
     forbidden,
 )
-from plimsoll_allocation.api import _RESPONSES
+from plimsoll_allocation.api import PROBLEM_RESPONSES
 from plimsoll_allocation.api_cases import CasesDep
 from plimsoll_allocation.domain import OutsideScope, Workload, pooled_capacity_percent
 from plimsoll_allocation.handlers import Cases
@@ -123,7 +123,9 @@ def _scheme_view(handlers: Cases, kind: str) -> SchemeView:
     return SchemeView(kind=kind, stream_version=stream_version, scheme=scheme)
 
 
-@router.get("/weighting-schemes", summary="The weighting schemes in force", responses=_RESPONSES)
+@router.get(
+    "/weighting-schemes", summary="The weighting schemes in force", responses=PROBLEM_RESPONSES
+)
 def read_schemes(_: CurrentPrincipal, handlers: CasesDep) -> list[SchemeView]:
     return [_scheme_view(handlers, scheme.kind) for scheme in handlers.schemes]
 
@@ -131,7 +133,7 @@ def read_schemes(_: CurrentPrincipal, handlers: CasesDep) -> list[SchemeView]:
 @router.get(
     "/weighting-schemes/{kind}",
     summary="The weighting scheme of a kind in force (probation, cafcass)",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_scheme(kind: str, _: CurrentPrincipal, handlers: CasesDep) -> SchemeView:
     return _scheme_view(handlers, kind)
@@ -140,7 +142,7 @@ def read_scheme(kind: str, _: CurrentPrincipal, handlers: CasesDep) -> SchemeVie
 @router.put(
     "/weighting-schemes/{kind}",
     summary="Bring a new version into force and re-weigh the open cases under it",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def change_scheme(
     kind: str,
@@ -172,7 +174,7 @@ def change_scheme(
 @router.get(
     "/regions/{region_id}/capacity",
     summary="A region's capacity: Σ points / Σ available points of those in post",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_region_capacity(
     region_id: str, principal: CurrentPrincipal, handlers: CasesDep
@@ -217,7 +219,7 @@ def read_region_capacity(
 @router.get(
     "/overrides",
     summary="Allocations above the override threshold: who decided, why, and the capacity",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def read_overrides(
     principal: CurrentPrincipal,
@@ -268,7 +270,7 @@ Reconciler = Annotated[Principal, Depends(require_roles(ADMIN, SERVICE))]
 @router.post(
     "/reductions/reconciliation",
     summary="Record the reductions that started or ended by today (run daily; safe to repeat)",
-    responses=_RESPONSES,
+    responses=PROBLEM_RESPONSES,
 )
 def reconcile_reductions(
     _: Reconciler, handlers: CasesDep, metadata: CommandMetadata
