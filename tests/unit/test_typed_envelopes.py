@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from plimsoll_events.catalogue import CATALOGUE
-from plimsoll_events.envelope import decode, encode, to_cloudevent
-from plimsoll_events.projection import TypedEnvelopes
+from plimsoll_events.envelope import TypedEnvelopes, decode, encode, to_cloudevent
 from plimsoll_events.records import Metadata, RecordedEvent
 
 TYPED = TypedEnvelopes(CATALOGUE)

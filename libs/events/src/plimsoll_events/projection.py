@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -31,11 +31,10 @@ from kafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 from opentelemetry.trace import Link
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Strict, ValidationError, create_model
 from sqlalchemy import Connection, Engine, text
 
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, dead_letter_topic
-from plimsoll_events.envelope import CloudEvent, cloudevent_type, decode
+from plimsoll_events.envelope import TypedEnvelopes, decode
 from plimsoll_events.metrics import PROJECTION_EVENTS, PROJECTION_LAG
 
 log = logging.getLogger(__name__)
@@ -104,52 +103,6 @@ class _Batch:
     records: Sequence[Any]
     readable: list[Delivered]
     rejected: list[_Rejected]
-
-
-class TypedEnvelopes:
-    """The envelope and the data of an event checked in one pass of pydantic's JSON parser.
-
-    One model per type at its latest version, with the data typed and no Python
-    validator: the common case costs a fraction of decoding the envelope and
-    then the data. Each is stricter than the general path (no extensions, the
-    exact type, time as an RFC 3339 string), so whatever it accepts the general
-    path would too. Anything else (an older version to upcast, an extension, a
-    malformed message) returns None and takes the general path, which also
-    explains what is wrong.
-    """
-
-    def __init__(self, catalogue: Catalogue) -> None:
-        fields: dict[str, Any] = {
-            name: (field.annotation, field) for name, field in CloudEvent.model_fields.items()
-        }
-        fields["time"] = (Annotated[AwareDatetime, Strict()], CloudEvent.model_fields["time"])
-        self._models: dict[bytes, type[BaseModel]] = {}
-        for model in catalogue.models():
-            if catalogue.latest(model.type) is model:
-                name = cloudevent_type(model.type, model.version)
-                self._models[name.encode()] = create_model(
-                    f"{model.__name__}Envelope",
-                    __config__=ConfigDict(frozen=True, extra="forbid"),
-                    **{
-                        **fields,
-                        "type": (Literal[name], ...),
-                        "data": (model, ...),
-                    },
-                )
-
-    def decode(self, raw: bytes) -> Any | None:
-        start = raw.find(b'"type":"')
-        if start < 0:
-            return None
-        start += len(b'"type":"')
-        # A wrong guess (a "type" inside data, say) fails the model's literal type: no harm.
-        model = self._models.get(raw[start : raw.find(b'"', start)])
-        if model is None:
-            return None
-        try:
-            return model.model_validate_json(raw)
-        except ValidationError:
-            return None
 
 
 class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
