@@ -15,7 +15,7 @@ from plimsoll_allocation.domain import (
     capacity_percent,
     case_points,
     impact_preview,
-    pooled_capacity_percent,
+    pooled,
     reduction_hours_from_percent,
 )
 from plimsoll_events.types.allocation import ReductionStarted
@@ -113,7 +113,7 @@ def test_team_capacity_is_total_points_over_total_available_points_not_a_mean():
 
     assert part_timer.capacity_percent == Decimal("150.0")
     assert full_timer.capacity_percent == Decimal("50.0")
-    assert pooled_capacity_percent([part_timer, full_timer]) == Decimal("83.3")  # 2720 / 3264
+    assert pooled([part_timer, full_timer]).capacity_percent == Decimal("83.3")  # 2720 / 3264
 
 
 def test_region_capacity_counts_the_points_of_members_with_no_available_points():
@@ -121,8 +121,8 @@ def test_region_capacity_counts_the_points_of_members_with_no_available_points()
     po = Workload(total_points=1000, available_points=2176)
 
     assert spo.capacity_percent == Decimal("0.0")
-    assert pooled_capacity_percent([spo, po]) == Decimal("55.1")  # 1200 / 2176 = 0.5514...
-    assert pooled_capacity_percent([]) == Decimal("0.0")
+    assert pooled([spo, po]).capacity_percent == Decimal("55.1")  # 1200 / 2176 = 0.5514...
+    assert pooled([]).capacity_percent == Decimal("0.0")
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ from plimsoll_allocation.api import (
     place_of,
     scoped_key,
 )
-from plimsoll_allocation.domain import Case, CaseProfile, pooled_capacity_percent
+from plimsoll_allocation.domain import Case, CaseProfile, pooled
 from plimsoll_allocation.handlers import Allocated, Cases
 from plimsoll_allocation.projections import CaseRow
 
@@ -493,12 +493,12 @@ def read_team_capacity(
     if not named and OPS not in principal.roles:
         check_reaches(principal, place)  # says why: outside their scope, or not their role
     members = team.members
-    workloads = [workload for _, workload in members]
+    whole = pooled(workload for _, workload in members)
     return TeamCapacityView(
         team_id=team_id,
-        total_points=sum(w.total_points for w in workloads),
-        available_points=sum(w.available_points for w in workloads),
-        capacity_percent=pooled_capacity_percent(workloads),
+        total_points=whole.total_points,
+        available_points=whole.available_points,
+        capacity_percent=whole.capacity_percent,
         practitioner_count=len(members),
         practitioners=[
             TeamMemberCapacity(

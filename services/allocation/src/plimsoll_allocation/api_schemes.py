@@ -39,7 +39,7 @@ from plimsoll_allocation.access import (
 )
 from plimsoll_allocation.api import PROBLEM_RESPONSES
 from plimsoll_allocation.api_cases import CasesDep
-from plimsoll_allocation.domain import OutsideScope, Workload, pooled_capacity_percent
+from plimsoll_allocation.domain import OutsideScope, Workload, pooled
 from plimsoll_allocation.handlers import Cases
 
 router = APIRouter(tags=["oversight"])
@@ -190,26 +190,28 @@ def read_region_capacity(
     by_team: dict[str, list[Workload]] = {}
     for member, workload in members:
         by_team.setdefault(member.team_id or "", []).append(workload)
-    workloads = [workload for _, workload in members]
+    whole = pooled(workload for _, workload in members)
     return RegionCapacityView(
         region_id=region_id,
-        total_points=sum(w.total_points for w in workloads),
-        available_points=sum(w.available_points for w in workloads),
-        capacity_percent=pooled_capacity_percent(workloads),
+        total_points=whole.total_points,
+        available_points=whole.available_points,
+        capacity_percent=whole.capacity_percent,
         practitioner_count=len(members),
-        teams=[
-            TeamFigures(
-                team_id=team_id,
-                total_points=sum(w.total_points for w in team),
-                available_points=sum(w.available_points for w in team),
-                capacity_percent=pooled_capacity_percent(team),
-                practitioner_count=len(team),
-            )
-            for team_id, team in by_team.items()
-        ]
+        teams=[_team_figures(team_id, team) for team_id, team in by_team.items()]
         if named
         else None,
         as_of=handlers.today(),
+    )
+
+
+def _team_figures(team_id: str, team: list[Workload]) -> TeamFigures:
+    whole = pooled(team)
+    return TeamFigures(
+        team_id=team_id,
+        total_points=whole.total_points,
+        available_points=whole.available_points,
+        capacity_percent=whole.capacity_percent,
+        practitioner_count=len(team),
     )
 
 

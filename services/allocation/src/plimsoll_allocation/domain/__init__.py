@@ -34,7 +34,7 @@ from plimsoll_allocation.domain.capacity import (
     available_points,
     capacity_percent,
     impact_preview,
-    pooled_capacity_percent,
+    pooled,
     reduction_hours_from_percent,
 )
 from plimsoll_allocation.domain.caseload import (
@@ -180,7 +180,7 @@ __all__ = [
     "grade_allowance",
     "hours_to_points",
     "impact_preview",
-    "pooled_capacity_percent",
+    "pooled",
     "practitioner_stream",
     "reduction_hours_from_percent",
     "reduction_reason",

@@ -82,11 +82,12 @@ class Workload:
         return capacity_percent(self.total_points, self.available_points)
 
 
-def pooled_capacity_percent(workloads: Iterable[Workload]) -> Decimal:
-    """A team's or region's capacity: Σ points / Σ available points, rounded as for one person.
+def pooled(workloads: Iterable[Workload]) -> Workload:
+    """A team's or region's workload: Σ points and Σ available points of its members.
 
-    Deliberately not the mean of the members' percentages: a part-timer at 150%
-    and a full-timer at 50% are not a team at 100% unless their points say so.
+    Its capacity is therefore Σ / Σ, rounded as for one person, and deliberately
+    not the mean of the members' percentages: a part-timer at 150% and a
+    full-timer at 50% are not a team at 100% unless their points say so.
     Members with no available points add their points and nothing to capacity.
     """
     total = 0
@@ -94,7 +95,7 @@ def pooled_capacity_percent(workloads: Iterable[Workload]) -> Decimal:
     for workload in workloads:
         total += workload.total_points
         available += workload.available_points
-    return capacity_percent(total, available)
+    return Workload(total, available)
 
 
 def reduction_hours_from_percent(contracted_hours: Decimal, percent: Decimal | None) -> Decimal:
