@@ -462,8 +462,9 @@ def read_impact(
     practitioner_id: str, case_id: str, principal: CurrentPrincipal, handlers: CasesDep
 ) -> ImpactView:
     _reads_as_self(principal, practitioner_id, self_allowed=False)
-    check_reaches(principal, place_of(handlers.workforce.read(practitioner_id).practitioner))
-    assessment = handlers.impact_of(practitioner_id, case_id)
+    reading = handlers.workforce.read(practitioner_id)
+    check_reaches(principal, place_of(reading.practitioner))
+    assessment = handlers.impact_of(reading, case_id)
     preview = assessment.preview
     return ImpactView(
         practitioner_id=practitioner_id,

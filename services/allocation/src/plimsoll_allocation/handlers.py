@@ -583,11 +583,13 @@ class Cases:
             total = projections.total_points(conn, practitioner_id)
         return reading, Workload(total, reading.available_points)
 
-    def impact_of(self, practitioner_id: str, case_id: str) -> AllocationAssessment:
-        """What giving the case to the practitioner would do to their capacity, and need."""
+    def impact_of(self, reading: PractitionerReading, case_id: str) -> AllocationAssessment:
+        """What giving the case to the practitioner read would do to their capacity, and need."""
         case = self.read_case(case_id).case
-        reading, workload = self.capacity_of(practitioner_id)
-        facts = PractitionerFacts.of(reading.practitioner, reading.scheme, workload.total_points)
+        practitioner = reading.practitioner
+        with self.caseload.reading() as conn:
+            total = projections.total_points(conn, practitioner.practitioner_id)
+        facts = PractitionerFacts.of(practitioner, reading.scheme, total)
         return assess_allocation(facts, case.points, self.policy)
 
     def reconcile_reductions(self, metadata: Metadata) -> tuple[int, int]:
@@ -604,7 +606,7 @@ class Cases:
         return TeamCapacity(region_id, self._workloads(members))
 
     def region_capacity(self, region_id: str) -> list[tuple[Member, Workload]]:
-        """Each practitioner of the region in post today (`Member.team_id` set), with workload."""
+        """Each practitioner of the region in post today, with their team and workload."""
         with self.caseload.reading() as conn:
             members = projections.region_members(conn, region_id, self.today())
         return self._workloads(members)
