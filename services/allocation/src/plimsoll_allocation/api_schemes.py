@@ -189,7 +189,7 @@ def read_region_capacity(
     members = handlers.region_capacity(region_id)
     by_team: dict[str, list[Workload]] = {}
     for member, workload in members:
-        by_team.setdefault(member.team_id or "", []).append(workload)
+        by_team.setdefault(member.team_id, []).append(workload)
     whole = pooled(workload for _, workload in members)
     return RegionCapacityView(
         region_id=region_id,

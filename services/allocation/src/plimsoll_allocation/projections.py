@@ -150,7 +150,7 @@ class Member:
     practitioner_id: str
     name: str
     total_points: int
-    team_id: str | None = None
+    team_id: str
 
 
 @dataclass(frozen=True)
@@ -486,10 +486,15 @@ def practitioner_ids(conn: Connection) -> list[str]:
 
 def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
     """The team's practitioners still in post today, with the points they carry."""
+    return _members_in_post(conn, "p.team_id = :place", team_id, today)
+
+
+def _members_in_post(conn: Connection, where: str, place: str, today: date) -> list[Member]:
+    """Those matching `where` (on `p`, with `:place`) still in post today, and their points."""
     rows = conn.execute(
         text(
-            """
-            select p.practitioner_id, p.name, coalesce(c.total, 0) as total_points
+            f"""
+            select p.practitioner_id, p.name, p.team_id, coalesce(c.total, 0) as total_points
             from caseload_practitioners p
             left join lateral (
                 -- One look-up in the open-cases index per member, whatever plan the
@@ -497,17 +502,18 @@ def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
                 select sum(points) as total from caseload_cases c
                 where c.practitioner_id = p.practitioner_id and c.open
             ) c on true
-            where p.team_id = :team and (p.leaving_date is null or p.leaving_date >= :today)
-            order by p.practitioner_id
-            """
+            where {where} and (p.leaving_date is null or p.leaving_date >= :today)
+            order by p.team_id, p.practitioner_id
+            """  # noqa: S608 - `where` is one of this module's constants
         ),
-        {"team": team_id, "today": today},
+        {"place": place, "today": today},
     ).mappings()
     return [
         Member(
             practitioner_id=row["practitioner_id"],
             name=row["name"],
             total_points=int(row["total_points"]),
+            team_id=row["team_id"],
         )
         for row in rows
     ]
@@ -543,30 +549,7 @@ def all_open_cases(conn: Connection) -> list[CaseRow]:
 
 def region_members(conn: Connection, region_id: str, today: date) -> list[Member]:
     """The region's practitioners still in post today, their team and the points they carry."""
-    rows = conn.execute(
-        text(
-            """
-            select p.practitioner_id, p.name, p.team_id, coalesce(c.total, 0) as total_points
-            from caseload_practitioners p
-            left join lateral (
-                select sum(points) as total from caseload_cases c
-                where c.practitioner_id = p.practitioner_id and c.open
-            ) c on true
-            where p.region_id = :region and (p.leaving_date is null or p.leaving_date >= :today)
-            order by p.team_id, p.practitioner_id
-            """
-        ),
-        {"region": region_id, "today": today},
-    ).mappings()
-    return [
-        Member(
-            practitioner_id=row["practitioner_id"],
-            name=row["name"],
-            total_points=int(row["total_points"]),
-            team_id=row["team_id"],
-        )
-        for row in rows
-    ]
+    return _members_in_post(conn, "p.region_id = :place", region_id, today)
 
 
 def overrides(
