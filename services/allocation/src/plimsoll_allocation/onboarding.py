@@ -354,32 +354,28 @@ def import_practitioners(
     workforce: Workforce, parsed: Parsed, check_place: PlaceCheck, metadata: Metadata
 ) -> Report:
     """Register each row's practitioner; each row its own command, keyed by its content."""
-    report = Report(rejected=list(parsed.rejected))
-    for raw in parsed.rows:
 
-        def register(raw: Row = raw) -> bool:
-            row = practitioner_row(raw)
-            key = practitioner_key(row)
-            if workforce.store.recorded_for(key) is not None:
-                return False
-            check_place(Place(row.team_id, row.region_id), "region_id")
-            workforce.register_practitioner(
-                practitioner_id=row.practitioner_id,
-                name=row.name,
-                grade=row.grade,
-                team_id=row.team_id,
-                region_id=row.region_id,
-                contracted_hours=row.contracted_hours,
-                start_date=row.start_date,
-                line_manager_id=row.line_manager_id,
-                metadata=metadata,
-                idempotency_key=key,
-            )
-            return True
+    def register(raw: Row, _: Report) -> bool:
+        row = practitioner_row(raw)
+        key = practitioner_key(row)
+        if workforce.store.recorded_for(key) is not None:
+            return False
+        check_place(Place(row.team_id, row.region_id), "region_id")
+        workforce.register_practitioner(
+            practitioner_id=row.practitioner_id,
+            name=row.name,
+            grade=row.grade,
+            team_id=row.team_id,
+            region_id=row.region_id,
+            contracted_hours=row.contracted_hours,
+            start_date=row.start_date,
+            line_manager_id=row.line_manager_id,
+            metadata=metadata,
+            idempotency_key=key,
+        )
+        return True
 
-        _import_one(report, raw.line, register, PRACTITIONER_COLUMNS)
-    report.rejected.sort(key=lambda r: r.line)
-    return report
+    return _import_each(parsed, register, PRACTITIONER_COLUMNS)
 
 
 def import_cases(
@@ -391,49 +387,53 @@ def import_cases(
     metadata: Metadata,
 ) -> Report:
     """Open each row's case and allocate it to its holder, if named: one append per row."""
+
+    def open_and_allocate(raw: Row, report: Report) -> bool:
+        row = case_row(raw)
+        key = case_key(row)
+        if cases.store.recorded_for(key) is not None:
+            return False
+        check_place(Place(row.team_id, cases.caseload.team_region(row.team_id)), "team_id")
+        if row.practitioner_id is None:
+            cases.open_case(
+                case_id=row.case_id,
+                team_id=row.team_id,
+                profile=row.profile,
+                opened_on=row.opened_on,
+                metadata=metadata,
+                idempotency_key=key,
+            )
+            return True
+        if _open_allocated(cases, row, actor, file_name, metadata, key):
+            report.overrides_recorded.append(row.line)
+        return True
+
+    return _import_each(parsed, open_and_allocate, CASE_COLUMNS)
+
+
+def _import_each(
+    parsed: Parsed, import_row: Callable[[Row, Report], bool], columns: Sequence[str]
+) -> Report:
+    """Run `import_row` on every row (True: recorded now; False: recorded before), reporting
+    each row's refusal by line and column; the other rows go in regardless."""
     report = Report(rejected=list(parsed.rejected))
     for raw in parsed.rows:
-
-        def open_and_allocate(raw: Row = raw) -> bool:
-            row = case_row(raw)
-            key = case_key(row)
-            if cases.store.recorded_for(key) is not None:
-                return False
-            check_place(Place(row.team_id, cases.caseload.team_region(row.team_id)), "team_id")
-            if row.practitioner_id is None:
-                cases.open_case(
-                    case_id=row.case_id,
-                    team_id=row.team_id,
-                    profile=row.profile,
-                    opened_on=row.opened_on,
-                    metadata=metadata,
-                    idempotency_key=key,
-                )
-                return True
-            if _open_allocated(cases, row, actor, file_name, metadata, key):
-                report.overrides_recorded.append(row.line)
-            return True
-
-        _import_one(report, raw.line, open_and_allocate, CASE_COLUMNS)
+        try:
+            recorded_now = import_row(raw, report)
+        except RowError as error:
+            report.rejected.append(Rejection(raw.line, error.field, error.reason))
+        except AllocationRefused as refusal:
+            column = refusal.field if refusal.field in columns else None
+            report.rejected.append(Rejection(raw.line, column, refusal.reason))
+        except (ConcurrencyError, IdempotencyKeyReused) as error:
+            report.rejected.append(Rejection(raw.line, None, f"{error}; upload the file again"))
+        else:
+            if recorded_now:
+                report.accepted += 1
+            else:
+                report.already_imported += 1
     report.rejected.sort(key=lambda r: r.line)
     return report
-
-
-def _import_one(report: Report, line: int, run: Callable[[], bool], columns: Sequence[str]) -> None:
-    try:
-        recorded_now = run()
-    except RowError as error:
-        report.rejected.append(Rejection(line, error.field, error.reason))
-    except AllocationRefused as refusal:
-        column = refusal.field if refusal.field in columns else None
-        report.rejected.append(Rejection(line, column, refusal.reason))
-    except (ConcurrencyError, IdempotencyKeyReused) as error:
-        report.rejected.append(Rejection(line, None, f"{error}; upload the file again"))
-    else:
-        if recorded_now:
-            report.accepted += 1
-        else:
-            report.already_imported += 1
 
 
 def _open_allocated(
