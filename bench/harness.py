@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from plimsoll_events.kafka import KafkaAccess
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -108,9 +109,9 @@ def postgres_server() -> PostgresServer:
     return PostgresServer(DEFAULT_PG[0], port)
 
 
-def kafka_bootstrap() -> str:
-    """The stack's Kafka bootstrap servers (for the relay and projection benchmarks)."""
-    return str(endpoints().get("kafka_bootstrap") or DEFAULT_KAFKA)
+def kafka() -> KafkaAccess:
+    """The stack's Kafka (for the relay and projection benchmarks)."""
+    return KafkaAccess(str(endpoints().get("kafka_bootstrap") or DEFAULT_KAFKA))
 
 
 @dataclass(frozen=True)

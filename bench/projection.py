@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import sqlalchemy
 from kafka import KafkaConsumer
+from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.projection import Delivered, ProjectionRunner
 from plimsoll_events.relay import OutboxRelay
 from plimsoll_events.store import EventStore
@@ -27,7 +28,7 @@ from bench.harness import (
     Settings,
     durability,
     environment,
-    kafka_bootstrap,
+    kafka,
     median,
     rounded,
     scratch_database,
@@ -70,11 +71,11 @@ class MinutesPerPractitioner:
         )
 
 
-def _bare(bootstrap: str, topic: str, total: int) -> float:
+def _bare(access: KafkaAccess, topic: str, total: int) -> float:
     start = time.perf_counter()
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **access.options(),
         group_id=f"bench-bare-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -89,9 +90,9 @@ def _bare(bootstrap: str, topic: str, total: int) -> float:
         consumer.close()
 
 
-def _runner(engine: sqlalchemy.Engine, bootstrap: str, topic: str, total: int) -> float:
+def _runner(engine: sqlalchemy.Engine, access: KafkaAccess, topic: str, total: int) -> float:
     projection = MinutesPerPractitioner(topic)
-    runner = ProjectionRunner(engine, projection, bootstrap=bootstrap)
+    runner = ProjectionRunner(engine, projection, kafka=access)
     runner.create_schema()
     try:
         start = time.perf_counter()
@@ -108,7 +109,7 @@ def _runner(engine: sqlalchemy.Engine, bootstrap: str, topic: str, total: int) -
 
 def projection_throughput(settings: Settings) -> Result:
     total = 20_000 if settings.quick else 100_000
-    bootstrap = kafka_bootstrap()
+    access = kafka()
     with scratch_database("projection_throughput") as db:
         before = durability(db.conninfo)
         engine = sqlalchemy.create_engine(db.sqlalchemy_url)
@@ -117,9 +118,9 @@ def projection_throughput(settings: Settings) -> Result:
         try:
             store.create_schema()
             store.import_events(_streams("projection", total, settings.stream_length))
-            ensure_event_topic(bootstrap, topic, partitions=6)
+            ensure_event_topic(access, topic, partitions=6)
             relay = OutboxRelay(
-                store, engine, bootstrap=bootstrap, topic=topic, source="/plimsoll/timesheet"
+                store, engine, kafka=access, topic=topic, source="/plimsoll/timesheet"
             )
             try:
                 relay.create_schema()
@@ -130,8 +131,8 @@ def projection_throughput(settings: Settings) -> Result:
             bare: list[float] = []
             ours: list[float] = []
             for _ in range(settings.runs):
-                bare.append(total / _bare(bootstrap, topic, total))
-                ours.append(total / _runner(engine, bootstrap, topic, total))
+                bare.append(total / _bare(access, topic, total))
+                ours.append(total / _runner(engine, access, topic, total))
         finally:
             store.close()
             engine.dispose()

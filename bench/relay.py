@@ -20,7 +20,7 @@ from bench.harness import (
     Settings,
     durability,
     environment,
-    kafka_bootstrap,
+    kafka,
     median,
     rounded,
     scratch_database,
@@ -44,7 +44,7 @@ def _publish_all(relay: OutboxRelay, total: int) -> float:
 
 def relay_throughput(settings: Settings) -> Result:
     total = 20_000 if settings.quick else 100_000
-    bootstrap = kafka_bootstrap()
+    access = kafka()
     with scratch_database("relay_throughput") as db:
         before = durability(db.conninfo)
         engine = sqlalchemy.create_engine(db.sqlalchemy_url)
@@ -55,9 +55,9 @@ def relay_throughput(settings: Settings) -> Result:
             for run in range(settings.runs):
                 store.import_events(_streams(f"run{run}", total, settings.stream_length))
                 topic = f"bench.relay.{uuid.uuid4().hex[:8]}"
-                ensure_event_topic(bootstrap, topic, partitions=6)
+                ensure_event_topic(access, topic, partitions=6)
                 relay = OutboxRelay(
-                    store, engine, bootstrap=bootstrap, topic=topic, source="/plimsoll/timesheet"
+                    store, engine, kafka=access, topic=topic, source="/plimsoll/timesheet"
                 )
                 try:
                     relay.create_schema()

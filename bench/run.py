@@ -10,7 +10,7 @@ Adding a benchmark: write ``bench/<module>.py`` with a function
 :func:`bench.harness.scratch_database` and checks
 :func:`bench.harness.durability` before and after, then list it in
 ``REGISTRY`` below. Benchmarks that need Kafka get its address from
-:func:`bench.harness.kafka_bootstrap`.
+:func:`bench.harness.kafka`.
 """
 
 from __future__ import annotations

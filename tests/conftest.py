@@ -16,6 +16,7 @@ from types import ModuleType
 import httpx
 import psycopg
 import pytest
+from plimsoll_events.kafka import KafkaAccess
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_SCRIPT = ROOT / "deploy" / "local" / "stack.py"
@@ -50,6 +51,11 @@ class Stack:
     services: dict[str, str]
     secrets: dict[str, str]
     module: ModuleType
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """Kafka as the tests reach it."""
+        return KafkaAccess(self.kafka_bootstrap)
 
     def token(self, username: str) -> str:
         """An access token for a demo user, by password grant on the public client."""

@@ -28,6 +28,7 @@ from kafka.errors import KafkaError
 from plimsoll_events.catalogue import topic_for
 from plimsoll_events.envelope import TYPE_PREFIX
 from plimsoll_events.hmpps import HMPPS_TOPIC
+from plimsoll_events.kafka import KafkaAccess
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("PLIMSOLL_STACK_DIR", ROOT / ".stack"))
@@ -123,9 +124,9 @@ def event_kind(topic: str, message: Json) -> str:
     return str(message["type"]).removeprefix(f"{TYPE_PREFIX}.").rsplit(".v", 1)[0]
 
 
-def reader_from_now(bootstrap: str) -> KafkaConsumer:
+def reader_from_now(kafka: KafkaAccess) -> KafkaConsumer:
     """A consumer of both topics (no group), placed after their last messages."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka.options(), enable_auto_commit=False)
     topics = (EVENTS_TOPIC, HMPPS_TOPIC)
     partitions = [
         TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
@@ -158,7 +159,9 @@ def read_ours(
 def story(endpoints: Json) -> None:
     services, issuer = endpoints["services"], endpoints["keycloak_issuer"]
     api = Allocation(services["allocation"], issuer)
-    kafka = reader_from_now(endpoints["kafka_bootstrap"])  # this run's events come after
+    kafka = reader_from_now(
+        KafkaAccess(endpoints["kafka_bootstrap"])
+    )  # this run's events come after
 
     step("Every service is live and ready; Mo signs in through Keycloak")
     for name, base in services.items():

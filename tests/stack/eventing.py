@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 
 from kafka import KafkaConsumer, TopicPartition
+from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.projection import Delivered
 from plimsoll_events.records import Metadata, NewEvent
 from plimsoll_events.topics import ensure_event_topic
@@ -27,15 +28,15 @@ def hours_logged(practitioner: str, minutes: int, day: str = "2026-11-30") -> Ne
     )
 
 
-def new_topic(bootstrap: str, partitions: int = 3) -> str:
+def new_topic(kafka: KafkaAccess, partitions: int = 3) -> str:
     topic = f"test.{uuid.uuid4().hex[:10]}"
-    ensure_event_topic(bootstrap, topic, partitions=partitions)
+    ensure_event_topic(kafka, topic, partitions=partitions)
     return topic
 
 
-def read_topic(bootstrap: str, topic: str, expect: int, timeout_ms: int = 20_000) -> list:
+def read_topic(kafka: KafkaAccess, topic: str, expect: int, timeout_ms: int = 20_000) -> list:
     """Every message on ``topic`` (at least ``expect`` of them), partition by partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka.options(), enable_auto_commit=False)
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)

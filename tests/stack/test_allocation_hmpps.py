@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.topics import ensure_event_topic
 
 pytestmark = pytest.mark.stack
@@ -29,9 +30,9 @@ def headers(stack):
     return {"Authorization": f"Bearer {stack.token('mo.manager')}"}
 
 
-def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
-    ensure_event_topic(bootstrap, TOPIC)  # the service creates it too; either may be first
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def _end_offsets(kafka: KafkaAccess) -> dict[TopicPartition, int]:
+    ensure_event_topic(kafka, TOPIC)  # the service creates it too; either may be first
+    consumer = KafkaConsumer(**kafka.options(), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC) or []]
         return dict(consumer.end_offsets(partitions))
@@ -39,9 +40,11 @@ def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
         consumer.close()
 
 
-def _read_until(bootstrap, offsets, done, timeout_s: float = 30.0) -> list[tuple[bytes, dict]]:
+def _read_until(
+    kafka: KafkaAccess, offsets, done, timeout_s: float = 30.0
+) -> list[tuple[bytes, dict]]:
     """Messages after `offsets` until `done(messages)` or the timeout."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka.options(), enable_auto_commit=False)
     consumer.assign(list(offsets))
     for partition, offset in offsets.items():
         consumer.seek(partition, offset)
@@ -57,7 +60,7 @@ def _read_until(bootstrap, offsets, done, timeout_s: float = 30.0) -> list[tuple
 
 
 def test_registering_reducing_and_allocating_publish_hmpps_events(stack, api, headers):
-    offsets = _end_offsets(stack.kafka_bootstrap)
+    offsets = _end_offsets(stack.kafka)
     suffix = uuid.uuid4().hex[:10]
     practitioner_id = f"P-H-{suffix}"
     case_id = f"X{suffix}"
@@ -109,7 +112,7 @@ def test_registering_reducing_and_allocating_publish_hmpps_events(stack, api, he
 
     # At least once: a resent message is the same message again; count each once.
     found = []
-    for key, message in ours(_read_until(stack.kafka_bootstrap, offsets, done)):
+    for key, message in ours(_read_until(stack.kafka, offsets, done)):
         if (key, message) not in found:
             found.append((key, message))
     for _, message in found:

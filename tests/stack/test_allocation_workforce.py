@@ -342,9 +342,7 @@ def test_unauthenticated_is_401(api):
 
 def test_registration_reaches_kafka_as_a_cloudevent(api, stack, tokens):
     topic = "plimsoll.allocation"
-    consumer = KafkaConsumer(
-        bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False, group_id=None
-    )
+    consumer = KafkaConsumer(**stack.kafka.options(), enable_auto_commit=False, group_id=None)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)

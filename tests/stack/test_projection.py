@@ -16,14 +16,12 @@ from .eventing import MinutesByPractitioner, hours_logged, new_topic, read_topic
 
 @pytest.fixture
 def topic(stack):
-    return new_topic(stack.kafka_bootstrap)
+    return new_topic(stack.kafka)
 
 
 @pytest.fixture
 def relay(stack, store, engine, topic):
-    relay = OutboxRelay(
-        store, engine, bootstrap=stack.kafka_bootstrap, topic=topic, source="/plimsoll/timesheet"
-    )
+    relay = OutboxRelay(store, engine, kafka=stack.kafka, topic=topic, source="/plimsoll/timesheet")
     relay.create_schema()
     yield relay
     relay.close()
@@ -31,13 +29,13 @@ def relay(stack, store, engine, topic):
 
 @pytest.fixture
 def producer(stack):
-    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**stack.kafka.options(), acks="all")
     yield producer
     producer.close()
 
 
 def _runner(stack, engine, projection) -> ProjectionRunner:
-    runner = ProjectionRunner(engine, projection, bootstrap=stack.kafka_bootstrap)
+    runner = ProjectionRunner(engine, projection, kafka=stack.kafka)
     runner.create_schema()
     return runner
 
@@ -147,7 +145,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_runner_carries_on(
     with engine.connect() as conn:
         assert [(r[0], r[1]) for r in projection.rows(conn)] == [("P-1", 30), ("P-2", 20)]
 
-    dead = read_topic(stack.kafka_bootstrap, dead_letter_topic(topic), expect=4)
+    dead = read_topic(stack.kafka, dead_letter_topic(topic), expect=4)
     assert len(dead) == 4
     reasons = {r.value: dict(r.headers)["dlq-reason"].decode() for r in dead}
     assert reasons[unreadable[0]].startswith("unreadable: MalformedEnvelope")

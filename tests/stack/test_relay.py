@@ -26,7 +26,7 @@ def _relay(store, engine, stack, topic, batch_size=2000) -> OutboxRelay:
     relay = OutboxRelay(
         store,
         engine,
-        bootstrap=stack.kafka_bootstrap,
+        kafka=stack.kafka,
         topic=topic,
         source=SOURCE,
         batch_size=batch_size,
@@ -43,7 +43,7 @@ def _positions_by_key(records) -> dict[bytes, list[int]]:
 
 
 def test_relay_publishes_in_position_order_keyed_by_practitioner(stack, store, engine):
-    topic = new_topic(stack.kafka_bootstrap)
+    topic = new_topic(stack.kafka)
     for i in range(30):
         practitioner = f"P-{i % 3}"
         store.append(f"timesheet-{practitioner}", i // 3, [hours_logged(practitioner, i + 1)])
@@ -55,7 +55,7 @@ def test_relay_publishes_in_position_order_keyed_by_practitioner(stack, store, e
         relay.close()
     assert relay.last_published() == 30
 
-    records = read_topic(stack.kafka_bootstrap, topic, expect=30)
+    records = read_topic(stack.kafka, topic, expect=30)
     assert len(records) == 30
     by_key = _positions_by_key(records)
     assert set(by_key) == {b"P-0", b"P-1", b"P-2"}
@@ -69,7 +69,7 @@ def test_relay_publishes_in_position_order_keyed_by_practitioner(stack, store, e
 
 
 def test_published_envelope_is_exactly_the_recorded_event(stack, store, engine):
-    topic = new_topic(stack.kafka_bootstrap, partitions=1)
+    topic = new_topic(stack.kafka, partitions=1)
     traced = Metadata(
         actor="mo.manager",
         correlation_id=uuid.uuid4(),
@@ -90,7 +90,7 @@ def test_published_envelope_is_exactly_the_recorded_event(stack, store, engine):
         relay.publish_pending()
     finally:
         relay.close()
-    records = read_topic(stack.kafka_bootstrap, topic, expect=2)
+    records = read_topic(stack.kafka, topic, expect=2)
     recorded = store.read_all(0)
     assert [decode(r.value) for r in records] == [to_cloudevent(e, SOURCE) for e in recorded]
     assert [r.key for r in records] == [b"P-1", b"s"]
@@ -99,7 +99,7 @@ def test_published_envelope_is_exactly_the_recorded_event(stack, store, engine):
 
 
 def test_nothing_new_publishes_nothing(stack, store, engine):
-    topic = new_topic(stack.kafka_bootstrap)
+    topic = new_topic(stack.kafka)
     relay = _relay(store, engine, stack, topic)
     try:
         assert relay.publish_pending() == 0
@@ -111,7 +111,7 @@ def test_nothing_new_publishes_nothing(stack, store, engine):
 
 
 def test_failure_before_recording_position_resends_and_skips_nothing(stack, store, engine):
-    topic = new_topic(stack.kafka_bootstrap, partitions=1)
+    topic = new_topic(stack.kafka, partitions=1)
     for i in range(10):
         store.append("s", i, [hours_logged("P-1", i + 1)])
     relay = _relay(store, engine, stack, topic, batch_size=4)
@@ -135,9 +135,7 @@ def test_failure_before_recording_position_resends_and_skips_nothing(stack, stor
     finally:
         engine.begin = original_begin
         relay.close()
-    positions = [
-        decode(r.value).plimsollposition for r in read_topic(stack.kafka_bootstrap, topic, 14)
-    ]
+    positions = [decode(r.value).plimsollposition for r in read_topic(stack.kafka, topic, 14)]
     # Batch 5..8 went out twice; nothing is missing and each run is in order.
     assert positions == [1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8, 9, 10]
 
@@ -146,12 +144,13 @@ RELAY_PROCESS = textwrap.dedent(
     """
     import sys, threading
     import sqlalchemy
+    from plimsoll_events.kafka import KafkaAccess
     from plimsoll_events.relay import OutboxRelay
     from plimsoll_events.store import EventStore
     url, bootstrap, topic = sys.argv[1:4]
     engine = sqlalchemy.create_engine(url)
     store = EventStore(engine)
-    relay = OutboxRelay(store, engine, bootstrap=bootstrap, topic=topic,
+    relay = OutboxRelay(store, engine, kafka=KafkaAccess(bootstrap), topic=topic,
                         source="/plimsoll/timesheet", batch_size=200)
     relay.create_schema()
     relay.run(threading.Event())
@@ -162,7 +161,7 @@ RELAY_PROCESS = textwrap.dedent(
 def test_relay_killed_mid_run_publishes_everything_in_order_after_restart(
     stack, store, engine, scratch_database
 ):
-    topic = new_topic(stack.kafka_bootstrap)
+    topic = new_topic(stack.kafka)
     store.import_events(
         (f"timesheet-P-{p}", [hours_logged(f"P-{p}", m + 1) for m in range(100)]) for p in range(50)
     )
@@ -194,7 +193,7 @@ def test_relay_killed_mid_run_publishes_everything_in_order_after_restart(
         process.wait(timeout=30)
     assert published() == total
 
-    records = read_topic(stack.kafka_bootstrap, topic, expect=total)
+    records = read_topic(stack.kafka, topic, expect=total)
     by_key = _positions_by_key(records)
     assert len(by_key) == 50
     for positions in by_key.values():
@@ -206,7 +205,7 @@ def test_relay_killed_mid_run_publishes_everything_in_order_after_restart(
 
 
 def test_second_relay_waits_while_the_first_leads(stack, store, engine):
-    topic = new_topic(stack.kafka_bootstrap)
+    topic = new_topic(stack.kafka)
     first = _relay(store, engine, stack, topic)
     second = _relay(store, engine, stack, topic)
     stop = threading.Event()
@@ -225,7 +224,7 @@ def test_second_relay_waits_while_the_first_leads(stack, store, engine):
 
 
 def test_an_encoder_decides_each_events_messages_on_its_own_topic(stack, store, engine):
-    topic = new_topic(stack.kafka_bootstrap, partitions=1)
+    topic = new_topic(stack.kafka, partitions=1)
     for i in range(10):
         store.append("s", i, [hours_logged(f"P-{i % 2}", i + 1)])
 
@@ -240,7 +239,7 @@ def test_an_encoder_decides_each_events_messages_on_its_own_topic(stack, store, 
     relay = OutboxRelay(
         store,
         engine,
-        bootstrap=stack.kafka_bootstrap,
+        kafka=stack.kafka,
         topic=topic,
         source=SOURCE,
         batch_size=3,
@@ -256,7 +255,7 @@ def test_an_encoder_decides_each_events_messages_on_its_own_topic(stack, store, 
         relay.close()
     # The position covers every event, including those that published nothing.
     assert relay.last_published() == 10
-    records = read_topic(stack.kafka_bootstrap, topic, expect=5)
+    records = read_topic(stack.kafka, topic, expect=5)
     assert [(r.key, json.loads(r.value)) for r in records] == [
         (b"P-1", {"minutes": m, "position": m}) for m in (2, 4, 6, 8, 10)
     ]

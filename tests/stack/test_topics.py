@@ -8,9 +8,9 @@ from .eventing import new_topic
 
 
 def test_event_topic_and_dead_letter_topic_keep_events_forever(stack):
-    topic = new_topic(stack.kafka_bootstrap, partitions=4)
-    ensure_event_topic(stack.kafka_bootstrap, topic, partitions=4)  # a second call is harmless
-    admin = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    topic = new_topic(stack.kafka, partitions=4)
+    ensure_event_topic(stack.kafka, topic, partitions=4)  # a second call is harmless
+    admin = KafkaAdminClient(**stack.kafka.options())
     try:
         for name in (topic, dead_letter_topic(topic)):
             (description,) = admin.describe_topics([name])

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, text
 
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, dead_letter_topic
 from plimsoll_events.envelope import TypedEnvelopes, decode
+from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.metrics import PROJECTION_EVENTS, PROJECTION_LAG
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ class ProjectionRunner:
         engine: Engine,
         projection: Projection,
         *,
-        bootstrap: str,
+        kafka: KafkaAccess,
         catalogue: Catalogue = CATALOGUE,
         max_batch: int = 5000,
     ) -> None:
@@ -130,7 +131,7 @@ class ProjectionRunner:
         self.projection = projection
         self.catalogue = catalogue
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka.options(),
             group_id=f"projection-{projection.name}",
             client_id=f"projection-{projection.name}",
             enable_auto_commit=False,
@@ -139,9 +140,7 @@ class ProjectionRunner:
             max_partition_fetch_bytes=4 * 1024 * 1024,  # fewer, larger fetches
             isolation_level="read_committed",
         )
-        self.dead_letters = KafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all"
-        )
+        self.dead_letters = KafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
         self._subscribed = False
         self._typed = TypedEnvelopes(catalogue)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{projection.name}")

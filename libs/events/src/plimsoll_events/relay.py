@@ -33,6 +33,7 @@ from kafka.partitioner.default import DefaultPartitioner, murmur2
 from sqlalchemy import Engine
 
 from plimsoll_events.envelope import CONTENT_TYPE, SCHEMA_BASE_URI, TYPE_PREFIX
+from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.metrics import RELAY_BACKLOG, RELAY_PUBLISHED
 from plimsoll_events.records import RecordedEvent
 from plimsoll_events.store import EventStore, psycopg_url
@@ -122,7 +123,7 @@ class OutboxRelay:
         store: EventStore,
         engine: Engine,
         *,
-        bootstrap: str,
+        kafka: KafkaAccess,
         topic: str,
         source: str,
         batch_size: int = 2000,
@@ -137,7 +138,7 @@ class OutboxRelay:
         self.source = source
         self.batch_size = batch_size
         self.producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
+            **kafka.options(),
             client_id=f"relay-{topic}",
             enable_idempotence=True,
             acks="all",

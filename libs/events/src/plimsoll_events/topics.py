@@ -6,13 +6,14 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from plimsoll_events.catalogue import dead_letter_topic
+from plimsoll_events.kafka import KafkaAccess
 
 # Events are the record of what happened: they are kept forever.
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
 def ensure_event_topic(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topic: str,
     *,
     partitions: int = 6,
@@ -25,7 +26,7 @@ def ensure_event_topic(
     retries in a loop wants to notice a stop request sooner than kafka-python's 30 s).
     """
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap,
+        **kafka.options(),
         client_id="plimsoll-topics",
         bootstrap_timeout_ms=bootstrap_timeout_ms,
     )

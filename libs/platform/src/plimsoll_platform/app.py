@@ -53,12 +53,12 @@ def create_service_app(
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
     engine = engine or create_engine_for(settings)
-    kafka_check = KafkaCheck(settings.kafka_bootstrap)
+    kafka_check = KafkaCheck(settings.kafka)
     sourcing = (
         EventSourcing(
             engine,
             service=settings.service_name,
-            kafka_bootstrap=settings.kafka_bootstrap,
+            kafka=settings.kafka,
             extra_relays=extra_relays,
         )
         if event_sourced

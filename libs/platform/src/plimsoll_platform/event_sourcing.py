@@ -29,6 +29,7 @@ from fastapi import Depends, Request
 from opentelemetry import trace
 from plimsoll_events.catalogue import topic_for
 from plimsoll_events.handling import IdempotencyKeyReused
+from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.records import Metadata
 from plimsoll_events.relay import Encoder, OutboxRelay
 from plimsoll_events.store import ConcurrencyError, EventStore
@@ -68,14 +69,14 @@ class EventSourcing:
         engine: Engine,
         *,
         service: str,
-        kafka_bootstrap: str,
+        kafka: KafkaAccess,
         extra_relays: Sequence[ExtraRelay] = (),
     ) -> None:
         self.engine = engine
         self.store = EventStore(engine)
         self.topic = topic_for(service)
         self.source = f"/plimsoll/{service}"
-        self.kafka_bootstrap = kafka_bootstrap
+        self.kafka = kafka
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._relay, args=(self.topic, None), name=f"relay-{service}", daemon=True
@@ -108,14 +109,12 @@ class EventSourcing:
         while not self._stop.is_set():
             relay: OutboxRelay | None = None
             try:
-                ensure_event_topic(
-                    self.kafka_bootstrap, topic, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS
-                )
+                ensure_event_topic(self.kafka, topic, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
                 if extra is None:
                     relay = OutboxRelay(
                         self.store,
                         self.engine,
-                        bootstrap=self.kafka_bootstrap,
+                        kafka=self.kafka,
                         topic=topic,
                         source=self.source,
                     )
@@ -123,7 +122,7 @@ class EventSourcing:
                     relay = OutboxRelay(
                         self.store,
                         self.engine,
-                        bootstrap=self.kafka_bootstrap,
+                        kafka=self.kafka,
                         topic=topic,
                         source=self.source,
                         encode=extra.encoder(self.store),

@@ -12,6 +12,7 @@ from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Response
 from kafka.admin import KafkaAdminClient
+from plimsoll_events.kafka import KafkaAccess
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
@@ -46,8 +47,8 @@ def database_check(engine: Engine) -> Check:
 class KafkaCheck:
     """Asks the broker for its topics over one long-lived admin connection."""
 
-    def __init__(self, bootstrap: str, timeout_ms: int = 2000) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, timeout_ms: int = 2000) -> None:
+        self.kafka = kafka
         self.timeout_ms = timeout_ms
         self._admin: KafkaAdminClient | None = None
         self._lock = threading.Lock()
@@ -57,7 +58,7 @@ class KafkaCheck:
             try:
                 if self._admin is None:
                     self._admin = KafkaAdminClient(
-                        bootstrap_servers=self.bootstrap,
+                        **self.kafka.options(),
                         client_id="plimsoll-readiness",
                         bootstrap_timeout_ms=self.timeout_ms,
                         request_timeout_ms=self.timeout_ms,

@@ -1,6 +1,7 @@
 """Settings every service reads from its environment (prefix ``PLIMSOLL_``)."""
 
-from pydantic import Field
+from plimsoll_events.kafka import KafkaAccess
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,6 +13,10 @@ class ServiceSettings(BaseSettings):
     service_name: str
     database_url: str = Field(description="SQLAlchemy URL, postgresql+psycopg://...")
     kafka_bootstrap: str = Field(description="host:port of the Kafka bootstrap servers")
+    kafka_username: str | None = Field(
+        default=None, description="SASL/SCRAM principal on Kafka; none connects without auth"
+    )
+    kafka_password: SecretStr | None = None
     keycloak_issuer: str = Field(description="issuer URL of the plimsoll realm")
     token_audience: str = "plimsoll"  # noqa: S105 - an audience name, not a secret
     log_level: str = "INFO"
@@ -19,3 +24,14 @@ class ServiceSettings(BaseSettings):
         default=None, description="OTLP/HTTP endpoint for traces; none exports nothing"
     )
     readiness_timeout_seconds: float = 2.0
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """How this service reaches Kafka, as its own principal."""
+        return KafkaAccess(
+            self.kafka_bootstrap,
+            username=self.kafka_username,
+            password=None
+            if self.kafka_password is None
+            else self.kafka_password.get_secret_value(),
+        )
