@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy
 from plimsoll_events.records import Metadata, NewEvent
-from plimsoll_events.store import ConcurrencyError, EventStore
+from plimsoll_events.store import ConcurrencyError, EventStore, Idempotency
 
 ACTOR = Metadata(actor="mo.manager", correlation_id=uuid.uuid4())
 
@@ -120,11 +120,11 @@ class EventStoreContract:
         assert seen == list(range(1, 201))
 
     def test_retried_command_with_same_idempotency_key_appends_nothing(self, store):
-        first = store.append("s", 0, [hours_logged("P1")], idempotency_key="cmd-1")
-        again = store.append("s", 0, [hours_logged("P1")], idempotency_key="cmd-1")
+        first = store.append("s", 0, [hours_logged("P1")], idempotency=Idempotency("cmd-1"))
+        again = store.append("s", 0, [hours_logged("P1")], idempotency=Idempotency("cmd-1"))
         assert [e.event_id for e in again] == [e.event_id for e in first]
         assert len(store.read_stream("s")) == 1
-        store.append("s", 1, [hours_logged("P1")], idempotency_key="cmd-2")
+        store.append("s", 1, [hours_logged("P1")], idempotency=Idempotency("cmd-2"))
         assert len(store.read_stream("s")) == 2
 
     def test_import_loads_new_streams_after_existing_events(self, store):

@@ -4,13 +4,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from plimsoll_events.records import NewEvent, RecordedEvent
-from plimsoll_events.store import ConcurrencyError
+from plimsoll_events.store import ConcurrencyError, Idempotency, IdempotencyKeyReused
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self.events: list[RecordedEvent] = []
-        self.keys: dict[str, list[RecordedEvent]] = {}
+        self.keys: dict[str, tuple[str, list[RecordedEvent]]] = {}
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         return [
@@ -26,8 +26,12 @@ class MemoryStore:
         expected_version: int,
         events: Sequence[NewEvent],
         *,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
+        if idempotency is not None:
+            earlier = self.recorded_for(stream_id, idempotency)
+            if earlier is not None:
+                return earlier
         if len(self.read_stream(stream_id)) != expected_version:
             raise ConcurrencyError(stream_id, expected_version)
         recorded = [
@@ -46,9 +50,15 @@ class MemoryStore:
             for n, e in enumerate(events, start=1)
         ]
         self.events.extend(recorded)
-        if idempotency_key is not None:
-            self.keys[idempotency_key] = recorded
+        if idempotency is not None:
+            self.keys[idempotency.key] = (idempotency.fingerprint, recorded)
         return recorded
 
-    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None:
-        return self.keys.get(idempotency_key)
+    def recorded_for(self, stream_id: str, idempotency: Idempotency) -> list[RecordedEvent] | None:
+        earlier = self.keys.get(idempotency.key)
+        if earlier is None:
+            return None
+        fingerprint, recorded = earlier
+        if recorded[0].stream_id != stream_id or fingerprint != idempotency.fingerprint:
+            raise IdempotencyKeyReused(stream_id, recorded[0].stream_id)
+        return recorded

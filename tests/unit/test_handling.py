@@ -9,7 +9,14 @@ from uuid import uuid4
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from plimsoll_events.handling import Decider, IdempotencyKeyReused, execute, load, load_many
+from plimsoll_events.handling import (
+    Decider,
+    Idempotency,
+    IdempotencyKeyReused,
+    execute,
+    load,
+    load_many,
+)
 from plimsoll_events.records import Metadata
 from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import ContractedHoursChanged, PractitionerRegistered
@@ -94,11 +101,11 @@ def test_refusal_appends_nothing():
 
 def test_retry_with_the_same_key_returns_the_first_events_without_deciding():
     store = MemoryStore()
-    first = execute(store, HOURS, "s", 37, METADATA, idempotency_key="k")
-    assert execute(store, HOURS, "s", 37, METADATA, idempotency_key="k") == first
+    first = execute(store, HOURS, "s", 37, METADATA, idempotency=Idempotency("k"))
+    assert execute(store, HOURS, "s", 37, METADATA, idempotency=Idempotency("k")) == first
     assert len(store.events) == 1
     with pytest.raises(IdempotencyKeyReused):
-        execute(store, HOURS, "other", 37, METADATA, idempotency_key="k")
+        execute(store, HOURS, "other", 37, METADATA, idempotency=Idempotency("k"))
 
 
 def test_concurrency_error_is_a_409_problem():

@@ -1,7 +1,6 @@
 """The schemes in force, served from their streams, and which cases a new version may re-weigh."""
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from uuid import uuid4
 
 from plimsoll_allocation.domain import (
@@ -14,50 +13,11 @@ from plimsoll_allocation.domain import (
 from plimsoll_allocation.handlers import SchemesInForce, may_weigh_differently, weighs
 from plimsoll_allocation.projections import CaseRow
 from plimsoll_events.handling import execute
-from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+from plimsoll_events.records import Metadata
+
+from unit.memory_store import MemoryStore
 
 METADATA = Metadata(actor="hana.head", correlation_id=uuid4())
-
-
-class _Store:
-    def __init__(self) -> None:
-        self.events: list[RecordedEvent] = []
-        self.reads = 0
-
-    def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        self.reads += 1
-        return [
-            e for e in self.events if e.stream_id == stream_id and e.stream_version > after_version
-        ]
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        idempotency_key: str | None = None,
-    ) -> list[RecordedEvent]:
-        recorded = [
-            RecordedEvent(
-                position=len(self.events) + n,
-                stream_id=stream_id,
-                stream_version=expected_version + n,
-                event_id=e.event_id,
-                type=e.type,
-                version=e.version,
-                subject=e.subject,
-                data=e.data,
-                metadata=e.metadata,
-                recorded_at=datetime.now(UTC),
-            )
-            for n, e in enumerate(events, start=1)
-        ]
-        self.events.extend(recorded)
-        return recorded
-
-    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None:
-        return None
 
 
 def _with_c1(points: int, version: int):
@@ -86,7 +46,7 @@ def _row(case_type: str, tier: str | None, points: int, stage: str | None = None
 
 
 def test_the_defaults_are_in_force_until_a_change_is_recorded():
-    store = _Store()
+    store = MemoryStore()
     schemes = SchemesInForce(store)
     assert schemes.current() == (DEFAULT_PROBATION_SCHEME, DEFAULT_CAFCASS_SCHEME)
     assert schemes.in_force("probation") == (DEFAULT_PROBATION_SCHEME, 0)

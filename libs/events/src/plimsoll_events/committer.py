@@ -16,6 +16,7 @@ unique violation), each append is retried alone, so only the losers fail.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -86,10 +87,46 @@ from head
 returning stream_id, position, stream_version, recorded_at
 """
 
-FIND_KEYS = "select key, first_position, last_position from idempotency_keys where key = any(%s)"
+
+class IdempotencyKeyReused(Exception):
+    """An idempotency key already recorded another command: another stream, or another
+    request (HTTP 422, as the IETF Idempotency-Key draft says)."""
+
+    def __init__(self, stream_id: str, earlier_stream_id: str) -> None:
+        where = "" if stream_id == earlier_stream_id else f" on stream {earlier_stream_id!r}"
+        super().__init__(
+            f"this idempotency key was used for a different command{where}: "
+            "use a new key for a new command"
+        )
+        self.stream_id = stream_id
+        self.earlier_stream_id = earlier_stream_id
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A command's idempotency key and a fingerprint of the request that carried it.
+
+    A retry with the same key and fingerprint gets the first attempt's events back
+    and records nothing; the same key with another fingerprint or for another stream
+    is refused (`IdempotencyKeyReused`). The store keeps the key's SHA-256, so a key
+    of any length costs the same.
+    """
+
+    key: str
+    fingerprint: str = ""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+FIND_KEYS = (
+    "select key, stream_id, first_position, last_position, fingerprint "
+    "from idempotency_keys where key = any(%s)"
+)
 SAVE_KEYS = """
-insert into idempotency_keys
-select * from unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[])
+insert into idempotency_keys (key, stream_id, first_position, last_position, fingerprint)
+select * from unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])
 """
 
 
@@ -98,10 +135,14 @@ class Append:
     stream_id: str
     expected_version: int
     events: Sequence[NewEvent]
-    idempotency_key: str | None
+    idempotency: Idempotency | None
+
+    @property
+    def key(self) -> str | None:
+        return None if self.idempotency is None else self.idempotency.digest
 
 
-Outcome = list[RecordedEvent] | ConcurrencyError
+Outcome = list[RecordedEvent] | ConcurrencyError | IdempotencyKeyReused
 
 
 class _Waiter:
@@ -202,8 +243,8 @@ class GroupCommitter:
         for item in waiting:
             request = item.request
             names = {f"stream:{request.stream_id}"}
-            if request.idempotency_key is not None:
-                names.add(f"key:{request.idempotency_key}")
+            if request.key is not None:
+                names.add(f"key:{request.key}")
             if names & claimed or len(batch) >= self._max_batch:
                 later.append(item)
             else:
@@ -213,7 +254,7 @@ class GroupCommitter:
 
     def _commit(self, conn: psycopg.Connection[Any], requests: list[Append]) -> list[Outcome]:
         try:
-            if len(requests) == 1 and requests[0].idempotency_key is None:
+            if len(requests) == 1 and requests[0].key is None:
                 # One statement is its own transaction: one round trip, one flush.
                 return self._write(conn, requests)
             with conn.transaction():
@@ -226,25 +267,23 @@ class GroupCommitter:
             with conn.transaction():
                 return self._write(conn, [request])[0]
         except psycopg.errors.UniqueViolation:
-            if request.idempotency_key is not None:
-                # A concurrent retry of the same command got there first.
-                earlier = self._earlier(conn, [request]).get(request.idempotency_key)
+            if request.key is not None:
+                # A concurrent command with the same key got there first.
+                earlier = self._earlier(conn, [request]).get(request.key)
                 if earlier is not None:
-                    return earlier
+                    return _answer_to(request, earlier)
             return ConcurrencyError(request.stream_id, request.expected_version)
 
-    def _earlier(
-        self, conn: psycopg.Connection[Any], requests: list[Append]
-    ) -> dict[str, list[RecordedEvent]]:
-        keys = [r.idempotency_key for r in requests if r.idempotency_key is not None]
+    def _earlier(self, conn: psycopg.Connection[Any], requests: list[Append]) -> dict[str, Earlier]:
+        keys = [r.key for r in requests if r.key is not None]
         if not keys:
             return {}
-        spans = conn.execute(FIND_KEYS, (keys,)).fetchall()
-        return {key: self._read_span(conn, first, last) for key, first, last in spans}
+        rows = conn.execute(FIND_KEYS, (keys,)).fetchall()
+        return {row[0]: earlier_of(conn, row, self._read_span) for row in rows}
 
     def _write(self, conn: psycopg.Connection[Any], requests: list[Append]) -> list[Outcome]:
         earlier = self._earlier(conn, requests)
-        fresh = [r for r in requests if r.idempotency_key not in earlier]
+        fresh = [r for r in requests if r.key not in earlier]
         if len(fresh) == 1 and len(fresh[0].events) == 1:
             rows = conn.execute(APPEND_ONE, self._one(fresh[0])).fetchall()
         else:
@@ -252,22 +291,23 @@ class GroupCommitter:
         written: dict[str, list[tuple[int, int, datetime]]] = defaultdict(list)
         for stream_id, position, stream_version, recorded_at in rows:
             written[stream_id].append((position, stream_version, recorded_at))
-        keyed = [r for r in fresh if r.idempotency_key is not None and r.stream_id in written]
+        keyed = [r for r in fresh if r.idempotency is not None and r.stream_id in written]
         if keyed:
             spans = [sorted(written[r.stream_id]) for r in keyed]
             conn.execute(
                 SAVE_KEYS,
                 (
-                    [r.idempotency_key for r in keyed],
+                    [r.key for r in keyed],
                     [r.stream_id for r in keyed],
                     [s[0][0] for s in spans],
                     [s[-1][0] for s in spans],
+                    [r.idempotency.fingerprint for r in keyed if r.idempotency is not None],
                 ),
             )
         outcomes: list[Outcome] = []
         for request in requests:
-            if request.idempotency_key in earlier:
-                outcomes.append(earlier[request.idempotency_key])
+            if request.key in earlier:
+                outcomes.append(_answer_to(request, earlier[request.key]))
             elif request.stream_id in written:
                 outcomes.append(_recorded(request, sorted(written[request.stream_id])))
             else:
@@ -324,3 +364,28 @@ def _recorded(request: Append, rows: list[tuple[int, int, datetime]]) -> list[Re
         )
         for (position, stream_version, recorded_at), event in zip(rows, request.events, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What an idempotency key recorded: on which stream, from which request, which events."""
+
+    stream_id: str
+    fingerprint: str
+    events: list[RecordedEvent]
+
+
+def earlier_of(conn: psycopg.Connection[Any], row: tuple[Any, ...], read_span: ReadSpan) -> Earlier:
+    """A `FIND_KEYS` row, with the events it points at."""
+    _, stream_id, first, last, fingerprint = row
+    return Earlier(stream_id, fingerprint, read_span(conn, first, last))
+
+
+def _answer_to(request: Append, earlier: Earlier) -> list[RecordedEvent] | IdempotencyKeyReused:
+    """The first attempt's events for a retry of the same command; a refusal for another."""
+    assert request.idempotency is not None
+    if earlier.stream_id != request.stream_id or (
+        earlier.fingerprint != request.idempotency.fingerprint
+    ):
+        return IdempotencyKeyReused(request.stream_id, earlier.stream_id)
+    return earlier.events

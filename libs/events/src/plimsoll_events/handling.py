@@ -15,9 +15,15 @@ does once for all of them:
    raises `ConcurrencyError` (HTTP 409) rather than record a decision taken
    on a stale state.
 
-Idempotency keys. A command retried with the key of an earlier one gets the
-events that one recorded and writes nothing, without deciding again: deciding
-again would see its own first attempt (a second registration, say) and refuse.
+Idempotency keys. A command retried with the key of an earlier one (and the
+same request fingerprint) gets the events that one recorded and writes
+nothing, without deciding again: deciding again would see its own first
+attempt (a second registration, say) and refuse. The same key for another
+stream or another request is refused (`IdempotencyKeyReused`).
+
+`execute_many` runs several commands on one stream as one decision: each is
+decided on the state the ones before it leave, and all their events are
+appended together, or none (onboarding a row; a declaration and its escalation).
 
 Free of SQLAlchemy and Kafka on purpose: a pure domain may import `Decider`.
 """
@@ -29,7 +35,19 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData
+from plimsoll_events.committer import Idempotency, IdempotencyKeyReused
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+
+__all__ = [
+    "Decider",
+    "Idempotency",
+    "IdempotencyKeyReused",
+    "Store",
+    "execute",
+    "execute_many",
+    "load",
+    "load_many",
+]
 
 Command = TypeVar("Command")
 State = TypeVar("State")
@@ -68,22 +86,12 @@ class Store(Protocol):
         expected_version: int,
         events: Sequence[NewEvent],
         *,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]: ...
 
-    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None: ...
-
-
-class IdempotencyKeyReused(Exception):
-    """An idempotency key already recorded a command on another stream (HTTP 422)."""
-
-    def __init__(self, idempotency_key: str, stream_id: str) -> None:
-        super().__init__(
-            f"idempotency key {idempotency_key!r} was used for a command on stream "
-            f"{stream_id!r}: use a new key for a new command"
-        )
-        self.idempotency_key = idempotency_key
-        self.stream_id = stream_id
+    def recorded_for(
+        self, stream_id: str, idempotency: Idempotency
+    ) -> list[RecordedEvent] | None: ...
 
 
 def load(
@@ -125,38 +133,55 @@ def execute(
     command: Command,
     metadata: Metadata,
     *,
-    idempotency_key: str | None = None,
+    idempotency: Idempotency | None = None,
     catalogue: Catalogue = CATALOGUE,
 ) -> list[RecordedEvent]:
     """Decide `command` on the stream's current state and record what it decided.
 
     Returns the recorded events: none when the decision was to record nothing,
-    the first attempt's when `idempotency_key` was seen before. Raises what
+    the first attempt's when `idempotency` was seen before. Raises what
     `decide` raises (nothing written) and `ConcurrencyError` on a lost race.
     """
-    if idempotency_key is not None:
-        earlier = _earlier(store, stream_id, idempotency_key)
+    return execute_many(
+        store, decider, stream_id, [command], metadata, idempotency=idempotency, catalogue=catalogue
+    )
+
+
+def execute_many(
+    store: Store,
+    decider: Decider[Command, State],
+    stream_id: str,
+    commands: Sequence[Command],
+    metadata: Metadata,
+    *,
+    idempotency: Idempotency | None = None,
+    catalogue: Catalogue = CATALOGUE,
+) -> list[RecordedEvent]:
+    """`execute` for several commands on one stream, decided in turn and recorded together.
+
+    Each command is decided on the state the events decided before it leave; a
+    refusal of any records nothing of any. One append, at the version folded.
+    """
+    if idempotency is not None:
+        earlier = store.recorded_for(stream_id, idempotency)
         if earlier is not None:
             return earlier
     state, version = load(store, decider, stream_id, catalogue=catalogue)
+    decided: list[EventData] = []
     try:
-        decided = decider.decide(command, state)
+        for command in commands:
+            now = decider.decide(command, state)
+            state = decider.fold(now, state)
+            decided.extend(now)
     except Exception:
         # A retry that raced its own first attempt sees that attempt's events and is
         # refused; it should get the first attempt's answer instead.
-        if idempotency_key is not None:
-            earlier = _earlier(store, stream_id, idempotency_key)
+        if idempotency is not None:
+            earlier = store.recorded_for(stream_id, idempotency)
             if earlier is not None:
                 return earlier
         raise
     if not decided:
         return []
     events = [catalogue.new_event(data, metadata) for data in decided]
-    return store.append(stream_id, version, events, idempotency_key=idempotency_key)
-
-
-def _earlier(store: Store, stream_id: str, idempotency_key: str) -> list[RecordedEvent] | None:
-    earlier = store.recorded_for(idempotency_key)
-    if earlier and earlier[0].stream_id != stream_id:
-        raise IdempotencyKeyReused(idempotency_key, earlier[0].stream_id)
-    return earlier
+    return store.append(stream_id, version, events, idempotency=idempotency)

@@ -30,10 +30,24 @@ from psycopg.types.json import set_json_loads
 from pydantic_core import from_json, to_json
 from sqlalchemy import Engine, event
 
-from plimsoll_events.committer import FIND_KEYS, Append, ConcurrencyError, GroupCommitter
+from plimsoll_events.committer import (
+    FIND_KEYS,
+    Append,
+    ConcurrencyError,
+    GroupCommitter,
+    Idempotency,
+    IdempotencyKeyReused,
+    earlier_of,
+)
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
 
-__all__ = ["ConcurrencyError", "EventStore", "psycopg_url"]
+__all__ = [
+    "ConcurrencyError",
+    "EventStore",
+    "Idempotency",
+    "IdempotencyKeyReused",
+    "psycopg_url",
+]
 
 
 SCHEMA = """
@@ -55,12 +69,15 @@ create table if not exists event_log_head (
     last_position bigint not null
 );
 insert into event_log_head values (1, 0) on conflict do nothing;
+-- key: the SHA-256 of the command's idempotency key; fingerprint: of the request it came with.
 create table if not exists idempotency_keys (
     key            text primary key,
     stream_id      text not null,
     first_position bigint not null,
-    last_position  bigint not null
+    last_position  bigint not null,
+    fingerprint    text not null default ''
 );
+alter table idempotency_keys add column if not exists fingerprint text not null default '';
 -- Events are never updated or deleted: corrections are new events.
 create or replace function events_are_immutable() returns trigger language plpgsql as $$
 begin
@@ -175,20 +192,21 @@ class EventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         *,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
         """Append ``events`` to ``stream_id`` if it is still at ``expected_version``.
 
-        Atomic: all of ``events`` are recorded, or none. With an
-        ``idempotency_key`` seen before, nothing new is written and the events
-        recorded the first time are returned. Raises :class:`ConcurrencyError`
-        when the stream has moved on.
+        Atomic: all of ``events`` are recorded, or none. With an ``idempotency``
+        key seen before for the same stream and request, nothing new is written
+        and the events recorded the first time are returned; seen for another,
+        :class:`IdempotencyKeyReused`. Raises :class:`ConcurrencyError` when the
+        stream has moved on.
         """
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < 0:
             raise ValueError("expected_version cannot be negative")
-        request = Append(stream_id, expected_version, events, idempotency_key)
+        request = Append(stream_id, expected_version, events, idempotency)
         return self._group_committer().submit(request)
 
     def _group_committer(self) -> GroupCommitter:
@@ -273,11 +291,20 @@ class EventStore:
             rows = conn.execute(READ_ALL, (after_position, limit)).fetchall()
         return [_recorded(row) for row in rows]
 
-    def recorded_for(self, idempotency_key: str) -> list[RecordedEvent] | None:
-        """The events a command with this idempotency key recorded; None if the key is new."""
+    def recorded_for(self, stream_id: str, idempotency: Idempotency) -> list[RecordedEvent] | None:
+        """The events this command recorded before; None if the key is new.
+
+        Raises `IdempotencyKeyReused` when the key recorded a command on another
+        stream or from another request.
+        """
         with self._connect() as conn:
-            row = conn.execute(FIND_KEYS, ([idempotency_key],)).fetchone()
-            return None if row is None else _read_span(conn, int(row[1]), int(row[2]))
+            row = conn.execute(FIND_KEYS, ([idempotency.digest],)).fetchone()
+            if row is None:
+                return None
+            earlier = earlier_of(conn, row, _read_span)
+        if earlier.stream_id != stream_id or earlier.fingerprint != idempotency.fingerprint:
+            raise IdempotencyKeyReused(stream_id, earlier.stream_id)
+        return earlier.events
 
     def head_position(self) -> int:
         with self._connect() as conn:

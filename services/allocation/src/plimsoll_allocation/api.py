@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Header, Request, status
+from plimsoll_events.handling import Idempotency
 from plimsoll_platform.auth import CurrentPrincipal, Principal, require_roles
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.problems import InvalidParam, Problem, ProblemDetails
@@ -174,11 +175,11 @@ def _view(reading: PractitionerReading) -> PractitionerView:
 # Scope.
 
 
-def scoped_key(principal: Principal, request: Request, key: str | None) -> str | None:
+def scoped_key(principal: Principal, request: Request, key: str | None) -> Idempotency | None:
     """A client's key, scoped to the client and the route, so two clients never collide."""
     if key is None:
         return None
-    return f"{principal.subject} {request.method} {request.url.path} {key}"
+    return Idempotency(f"{principal.subject} {request.method} {request.url.path} {key}")
 
 
 def place_of(practitioner: Practitioner) -> Place:
@@ -211,7 +212,7 @@ def register_practitioner(
     handlers.register_practitioner(
         **body.model_dump(),
         metadata=metadata,
-        idempotency_key=scoped_key(principal, request, idempotency_key),
+        idempotency=scoped_key(principal, request, idempotency_key),
     )
     return _view(handlers.read(body.practitioner_id))
 
@@ -275,7 +276,7 @@ def start_reduction(
         effective_from=body.effective_from,
         effective_to=body.effective_to,
         metadata=metadata,
-        idempotency_key=scoped_key(principal, request, idempotency_key),
+        idempotency=scoped_key(principal, request, idempotency_key),
     )
     return _view(handlers.read(practitioner_id))
 

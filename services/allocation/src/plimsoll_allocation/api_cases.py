@@ -295,7 +295,7 @@ def open_case(
         ),
         opened_on=body.opened_on,
         metadata=metadata,
-        idempotency_key=scoped_key(principal, request, idempotency_key),
+        idempotency=scoped_key(principal, request, idempotency_key),
     )
     return _case_view(handlers.read_case(body.case_id).case)
 

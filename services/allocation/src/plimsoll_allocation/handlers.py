@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from plimsoll_events.catalogue import CATALOGUE
-from plimsoll_events.handling import Store, execute, load, load_many
+from plimsoll_events.handling import Idempotency, Store, execute, load, load_many
 from plimsoll_events.records import Metadata, RecordedEvent
 from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import (
@@ -195,7 +195,7 @@ class Workforce:
         start_date: date,
         line_manager_id: str | None,
         metadata: Metadata,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
         command = RegisterPractitioner(
             practitioner_id=practitioner_id,
@@ -209,7 +209,7 @@ class Workforce:
             line_manager_id=line_manager_id,
             team_region_id=None if self.teams is None else self.teams.team_region(team_id),
         )
-        return self._execute(command, metadata, idempotency_key)
+        return self._execute(command, metadata, idempotency)
 
     def change_contracted_hours(
         self, practitioner_id: str, contracted_hours: Decimal, metadata: Metadata
@@ -227,7 +227,7 @@ class Workforce:
         effective_from: date,
         effective_to: date | None,
         metadata: Metadata,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
         # The scheme (its reduction reasons) is the practitioner's: their grade picks it.
         practitioner = self.read(practitioner_id).practitioner
@@ -242,7 +242,7 @@ class Workforce:
             percent=percent,
             effective_to=effective_to,
         )
-        return self._execute(command, metadata, idempotency_key)
+        return self._execute(command, metadata, idempotency)
 
     def end_reduction(
         self, practitioner_id: str, reduction_id: str, metadata: Metadata
@@ -321,7 +321,7 @@ class Workforce:
         self,
         command: PractitionerCommand,
         metadata: Metadata,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
         return execute(
             self.store,
@@ -329,7 +329,7 @@ class Workforce:
             practitioner_stream(command.practitioner_id),
             command,
             metadata,
-            idempotency_key=idempotency_key,
+            idempotency=idempotency,
         )
 
 
@@ -491,7 +491,7 @@ class Cases:
         profile: CaseProfile,
         opened_on: date | None,
         metadata: Metadata,
-        idempotency_key: str | None = None,
+        idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
         command = OpenCase(
             case_id=case_id,
@@ -500,7 +500,7 @@ class Cases:
             scheme=scheme_for_case_type(self.schemes, profile.case_type),
             opened_on=opened_on or self.today(),
         )
-        return self._execute(command, metadata, idempotency_key)
+        return self._execute(command, metadata, idempotency)
 
     def allocate_case(
         self,
@@ -649,7 +649,7 @@ class Cases:
         )
 
     def _execute(
-        self, command: CaseCommand, metadata: Metadata, idempotency_key: str | None = None
+        self, command: CaseCommand, metadata: Metadata, idempotency: Idempotency | None = None
     ) -> list[RecordedEvent]:
         return execute(
             self.store,
@@ -657,5 +657,5 @@ class Cases:
             case_stream(command.case_id),
             command,
             metadata,
-            idempotency_key=idempotency_key,
+            idempotency=idempotency,
         )

@@ -45,7 +45,7 @@ from typing import Final
 
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.committer import ConcurrencyError
-from plimsoll_events.handling import IdempotencyKeyReused, load
+from plimsoll_events.handling import Idempotency, IdempotencyKeyReused, load
 from plimsoll_events.records import Metadata
 from plimsoll_events.types.allocation import AllocationOverrideRecorded
 
@@ -60,6 +60,7 @@ from plimsoll_allocation.domain import (
     OpenCase,
     PractitionerFacts,
     case_stream,
+    practitioner_stream,
 )
 from plimsoll_allocation.handlers import Cases, Workforce, scheme_for_case_type
 
@@ -334,12 +335,12 @@ class Report:
     """Lines whose allocation recorded allocation-override-recorded."""
 
 
-def practitioner_key(row: PractitionerRow) -> str:
-    return f"onboarding:practitioner:{row.practitioner_id}:{row.digest}"
+def practitioner_key(row: PractitionerRow) -> Idempotency:
+    return Idempotency(f"onboarding:practitioner:{row.practitioner_id}:{row.digest}")
 
 
-def case_key(row: CaseRow) -> str:
-    return f"onboarding:case:{row.case_id}:{row.digest}"
+def case_key(row: CaseRow) -> Idempotency:
+    return Idempotency(f"onboarding:case:{row.case_id}:{row.digest}")
 
 
 def override_reason(file_name: str, line: int) -> str:
@@ -358,7 +359,7 @@ def import_practitioners(
     def register(raw: Row, _: Report) -> bool:
         row = practitioner_row(raw)
         key = practitioner_key(row)
-        if workforce.store.recorded_for(key) is not None:
+        if workforce.store.recorded_for(practitioner_stream(row.practitioner_id), key):
             return False
         check_place(Place(row.team_id, row.region_id), "region_id")
         workforce.register_practitioner(
@@ -371,7 +372,7 @@ def import_practitioners(
             start_date=row.start_date,
             line_manager_id=row.line_manager_id,
             metadata=metadata,
-            idempotency_key=key,
+            idempotency=key,
         )
         return True
 
@@ -391,7 +392,7 @@ def import_cases(
     def open_and_allocate(raw: Row, report: Report) -> bool:
         row = case_row(raw)
         key = case_key(row)
-        if cases.store.recorded_for(key) is not None:
+        if cases.store.recorded_for(case_stream(row.case_id), key):
             return False
         check_place(Place(row.team_id, cases.caseload.team_region(row.team_id)), "team_id")
         if row.practitioner_id is None:
@@ -401,7 +402,7 @@ def import_cases(
                 profile=row.profile,
                 opened_on=row.opened_on,
                 metadata=metadata,
-                idempotency_key=key,
+                idempotency=key,
             )
             return True
         if _open_allocated(cases, row, actor, file_name, metadata, key):
@@ -437,7 +438,12 @@ def _import_each(
 
 
 def _open_allocated(
-    cases: Cases, row: CaseRow, actor: Actor, file_name: str, metadata: Metadata, key: str
+    cases: Cases,
+    row: CaseRow,
+    actor: Actor,
+    file_name: str,
+    metadata: Metadata,
+    key: Idempotency,
 ) -> bool:
     """Open the case and allocate it to its holder in one append; True if it recorded an override.
 
@@ -477,5 +483,5 @@ def _open_allocated(
                 refusal.field = "practitioner_id"
             raise
         events = [CATALOGUE.new_event(data, metadata) for data in [*opened, *allocated]]
-        cases.store.append(stream, version, events, idempotency_key=key)
+        cases.store.append(stream, version, events, idempotency=key)
     return any(isinstance(data, AllocationOverrideRecorded) for data in allocated)

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from plimsoll_events.catalogue import CATALOGUE, EventData
-from plimsoll_events.types.fields import Identifier
+from plimsoll_events.types.fields import ActorName, Identifier, Text
 
 WmtTier = Annotated[str, StringConstraints(pattern=r"^[A-D][0-3]S?$")]
 """A WMT tier, A3 (highest risk and need) to D0, with S for the unsupervised variant."""
@@ -35,8 +35,6 @@ GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,2
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=50)]
 """A kebab-case code: a case type (community, private-law) or a Cafcass stage."""
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-"""Free text written by a person: a reason, a note."""
 
 ProbationCaseType = Literal["community", "custody", "licence"]
 """The WMT case types that are weighted by tier."""
@@ -493,7 +491,7 @@ class CaseAllocated(EventData):
         "for probation; the Cafcass case type (e.g. public-law, private-law) otherwise.",
     )
     points: int = Field(ge=0, description="The case's weighting at allocation, in points.")
-    allocated_by: Identifier = Field(description="Who made the allocation decision.")
+    allocated_by: ActorName = Field(description="Who made the allocation decision.")
     reason: str | None = Field(
         default=None,
         max_length=500,
@@ -538,7 +536,7 @@ class CaseReallocated(EventData):
     points: Points = Field(description="The case's weighting, moving with it.")
     reason: ReallocationReason = Field(description="Why it moved (the HMPPS reasons).")
     note: Text | None = Field(description="What the reason does not say; required for OTHER.")
-    reallocated_by: Identifier = Field(description="Who made the decision.")
+    reallocated_by: ActorName = Field(description="Who made the decision.")
 
 
 @CATALOGUE.register
@@ -663,7 +661,7 @@ class AllocationOverrideRecorded(EventData):
         description="The highest limit the allocation went above."
     )
     reason: Text = Field(description="The written reason for the decision.")
-    decided_by: Identifier = Field(description="Who decided.")
+    decided_by: ActorName = Field(description="Who decided.")
     decided_by_role: Literal["manager", "head-of-service"] = Field(
         description="The role they decided in."
     )
@@ -729,5 +727,5 @@ class WeightingSchemeChanged(EventData):
     )
 
     scheme: WeightingScheme = Field(description="The whole scheme now in force.")
-    changed_by: Identifier = Field(description="Who brought it into force.")
+    changed_by: ActorName = Field(description="Who brought it into force.")
     reason: Text | None = Field(description="Why it changed, e.g. the agreement it records.")

@@ -1,8 +1,32 @@
-"""Field types shared by the shipped event types."""
+"""Field types shared by the shipped event types and every service's HTTP bodies.
+
+The same rules as `plimsoll_events.refusals` (one definition of each), written
+as pydantic types so that a body or an event carrying anything else is refused
+at the edge, and so that the JSON Schema and OpenAPI documents say exactly what
+is accepted.
+"""
 
 from typing import Annotated
 
 from pydantic import StringConstraints
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-"""An id issued by the owning service or an HMPPS/Cafcass system (practitioner, team, case)."""
+from plimsoll_events.refusals import IDENTIFIER_PATTERN, MAX_TEXT_LENGTH
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+"""An id issued by the owning service or an HMPPS/Cafcass system (practitioner, team, case):
+1 to 100 letters, digits, '.', '_' or '-', starting and ending with a letter or digit."""
+
+_PRINTABLE = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+TEXT_PATTERN = rf"^{_PRINTABLE}*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]{_PRINTABLE}*$"
+"""Not blank, and no NUL or other control characters but tab and line breaks."""
+
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=TEXT_PATTERN)
+]
+"""Free text written by a person (a reason, a note): 1 to 2000 characters, not blank."""
+
+ACTOR_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]{1,255}$"
+
+ActorName = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
+"""Who did something, as the realm names them (a username, a service account) or as the
+system names itself (`system:reduction-calendar`): 1 to 255 printable characters, no spaces."""
