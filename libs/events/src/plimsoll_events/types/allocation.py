@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from plimsoll_events.catalogue import CATALOGUE, EventData
-from plimsoll_events.types.fields import ActorName, Identifier, Text
+from plimsoll_events.types.fields import ActorName, Identifier, Name, Text
 
 WmtTier = Annotated[str, StringConstraints(pattern=r"^[A-D][0-3]S?$")]
 """A WMT tier, A3 (highest risk and need) to D0, with S for the unsupervised variant."""
@@ -129,9 +129,7 @@ class GradeAllowance(_Data):
 class ReductionReason(_Data):
     """A reason workload may be reduced, and how much it normally allows."""
 
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="The reason as staff know it, e.g. Trade Union Facility Time."
-    )
+    reason: Name = Field(description="The reason as staff know it, e.g. Trade Union Facility Time.")
     allowance_percent: Percent | None = Field(
         default=None,
         description="The reduction, as a percent of contracted hours, when no hours or "
@@ -240,9 +238,7 @@ class PractitionerRegistered(EventData):
     )
 
     practitioner_id: Identifier = Field(description="The practitioner.")
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="Their name as colleagues know it."
-    )
+    name: Name = Field(description="Their name as colleagues know it.")
     grade: GradeCode = Field(description="Their grade, e.g. PO, PSO, PQiP, FCA.")
     team_id: Identifier = Field(description="The team they work in.")
     region_id: Identifier = Field(description="The region (probation) or area (Cafcass).")
@@ -272,7 +268,7 @@ class _Reduction(EventData):
 
     practitioner_id: Identifier = Field(description="The practitioner whose workload is reduced.")
     reduction_id: Identifier = Field(description="The reduction, unique for the practitioner.")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    reason: Name = Field(
         description="Why: a reason of the scheme (probation) or free text (Cafcass)."
     )
     hours: Hours = Field(
@@ -384,6 +380,62 @@ class PractitionerLeft(EventData):
 
     practitioner_id: Identifier = Field(description="The practitioner.")
     leaving_date: date = Field(description="Their last day in post.")
+
+
+@CATALOGUE.register
+class PractitionerTransferred(EventData):
+    """A practitioner moved to another team (and perhaps region) from a day on.
+
+    Their caseload stays theirs; from `effective_on` their team's manager and
+    their region's head of service answer for them, and the team's and region's
+    figures count them.
+    """
+
+    type = "practitioner-transferred"
+    version = 1
+    service = "allocation"
+    examples = (
+        {
+            "practitioner_id": "P-0001",
+            "team_id": "T-SOUTH-1",
+            "region_id": "R-SOUTH",
+            "previous_team_id": "T-NORTH-1",
+            "previous_region_id": "R-NORTH",
+            "line_manager_id": "P-0310",
+            "effective_on": "2025-05-01",
+        },
+    )
+
+    practitioner_id: Identifier = Field(description="The practitioner.")
+    team_id: Identifier = Field(description="The team they work in from `effective_on`.")
+    region_id: Identifier = Field(description="That team's region (probation) or area (Cafcass).")
+    previous_team_id: Identifier = Field(description="The team they leave.")
+    previous_region_id: Identifier = Field(description="That team's region.")
+    line_manager_id: Identifier | None = Field(
+        description="Their line manager in the new team, if known."
+    )
+    effective_on: date = Field(description="The first day in the new team.")
+
+
+@CATALOGUE.register
+class LineManagerChanged(EventData):
+    """A practitioner's line manager changed: who supervises them and answers their
+    declarations from now on."""
+
+    type = "line-manager-changed"
+    version = 1
+    service = "allocation"
+    examples = (
+        {
+            "practitioner_id": "P-0001",
+            "line_manager_id": "P-0101",
+            "previous_line_manager_id": "P-0100",
+        },
+    )
+
+    practitioner_id: Identifier = Field(description="The practitioner.")
+    line_manager_id: Identifier | None = Field(description="Their line manager from now on.")
+    previous_line_manager_id: Identifier | None = Field(description="Who it was before.")
 
 
 # Cases.

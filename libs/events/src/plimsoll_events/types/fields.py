@@ -30,3 +30,7 @@ ACTOR_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]{1,255}$"
 ActorName = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
 """Who did something, as the realm names them (a username, a service account) or as the
 system names itself (`system:reduction-calendar`): 1 to 255 printable characters, no spaces."""
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+"""A name or short label a person gave (a practitioner's name, a reason's title): 1 to 200
+characters, not blank, no control characters."""
