@@ -142,15 +142,18 @@ def test_failure_before_recording_position_resends_and_skips_nothing(stack, stor
 
 RELAY_PROCESS = textwrap.dedent(
     """
-    import sys, threading
+    import os, sys, threading
     import sqlalchemy
     from plimsoll_events.kafka import KafkaAccess
     from plimsoll_events.relay import OutboxRelay
     from plimsoll_events.store import EventStore
     url, bootstrap, topic = sys.argv[1:4]
+    # Credentials come by environment (argv is visible to every local user); empty: no auth.
+    kafka = KafkaAccess(bootstrap, os.environ.get("PLIMSOLL_KAFKA_USERNAME") or None,
+                        os.environ.get("PLIMSOLL_KAFKA_PASSWORD") or None)
     engine = sqlalchemy.create_engine(url)
     store = EventStore(engine)
-    relay = OutboxRelay(store, engine, kafka=KafkaAccess(bootstrap), topic=topic,
+    relay = OutboxRelay(store, engine, kafka=kafka, topic=topic,
                         source="/plimsoll/timesheet", batch_size=200)
     relay.create_schema()
     relay.run(threading.Event())
@@ -168,13 +171,17 @@ def test_relay_killed_mid_run_publishes_everything_in_order_after_restart(
     total = store.head_position()
     _relay(store, engine, stack, topic).close()  # creates relay_positions
     command = [sys.executable, "-c", RELAY_PROCESS, scratch_database, stack.kafka_bootstrap, topic]
+    env = os.environ | {
+        "PLIMSOLL_KAFKA_USERNAME": stack.kafka.username or "",
+        "PLIMSOLL_KAFKA_PASSWORD": stack.kafka.password or "",
+    }
 
     def published() -> int:
         with engine.connect() as conn:
             row = conn.exec_driver_sql("select position from relay_positions").first()
         return int(row[0]) if row else 0
 
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 60
     while published() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -183,7 +190,7 @@ def test_relay_killed_mid_run_publishes_everything_in_order_after_restart(
     killed_at = published()
     assert 0 < killed_at < total, "the relay should have been killed part-way"
 
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, env=env)
     try:
         deadline = time.monotonic() + 120
         while published() < total and time.monotonic() < deadline:
