@@ -1,5 +1,5 @@
-"""Fixtures for tests on the real servers: a fresh event store per test, and the allocation
-service's API, tokens and own store."""
+"""Fixtures for tests on the real servers: a fresh event store per test, any service's API as any
+demo user, tokens, and the allocation service's own store."""
 
 import httpx
 import pytest
@@ -40,6 +40,27 @@ def tokens(stack):
         return {"Authorization": f"Bearer {cache[username]}"}
 
     return headers
+
+
+@pytest.fixture(scope="module")
+def service_api(stack, tokens):
+    """Any service's API as any demo user (or as nobody): `service_api("timesheet",
+    "pat.practitioner").get("/me")`. One client per service and user, for the module."""
+    clients: dict[tuple[str, str | None], httpx.Client] = {}
+
+    def client(service: str, username: str | None = None) -> httpx.Client:
+        key = (service, username)
+        if key not in clients:
+            clients[key] = httpx.Client(
+                base_url=stack.services[service],
+                headers=tokens(username) if username else {},
+                timeout=60,
+            )
+        return clients[key]
+
+    yield client
+    for opened in clients.values():
+        opened.close()
 
 
 @pytest.fixture(scope="module")

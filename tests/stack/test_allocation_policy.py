@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .allocation_api import allocate_case, assert_problem, open_case, register_practitioner
+from .allocation.api import allocate_case, assert_problem, open_case, register_practitioner
 
 pytestmark = pytest.mark.stack
 

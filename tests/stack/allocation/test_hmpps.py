@@ -21,7 +21,7 @@ pytestmark = pytest.mark.stack
 TOPIC = "plimsoll.allocation.hmpps"
 TEAM = "T-NORTH-1"
 SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "docs/reference/hmpps-domain-event.schema.json").read_text()
+    (Path(__file__).parents[3] / "docs/reference/hmpps-domain-event.schema.json").read_text()
 )
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .allocation_api import (
+from .api import (
     TEAM,
     allocate_case,
     assert_problem,

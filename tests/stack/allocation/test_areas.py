@@ -7,7 +7,7 @@ checked to write nothing.
 
 import pytest
 
-from .allocation_api import (
+from .api import (
     allocate_case,
     assert_problem,
     fresh_suffix,

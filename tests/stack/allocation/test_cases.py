@@ -15,7 +15,7 @@ import httpx
 import pytest
 from plimsoll_events.store import EventStore
 
-from .allocation_api import (
+from .api import (
     TEAM,
     allocate_case,
     assert_problem,
