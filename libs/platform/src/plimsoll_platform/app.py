@@ -1,21 +1,35 @@
-"""Builds a service's FastAPI app with everything every service must have."""
+"""Builds a service's FastAPI app with everything every service must have.
 
-from collections.abc import AsyncIterator, Sequence
+Every app gets: `/health/live`, `/health/ready` (database and Kafka), `/metrics`,
+`/openapi.json` and `/me`; JSON logs with the trace id; traces; the gate
+(control characters, token, body size: see `gate`) before any route; every
+error as RFC 9457 problem details, a domain's refusals (`plimsoll_events.refusals`)
+and the event store's conflicts included. `attach` (in `api`) then gives it the
+service's handlers, queries and what runs alongside it (jobs, projections).
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from plimsoll_events.refusals import Refused
 from sqlalchemy import Engine, create_engine
 
+from plimsoll_platform.api import Lifecycle
 from plimsoll_platform.auth import TokenVerifier
 from plimsoll_platform.event_sourcing import EVENT_PROBLEMS, EventSourcing, ExtraRelay
+from plimsoll_platform.gate import Gate
 from plimsoll_platform.health import KafkaCheck, database_check, install_health
+from plimsoll_platform.identity import router as identity_router
 from plimsoll_platform.logs import configure_logging
 from plimsoll_platform.metrics import install_metrics
 from plimsoll_platform.problems import (
     ProblemMapping,
     install_problem_handlers,
     install_problem_mapping,
+    refusal_problem,
 )
 from plimsoll_platform.settings import ServiceSettings
 from plimsoll_platform.telemetry import configure_tracing
@@ -40,6 +54,7 @@ def create_service_app(
     event_sourced: bool = False,
     extra_relays: Sequence[ExtraRelay] = (),
     problems: ProblemMapping | None = None,
+    large_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """The service's app: health, metrics, problem details, tokens, traces and `routers`.
 
@@ -47,8 +62,9 @@ def create_service_app(
     `EventStoreDep` in routes) whose schema is created at startup, and a relay
     thread publishing it to the service's topic (see `event_sourcing`);
     `extra_relays` publish it again to other topics, each in its own encoding.
-    `problems` maps exceptions the platform does not know (a domain's refusals)
-    to problem details.
+    `problems` maps exceptions the platform does not know to problem details
+    (a domain's refusals need none: every `Refused` is mapped already).
+    `large_bodies` raises the body size limit under path prefixes (uploads).
     """
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
@@ -66,10 +82,15 @@ def create_service_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sourcing is not None:
             await sourcing.start()
+        running: list[Lifecycle] = app.state.lifecycle
+        for component in running:
+            await asyncio.to_thread(component.start)
         yield
+        for component in reversed(running):
+            await asyncio.to_thread(component.stop)
         if sourcing is not None:
             await sourcing.stop()
         kafka_check.close()
@@ -80,17 +101,29 @@ def create_service_app(
     app.state.engine = engine
     app.state.event_sourcing = sourcing
     app.state.store = sourcing.store if sourcing is not None else None
-    app.state.token_verifier = TokenVerifier(settings.keycloak_issuer, settings.token_audience)
+    app.state.held = {}
+    app.state.lifecycle = []
+    verifier = TokenVerifier(settings.keycloak_issuer, settings.token_audience)
+    app.state.token_verifier = verifier
     install_problem_handlers(app)
+    install_problem_mapping(app, {Refused: refusal_problem})
     if event_sourced:
         install_problem_mapping(app, EVENT_PROBLEMS)
     install_problem_mapping(app, problems or {})
+    # Added before the metrics middleware, so it runs inside it: its answers are counted.
+    app.add_middleware(
+        Gate,
+        verifier=verifier,
+        max_body_bytes=settings.max_body_bytes,
+        large_bodies=large_bodies,
+    )
     install_metrics(app, settings.service_name)
     install_health(
         app,
         {"database": database_check(engine), "kafka": kafka_check},
         settings.readiness_timeout_seconds,
     )
+    app.include_router(identity_router)
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/.*,/metrics")

@@ -19,6 +19,9 @@ HTTP_DURATION = Histogram(
 )
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def install_metrics(app: FastAPI, service: str) -> None:
     @app.middleware("http")
     async def record(
@@ -28,8 +31,10 @@ def install_metrics(app: FastAPI, service: str) -> None:
         response = await call_next(request)
         # The route template, not the raw path, keeps label cardinality bounded.
         route = getattr(request.scope.get("route"), "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-        HTTP_DURATION.labels(service, request.method, route).observe(time.perf_counter() - started)
+        # Likewise the method: a client may send any token there.
+        method = request.method if request.method in _METHODS else "OTHER"
+        HTTP_REQUESTS.labels(service, method, route, str(response.status_code)).inc()
+        HTTP_DURATION.labels(service, method, route).observe(time.perf_counter() - started)
         return response
 
     @app.get(

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from plimsoll_events.refusals import Refused
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -117,3 +118,16 @@ def install_problem_mapping(app: FastAPI, mapping: ProblemMapping) -> None:
             return response
 
         app.add_exception_handler(exception_type, on_mapped)
+
+
+def refusal_problem(refusal: Refused) -> Problem:
+    """A domain's refusal as problem details: its status and kind, and the field at fault."""
+    return Problem(
+        refusal.status,
+        refusal.title,
+        refusal.reason,
+        kind=refusal.kind,
+        invalid_params=None
+        if refusal.field is None
+        else [InvalidParam(name=refusal.field, reason=refusal.reason)],
+    )

@@ -19,11 +19,20 @@ class ServiceSettings(BaseSettings):
     kafka_password: SecretStr | None = None
     keycloak_issuer: str = Field(description="issuer URL of the plimsoll realm")
     token_audience: str = "plimsoll"  # noqa: S105 - an audience name, not a secret
+    client_id: str | None = Field(
+        default=None,
+        description="This service's confidential client in the realm (plimsoll-<service>), "
+        "for client-credential tokens to call other services; none: it calls nobody",
+    )
+    client_secret: SecretStr | None = None
     log_level: str = "INFO"
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint for traces; none exports nothing"
     )
     readiness_timeout_seconds: float = 2.0
+    max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body a route accepts (413 above)"
+    )
 
     @property
     def kafka(self) -> KafkaAccess:
