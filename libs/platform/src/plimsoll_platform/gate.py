@@ -164,7 +164,12 @@ class Gate:
             started = True
             await send(message)
 
-        await self.app(scope, counted, guarded)
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
+            # The app saw the body end early (a ClientDisconnect): the 413 is the answer.
 
 
 def _bearer(headers: Headers) -> str:

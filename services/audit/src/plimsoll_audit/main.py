@@ -2,7 +2,6 @@
 
 from fastapi import FastAPI
 from plimsoll_platform.app import create_service_app
-from plimsoll_platform.identity import router as identity_router
 
 import plimsoll_audit
 from plimsoll_audit.settings import AuditSettings
@@ -13,5 +12,4 @@ def create_app() -> FastAPI:
         AuditSettings(),
         title="Plimsoll audit",
         description=plimsoll_audit.__doc__ or "",
-        routers=[identity_router],
     )

@@ -5,7 +5,6 @@ Run with ``uvicorn --factory plimsoll_notifications.main:create_app``.
 
 from fastapi import FastAPI
 from plimsoll_platform.app import create_service_app
-from plimsoll_platform.identity import router as identity_router
 
 import plimsoll_notifications
 from plimsoll_notifications.settings import NotificationsSettings
@@ -16,5 +15,4 @@ def create_app() -> FastAPI:
         NotificationsSettings(),
         title="Plimsoll notifications",
         description=plimsoll_notifications.__doc__ or "",
-        routers=[identity_router],
     )

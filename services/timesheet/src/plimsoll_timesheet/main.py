@@ -2,7 +2,6 @@
 
 from fastapi import FastAPI
 from plimsoll_platform.app import create_service_app
-from plimsoll_platform.identity import router as identity_router
 
 import plimsoll_timesheet
 from plimsoll_timesheet.settings import TimesheetSettings
@@ -13,5 +12,4 @@ def create_app() -> FastAPI:
         TimesheetSettings(),
         title="Plimsoll timesheet",
         description=plimsoll_timesheet.__doc__ or "",
-        routers=[identity_router],
     )

@@ -2,7 +2,6 @@
 
 from fastapi import FastAPI
 from plimsoll_platform.app import create_service_app
-from plimsoll_platform.identity import router as identity_router
 
 import plimsoll_wellbeing
 from plimsoll_wellbeing.settings import WellbeingSettings
@@ -13,5 +12,4 @@ def create_app() -> FastAPI:
         WellbeingSettings(),
         title="Plimsoll wellbeing",
         description=plimsoll_wellbeing.__doc__ or "",
-        routers=[identity_router],
     )
