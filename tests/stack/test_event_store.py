@@ -1,29 +1,53 @@
-"""Contract of an event store, written once and run against every implementation.
+"""Contract of an event store, written once and run against every implementation:
+PostgreSQL (`EventStore`, on the real server) and memory (`MemoryStore`, no I/O).
 
 Each guarantee here is one users of event stores report broken elsewhere:
-appends lost under concurrency, readers skipping events, retries writing twice.
+appends lost under concurrency, readers skipping events, retries writing twice,
+one writer's bad event failing the writers batched with it.
 """
 
+import collections
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy
+from plimsoll_events.memory import MemoryStore
 from plimsoll_events.records import Metadata, NewEvent
-from plimsoll_events.store import ConcurrencyError, EventStore, Idempotency
+from plimsoll_events.refusals import InvalidValue
+from plimsoll_events.store import (
+    MAX_EVENT_BYTES,
+    ConcurrencyError,
+    EventStore,
+    EventTooLarge,
+    Idempotency,
+    IdempotencyKeyReused,
+    UnstorableEvent,
+)
 
 ACTOR = Metadata(actor="mo.manager", correlation_id=uuid.uuid4())
 
 
-def hours_logged(practitioner: str, minutes: int = 60) -> NewEvent:
+def hours_logged(practitioner: str, minutes: int = 60, **extra: object) -> NewEvent:
     return NewEvent(
         type="hours-logged",
         version=2,
-        data={"practitioner_id": practitioner, "day": "2026-11-30", "minutes": minutes},
+        data={"practitioner_id": practitioner, "day": "2026-11-30", "minutes": minutes, **extra},
         subject=practitioner,
         metadata=ACTOR,
     )
+
+
+def unstorable(kind: int) -> NewEvent:
+    """An event no store can hold, three ways: a NUL in JSON data (PostgreSQL refuses it),
+    an unpaired surrogate in data (not UTF-8), a NUL in a text column (the driver refuses)."""
+    if kind == 0:
+        return hours_logged("P-BAD", note="nul \u0000 inside")
+    if kind == 1:
+        return hours_logged("P-BAD", note="lone \ud800 surrogate")
+    event = hours_logged("P-BAD")
+    return NewEvent(event.type, event.version, event.data, "P-\x00-BAD", event.metadata)
 
 
 class EventStoreContract:
@@ -149,6 +173,51 @@ class EventStoreContract:
         assert store.head_position() == 1
         assert store.read_stream("fresh") == []
 
+    def test_same_key_for_another_request_or_stream_is_refused(self, store):
+        store.append("s", 0, [hours_logged("P1")], idempotency=Idempotency("cmd-1", "req-A"))
+        with pytest.raises(IdempotencyKeyReused):
+            store.append("s", 1, [hours_logged("P1")], idempotency=Idempotency("cmd-1", "req-B"))
+        with pytest.raises(IdempotencyKeyReused):
+            store.append("t", 0, [hours_logged("P1")], idempotency=Idempotency("cmd-1", "req-A"))
+        assert store.recorded_for("s", Idempotency("cmd-1", "req-A"))[0].stream_version == 1
+        assert store.recorded_for("s", Idempotency("cmd-2")) is None
+        assert store.head_position() == 1
+
+    def test_read_all_pages_through_the_log_in_position_order(self, store):
+        for i in range(7):
+            store.append(f"s{i % 3}", i // 3, [hours_logged("P1", i)])
+        pages, position = [], 0
+        while page := store.read_all(position, limit=3):
+            pages.append([e.data["minutes"] for e in page])
+            position = page[-1].position
+        assert pages == [[0, 1, 2], [3, 4, 5], [6]]
+
+    def test_event_above_the_size_limit_is_refused_and_writes_nothing(self, store):
+        store.append("s", 0, [hours_logged("P1")])
+        big = hours_logged("P1", note="x" * MAX_EVENT_BYTES)
+        with pytest.raises(EventTooLarge) as refused:
+            store.append("s", 1, [hours_logged("P1"), big])
+        assert isinstance(refused.value, InvalidValue)
+        assert refused.value.field == "data"
+        assert refused.value.size > refused.value.limit == MAX_EVENT_BYTES
+        assert "'s'" in str(refused.value)
+        with pytest.raises(EventTooLarge):
+            store.import_events([("fresh", [big])])
+        assert store.head_position() == 1
+        # Just under the limit is accepted.
+        fits = hours_logged("P1", note="x" * (MAX_EVENT_BYTES - 1000))
+        assert store.append("s", 1, [fits])[0].data["note"] == fits.data["note"]
+
+    @pytest.mark.parametrize("kind", [0, 1, 2], ids=["nul-in-json", "surrogate", "nul-in-text"])
+    def test_event_no_database_can_hold_is_refused_naming_the_stream(self, store, kind):
+        with pytest.raises(UnstorableEvent, match="stream 'odd'") as refused:
+            store.append("odd", 0, [hours_logged("P1"), unstorable(kind)])
+        assert isinstance(refused.value, InvalidValue)
+        assert isinstance(refused.value, ValueError)
+        assert refused.value.field == "data"
+        assert store.read_stream("odd") == []
+        assert store.head_position() == 0
+
     def test_special_characters_survive_import_and_append(self, store):
         tricky = NewEvent(
             type="hours-logged",
@@ -160,6 +229,18 @@ class EventStoreContract:
         store.import_events([("odd\tstream", [tricky])])
         assert store.read_stream("odd\tstream")[0].data == tricky.data
         assert store.read_stream("odd\tstream")[0].subject == "P\t1"
+
+
+class TestMemoryEventStore(EventStoreContract):
+    """The same contract, in memory: no database."""
+
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
+
+    @pytest.fixture
+    def another_store(self, store):
+        return store  # one process's memory: every writer shares it
 
 
 class TestPostgresEventStore(EventStoreContract):
@@ -176,12 +257,60 @@ class TestPostgresEventStore(EventStoreContract):
         yield another
         another.close()
 
+    def test_a_bad_event_fails_only_its_own_writer_in_a_group_commit(self, store, engine):
+        """Bursts of 20 valid appends with 3 unstorable ones mixed in, from threads at once:
+        the batches they share commit the valid ones; only the culprits fail."""
+        writers = 23
+        bad = {3: 0, 11: 1, 19: 2}  # writer -> kind of unstorable event
+
+        def burst(round_: int, bad: dict[int, int]) -> list[str]:
+            start = threading.Barrier(writers)
+
+            def write(writer: int) -> str:
+                stream, version = f"w{writer}", round_
+                events = [hours_logged(f"P{writer}", round_)]
+                if writer in bad:
+                    stream, version = f"bad{writer}-{round_}", 0
+                    events.append(unstorable(bad[writer]))
+                start.wait()
+                try:
+                    store.append(stream, version, events)
+                except UnstorableEvent as refused:
+                    return "refused" if repr(stream) in str(refused) else f"unnamed: {refused}"
+                return "written"
+
+            with ThreadPoolExecutor(max_workers=writers) as pool:
+                return list(pool.map(write, range(writers)))
+
+        # A burst of this shape is group-committed: appends share transactions.
+        assert burst(0, {}) == ["written"] * writers
+        assert max(_batch_sizes(engine)) > 1
+        for round_ in range(1, 6):
+            outcomes = burst(round_, bad)
+            assert [i for i, o in enumerate(outcomes) if o == "refused"] == sorted(bad)
+            assert outcomes.count("written") == 20
+        # Nothing partial: the positions stay dense and no bad stream holds anything.
+        assert [e.position for e in store.read_all(0, limit=1000)] == list(range(1, 124))
+        for writer in range(writers):
+            stream = store.read_stream(f"w{writer}")
+            assert [e.stream_version for e in stream] == ([1] if writer in bad else [*range(1, 7)])
+        assert all(e.stream_id.startswith("w") for e in store.read_all(0, limit=1000))
+
     def test_recorded_events_cannot_be_changed(self, store, engine):
         store.append("s", 0, [hours_logged("P1")])
         with pytest.raises(sqlalchemy.exc.ProgrammingError, match="immutable"), engine.begin() as c:
             c.execute(sqlalchemy.text("update events set data = '{}'::jsonb"))
         with pytest.raises(sqlalchemy.exc.ProgrammingError, match="immutable"), engine.begin() as c:
             c.execute(sqlalchemy.text("delete from events"))
+
+
+def _batch_sizes(engine) -> "collections.Counter[int]":
+    """How many events each committed transaction wrote (from ``xmin``), as a multiset."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text("select count(*) from events group by xmin::text")
+        ).scalars()
+        return collections.Counter(int(n) for n in rows)
 
 
 def test_creating_the_schema_again_does_not_wait_for_open_transactions(scratch_database):

@@ -10,24 +10,45 @@ each flush.
 
 The statement checks each stream's expected version, gives the accepted appends
 dense positions from the one-row counter, and inserts their events; a rejected
-append takes no position. If another process wins a race inside the batch (a
-unique violation), each append is retried alone, so only the losers fail.
+append takes no position.
+
+Guarantees beyond the batch's own atomicity:
+
+* **Per-writer isolation.** If a batch fails for any reason other than a lost
+  connection (another process won a race: a unique violation; an event the
+  database refuses: a NUL in JSON text, a value out of range), the batch wrote
+  nothing and each append is retried alone in its own transaction, so only the
+  culprits fail: a loser with `ConcurrencyError`, an event the database cannot
+  hold with `UnstorableEvent` (naming the stream and the database's reason).
+* **Exactly once across reconnection.** When the connection is lost (the
+  server restarted, the session was terminated), the committer reconnects,
+  retrying for up to ``reconnect_seconds``, and before writing anything again
+  asks by event id which appends of the batch did commit (a commit may have
+  succeeded just before its answer was lost): those writers get their recorded
+  events, the others are written once. Nothing is written twice, since event
+  ids are unique and every retry is checked against them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
-from pydantic_core import to_json
 
-from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+from plimsoll_events.faults import connection_lost, database_reason
+from plimsoll_events.records import NewEvent, RecordedEvent
+from plimsoll_events.refusals import InvalidValue
+
+log = logging.getLogger(__name__)
 
 
 class ConcurrencyError(Exception):
@@ -40,6 +61,37 @@ class ConcurrencyError(Exception):
         )
         self.stream_id = stream_id
         self.expected_version = expected_version
+
+
+class UnstorableEvent(InvalidValue, ValueError):
+    """An event the database cannot hold, whatever the stream's state: text PostgreSQL
+    refuses (a NUL, ``\\u0000`` in JSON, an unpaired surrogate), a value out of range.
+
+    The append wrote nothing; the writers batched with it are not affected. At the
+    HTTP edge it is an `InvalidValue` (422) naming the field ``data``.
+    """
+
+    def __init__(self, stream_id: str, reason: str) -> None:
+        super().__init__(f"cannot be stored on stream {stream_id!r}: {reason}", field="data")
+        self.stream_id = stream_id
+
+
+class EventTooLarge(InvalidValue, ValueError):
+    """An event whose data and metadata, as JSON, exceed the store's limit per event.
+
+    Refused before it reaches the database (nothing is written); at the HTTP edge
+    an `InvalidValue` (422) naming the field ``data``.
+    """
+
+    def __init__(self, stream_id: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"an event on stream {stream_id!r} takes {size} bytes as JSON (data and metadata); "
+            f"at most {limit} are accepted",
+            field="data",
+        )
+        self.stream_id = stream_id
+        self.size = size
+        self.limit = limit
 
 
 APPEND_BATCH = """
@@ -130,19 +182,28 @@ select * from unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::tex
 """
 
 
+FIND_EVENTS = "select event_id from events where event_id = any(%s)"
+
+
 @dataclass(frozen=True)
 class Append:
+    """One writer's append, its events' JSON columns encoded by the writer itself."""
+
     stream_id: str
     expected_version: int
     events: Sequence[NewEvent]
     idempotency: Idempotency | None
+    data: Sequence[str]  # each event's data column, as JSON text
+    metadata: Sequence[str]  # each event's metadata column, as JSON text
 
     @property
     def key(self) -> str | None:
         return None if self.idempotency is None else self.idempotency.digest
 
 
-Outcome = list[RecordedEvent] | ConcurrencyError | IdempotencyKeyReused
+# Recorded events, or why not: ConcurrencyError, IdempotencyKeyReused, UnstorableEvent, or
+# what the database said when it is none of those.
+Outcome = list[RecordedEvent] | Exception
 
 
 class _Waiter:
@@ -152,40 +213,42 @@ class _Waiter:
 
     def __init__(self, request: Append) -> None:
         self.request = request
-        self.outcome: Outcome | BaseException | None = None
+        self.outcome: Outcome | None = None
         self.woken = threading.Event()
 
     @property
     def done(self) -> bool:
         return self.outcome is not None
 
-    def settle(self, outcome: Outcome | BaseException) -> None:
+    def settle(self, outcome: Outcome) -> None:
         self.outcome = outcome
         self.woken.set()
 
     def result(self) -> list[RecordedEvent]:
-        if isinstance(self.outcome, BaseException):
+        if isinstance(self.outcome, Exception):
             raise self.outcome
         assert self.outcome is not None
         return self.outcome
 
 
-MetadataText = Callable[[Metadata], str]
 ReadSpan = Callable[[psycopg.Connection[Any], int, int], list[RecordedEvent]]
+ReadIds = Callable[[psycopg.Connection[Any], Sequence[UUID]], list[RecordedEvent]]
 
 
 class GroupCommitter:
     def __init__(
         self,
         connect: Callable[[], psycopg.Connection[Any]],
-        metadata_text: MetadataText,
         read_span: ReadSpan,
+        read_ids: ReadIds,
         max_batch: int,
+        reconnect_seconds: float = 10.0,
     ) -> None:
         self._connect = connect
-        self._metadata_text = metadata_text
         self._read_span = read_span
+        self._read_ids = read_ids
         self._max_batch = max_batch
+        self._reconnect_seconds = reconnect_seconds
         self._waiting: list[_Waiter] = []
         self._leading = False
         self._lock = threading.Lock()
@@ -221,19 +284,76 @@ class GroupCommitter:
     def _commit_next_batch(self) -> None:
         with self._lock:
             batch, self._waiting = self._take_batch(self._waiting)
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-            outcomes: list[Outcome | Exception] = list(
-                self._commit(self._conn, [w.request for w in batch])
-            )
-        except Exception as exc:  # every writer in the batch must hear of it
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
-            outcomes = [exc] * len(batch)
+        outcomes = self._commit_across_reconnects([w.request for w in batch])
         for waiter, outcome in zip(batch, outcomes, strict=True):
             waiter.settle(outcome)
+
+    def _commit_across_reconnects(self, requests: list[Append]) -> list[Outcome]:
+        """`_commit`, surviving lost connections: reconnect, find what committed, finish once."""
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        uncertain = False  # whether a lost connection may have committed some of them
+        deadline: float | None = None
+        pause = 0.05
+        while True:
+            pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+            conn: psycopg.Connection[Any] | None = None
+            try:
+                conn = self._connection()
+                if uncertain:
+                    found = self._committed(conn, [requests[i] for i in pending])
+                    for i, recorded in zip(pending, found, strict=True):
+                        outcomes[i] = recorded
+                    pending = [i for i in pending if outcomes[i] is None]
+                done = self._commit(conn, [requests[i] for i in pending], uncertain=uncertain)
+                for i, outcome in zip(pending, done, strict=True):
+                    outcomes[i] = outcome
+                settled = [o for o in outcomes if o is not None]
+                assert len(settled) == len(requests)
+                return settled
+            except Exception as exc:
+                lost = conn is None or connection_lost(conn, exc)
+                self._discard_connection()
+                uncertain = uncertain or conn is not None
+                now = time.monotonic()
+                deadline = now + self._reconnect_seconds if deadline is None else deadline
+                if not lost or now >= deadline:
+                    # Not a connection problem (`_commit` isolates everything else), or the
+                    # database stayed away: every writer still waiting must hear of it.
+                    return [exc if o is None else o for o in outcomes]
+                log.warning("event store connection lost (%s); reconnecting", database_reason(exc))
+                time.sleep(min(pause, max(0.0, deadline - now)))
+                pause = min(pause * 2, 1.0)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+        return self._conn
+
+    def _discard_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # it is gone already; closing is only tidying up
+                log.debug("closing a lost connection failed", exc_info=True)
+        self._conn = None
+
+    def _committed(
+        self, conn: psycopg.Connection[Any], requests: list[Append]
+    ) -> list[list[RecordedEvent] | None]:
+        """For each append, its recorded events if they are in the store (by event id)."""
+        ids = [e.event_id for r in requests for e in r.events]
+        if not ids:
+            return []
+        present = {row[0] for row in conn.execute(FIND_EVENTS, (ids,)).fetchall()}
+        found = [r for r in requests if r.events[0].event_id in present]
+        if not found:
+            return [None] * len(requests)
+        recorded = self._read_ids(conn, [e.event_id for r in found for e in r.events])
+        by_id = {e.event_id: e for e in recorded}
+        return [
+            [by_id[e.event_id] for e in r.events] if r.events[0].event_id in present else None
+            for r in requests
+        ]
 
     def _take_batch(self, waiting: list[_Waiter]) -> tuple[list[_Waiter], list[_Waiter]]:
         """What queued up while the last commit flushed, one append per stream and key."""
@@ -252,27 +372,48 @@ class GroupCommitter:
                 claimed |= names
         return batch, later
 
-    def _commit(self, conn: psycopg.Connection[Any], requests: list[Append]) -> list[Outcome]:
+    def _commit(
+        self, conn: psycopg.Connection[Any], requests: list[Append], *, uncertain: bool = False
+    ) -> list[Outcome]:
+        """The batch in one transaction; if it fails, each append alone (see module docstring).
+
+        Raises only when the connection is lost.
+        """
+        if not requests:
+            return []
         try:
             if len(requests) == 1 and requests[0].key is None:
                 # One statement is its own transaction: one round trip, one flush.
                 return self._write(conn, requests)
             with conn.transaction():
                 return self._write(conn, requests)
-        except psycopg.errors.UniqueViolation:
-            return [self._write_alone(conn, request) for request in requests]
+        except Exception as exc:
+            if connection_lost(conn, exc):
+                raise
+        return [self._write_alone(conn, request, uncertain) for request in requests]
 
-    def _write_alone(self, conn: psycopg.Connection[Any], request: Append) -> Outcome:
+    def _write_alone(
+        self, conn: psycopg.Connection[Any], request: Append, uncertain: bool
+    ) -> Outcome:
         try:
             with conn.transaction():
                 return self._write(conn, [request])[0]
         except psycopg.errors.UniqueViolation:
+            if uncertain:
+                # Written by an attempt whose answer was lost with its connection?
+                (recorded,) = self._committed(conn, [request])
+                if recorded is not None:
+                    return recorded
             if request.key is not None:
                 # A concurrent command with the same key got there first.
                 earlier = self._earlier(conn, [request]).get(request.key)
                 if earlier is not None:
                     return _answer_to(request, earlier)
             return ConcurrencyError(request.stream_id, request.expected_version)
+        except Exception as exc:
+            if connection_lost(conn, exc):
+                raise
+            return _refusal(request, exc)
 
     def _earlier(self, conn: psycopg.Connection[Any], requests: list[Append]) -> dict[str, Earlier]:
         keys = [r.key for r in requests if r.key is not None]
@@ -323,8 +464,8 @@ class GroupCommitter:
             "type": event.type,
             "version": event.version,
             "subject": event.subject,
-            "data": to_json(event.data).decode(),
-            "metadata": self._metadata_text(event.metadata),
+            "data": request.data[0],
+            "metadata": request.metadata[0],
         }
 
     def _parameters(self, requests: list[Append]) -> dict[str, Any]:
@@ -343,9 +484,25 @@ class GroupCommitter:
             "types": [e.type for _, _, e in events],
             "versions": [e.version for _, _, e in events],
             "subjects": [e.subject for _, _, e in events],
-            "data": [to_json(e.data).decode() for _, _, e in events],
-            "metadata": [self._metadata_text(e.metadata) for _, _, e in events],
+            "data": [text for r in requests for text in r.data],
+            "metadata": [text for r in requests for text in r.metadata],
         }
+
+
+# Errors that say an event cannot be stored, whatever the state of its stream: data
+# exceptions (class 22: NUL in JSON text, out of range), integrity other than uniqueness
+# (class 23), program limits (class 54: a value too big), and what the driver refuses to
+# send (a NUL in text, an unpaired surrogate).
+_UNSTORABLE = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded)
+
+
+def _refusal(request: Append, error: Exception) -> Exception:
+    """The append's own failure, as the writer should hear it."""
+    if isinstance(error, (*_UNSTORABLE, UnicodeError)):
+        refusal = UnstorableEvent(request.stream_id, database_reason(error))
+        refusal.__cause__ = error
+        return refusal
+    return error
 
 
 def _recorded(request: Append, rows: list[tuple[int, int, datetime]]) -> list[RecordedEvent]:

@@ -12,7 +12,16 @@ Guarantees, by construction:
 * **Group commit.** Appends from many threads are queued to one committer,
   which writes everything waiting in one transaction and one WAL flush. The
   lead over one-transaction-per-append comes from sharing the flush, never from
-  weakening durability.
+  weakening durability. One writer's bad event never fails another's append
+  (see `plimsoll_events.committer`), and a lost connection is replaced without
+  writing anything twice.
+* **Bounded events.** An event whose data and metadata exceed
+  ``max_event_bytes`` as JSON (`MAX_EVENT_BYTES`, 256 KiB, by default: with its
+  envelope well under Kafka's 1 MiB message limit) is refused with
+  `EventTooLarge` before it reaches the database; one the database cannot hold
+  with `UnstorableEvent`.
+* **Reads survive a restart.** A read that finds its pooled connection dead
+  (PostgreSQL restarted) discards the pool and is retried once.
 """
 
 from __future__ import annotations
@@ -20,34 +29,48 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import psycopg
+from opentelemetry import trace
 from psycopg.types.json import set_json_loads
-from pydantic_core import from_json, to_json
+from pydantic_core import PydanticSerializationError, from_json, to_json
 from sqlalchemy import Engine, event
 
 from plimsoll_events.committer import (
     FIND_KEYS,
     Append,
     ConcurrencyError,
+    EventTooLarge,
     GroupCommitter,
     Idempotency,
     IdempotencyKeyReused,
+    UnstorableEvent,
     earlier_of,
 )
+from plimsoll_events.faults import is_disconnect
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
 
 __all__ = [
+    "MAX_EVENT_BYTES",
     "ConcurrencyError",
     "EventStore",
+    "EventTooLarge",
     "Idempotency",
     "IdempotencyKeyReused",
+    "UnstorableEvent",
+    "encode_events",
     "psycopg_url",
 ]
+
+MAX_EVENT_BYTES: Final = 256 * 1024
+"""The most an event's data and metadata may take as JSON (UTF-8 bytes), by default."""
+
+tracer = trace.get_tracer("plimsoll_events.store")
+T = TypeVar("T")
 
 
 SCHEMA = """
@@ -104,6 +127,7 @@ READ_SPAN = SELECT + "where position between %s and %s order by position"
 READ_STREAM = SELECT + "where stream_id = %s and stream_version > %s order by stream_version"
 READ_STREAMS = SELECT + "where stream_id = any(%s) order by stream_id, stream_version"
 READ_ALL = SELECT + "where position > %s order by position limit %s"
+READ_IDS = SELECT + "where event_id = any(%s) order by position"
 COPY_EVENTS = (
     "copy events (position, stream_id, stream_version, event_id, type, version, subject, data, "
     "metadata) from stdin (format binary)"
@@ -131,6 +155,36 @@ def _metadata_text(metadata: Metadata) -> str:
     )
 
 
+def encode_events(
+    stream_id: str, events: Sequence[NewEvent], max_event_bytes: int = MAX_EVENT_BYTES
+) -> tuple[list[str], list[str]]:
+    """Each event's data and metadata columns as JSON text, checked against the limit.
+
+    Raises `EventTooLarge` for an event whose data and metadata exceed
+    ``max_event_bytes`` (UTF-8), `UnstorableEvent` for one that is not JSON text at
+    all (an unpaired surrogate cannot be UTF-8).
+    """
+    data: list[str] = []
+    metadata: list[str] = []
+    last: tuple[Metadata | None, str] = (None, "")
+    for new in events:
+        try:
+            raw = to_json(new.data)
+            if last[0] is not new.metadata:  # the events of one command share theirs
+                last = (new.metadata, _metadata_text(new.metadata))
+        except PydanticSerializationError as exc:
+            raise UnstorableEvent(stream_id, f"not encodable as UTF-8 JSON: {exc}") from exc
+        meta = last[1]
+        size = len(raw) + len(meta)
+        if len(raw) + 4 * len(meta) > max_event_bytes:  # exact only when it may matter
+            size = len(raw) + len(meta.encode())
+        if size > max_event_bytes:
+            raise EventTooLarge(stream_id, size, max_event_bytes)
+        data.append(raw.decode())
+        metadata.append(meta)
+    return data, metadata
+
+
 def _metadata_from(raw: dict[str, Any]) -> Metadata:
     return Metadata(
         actor=raw["actor"],
@@ -143,6 +197,10 @@ def _metadata_from(raw: dict[str, Any]) -> Metadata:
 
 def _read_span(conn: psycopg.Connection[Any], first: int, last: int) -> list[RecordedEvent]:
     return [_recorded(row) for row in conn.execute(READ_SPAN, (first, last)).fetchall()]
+
+
+def _read_ids(conn: psycopg.Connection[Any], event_ids: Sequence[UUID]) -> list[RecordedEvent]:
+    return [_recorded(row) for row in conn.execute(READ_IDS, (list(event_ids),)).fetchall()]
 
 
 def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
@@ -166,14 +224,27 @@ def _parse_json_with_pydantic(connection: psycopg.Connection[Any], _: object) ->
 
 
 class EventStore:
-    """Append to and read from one service's event store."""
+    """Append to and read from one service's event store.
 
-    def __init__(self, engine: Engine, *, max_batch: int = 512) -> None:
+    ``max_event_bytes`` bounds each event (see `MAX_EVENT_BYTES`); ``reconnect_seconds``
+    is how long an append waits for a lost database to come back before failing.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = 512,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+        reconnect_seconds: float = 10.0,
+    ) -> None:
         self._engine = engine
         # Reading the log is mostly parsing its JSON columns: pydantic's parser does it in a
         # quarter of the time psycopg's default (json.loads) takes, with the same results.
         event.listen(engine, "connect", _parse_json_with_pydantic)
         self._max_batch = max_batch
+        self.max_event_bytes = max_event_bytes
+        self._reconnect_seconds = reconnect_seconds
         self._committer: GroupCommitter | None = None
         self._start_lock = threading.Lock()
 
@@ -200,14 +271,28 @@ class EventStore:
         key seen before for the same stream and request, nothing new is written
         and the events recorded the first time are returned; seen for another,
         :class:`IdempotencyKeyReused`. Raises :class:`ConcurrencyError` when the
-        stream has moved on.
+        stream has moved on, :class:`EventTooLarge` or :class:`UnstorableEvent`
+        for an event the store will not or cannot hold (nothing written, and no
+        other writer affected). Exactly once even when the connection is lost
+        and replaced meanwhile.
         """
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < 0:
             raise ValueError("expected_version cannot be negative")
-        request = Append(stream_id, expected_version, events, idempotency)
-        return self._group_committer().submit(request)
+        with tracer.start_as_current_span(
+            "event-store append",
+            attributes={
+                "db.system.name": "postgresql",
+                "db.operation.name": "append",
+                "plimsoll.stream.id": stream_id,
+                "plimsoll.event.count": len(events),
+            },
+        ):
+            # Encoded here, on the writer's own thread: a bad event fails its own writer.
+            data, metadata = encode_events(stream_id, events, self.max_event_bytes)
+            request = Append(stream_id, expected_version, events, idempotency, data, metadata)
+            return self._group_committer().submit(request)
 
     def _group_committer(self) -> GroupCommitter:
         if self._committer is None:
@@ -215,9 +300,10 @@ class EventStore:
                 if self._committer is None:
                     self._committer = GroupCommitter(
                         connect=lambda: psycopg.connect(psycopg_url(self._engine), autocommit=True),
-                        metadata_text=_metadata_text,
                         read_span=_read_span,
+                        read_ids=_read_ids,
                         max_batch=self._max_batch,
+                        reconnect_seconds=self._reconnect_seconds,
                     )
         return self._committer
 
@@ -231,8 +317,9 @@ class EventStore:
 
         For onboarding an existing workforce or replaying an archive: every
         stream must be new (a stream that already exists raises
-        :class:`ConcurrencyError` and nothing is imported). Returns the number
-        of events imported.
+        :class:`ConcurrencyError` and nothing is imported), and every event
+        within ``max_event_bytes`` (else :class:`EventTooLarge`, nothing
+        imported). Returns the number of events imported.
         """
         with self._connect() as conn, conn.transaction():
             row = conn.execute(
@@ -250,6 +337,10 @@ class EventStore:
                             if metadata[0] is not event.metadata:  # events recorded together
                                 text = _metadata_text(event.metadata).encode()
                                 metadata = (event.metadata, JSONB_BINARY + text)
+                            data = to_json(event.data)
+                            if len(data) + len(metadata[1]) - 1 > self.max_event_bytes:
+                                size = len(data) + len(metadata[1]) - 1
+                                raise EventTooLarge(stream_id, size, self.max_event_bytes)
                             copy.write_row(
                                 (
                                     position,
@@ -259,7 +350,7 @@ class EventStore:
                                     event.type,
                                     event.version,
                                     event.subject,
-                                    JSONB_BINARY + to_json(event.data),
+                                    JSONB_BINARY + data,
                                     metadata[1],
                                 )
                             )
@@ -272,23 +363,21 @@ class EventStore:
     # --- reading -----------------------------------------------------------------------------
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        with self._connect() as conn:
-            rows = conn.execute(READ_STREAM, (stream_id, after_version)).fetchall()
+        rows = self._read(lambda c: c.execute(READ_STREAM, (stream_id, after_version)).fetchall())
         return [_recorded(row) for row in rows]
 
     def read_streams(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         """Several whole streams in one query (a team's practitioners, say)."""
         streams: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
-        with self._connect() as conn:
-            for row in conn.execute(READ_STREAMS, (list(stream_ids),)).fetchall():
-                event = _recorded(row)
-                streams[event.stream_id].append(event)
+        rows = self._read(lambda c: c.execute(READ_STREAMS, (list(stream_ids),)).fetchall())
+        for row in rows:
+            event = _recorded(row)
+            streams[event.stream_id].append(event)
         return streams
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         """Events after ``after_position`` in position order; never skips one."""
-        with self._connect() as conn:
-            rows = conn.execute(READ_ALL, (after_position, limit)).fetchall()
+        rows = self._read(lambda c: c.execute(READ_ALL, (after_position, limit)).fetchall())
         return [_recorded(row) for row in rows]
 
     def recorded_for(self, stream_id: str, idempotency: Idempotency) -> list[RecordedEvent] | None:
@@ -297,21 +386,38 @@ class EventStore:
         Raises `IdempotencyKeyReused` when the key recorded a command on another
         stream or from another request.
         """
-        with self._connect() as conn:
+
+        def find(conn: psycopg.Connection[Any]) -> Any:
             row = conn.execute(FIND_KEYS, ([idempotency.digest],)).fetchone()
-            if row is None:
-                return None
-            earlier = earlier_of(conn, row, _read_span)
+            return None if row is None else earlier_of(conn, row, _read_span)
+
+        earlier = self._read(find)
+        if earlier is None:
+            return None
         if earlier.stream_id != stream_id or earlier.fingerprint != idempotency.fingerprint:
             raise IdempotencyKeyReused(stream_id, earlier.stream_id)
-        return earlier.events
+        return list(earlier.events)
 
     def head_position(self) -> int:
-        with self._connect() as conn:
-            row = conn.execute("select last_position from event_log_head where id = 1").fetchone()
+        row = self._read(
+            lambda c: c.execute("select last_position from event_log_head where id = 1").fetchone()
+        )
         return int(row[0]) if row else 0
 
     # --- connections -------------------------------------------------------------------------
+
+    def _read(self, query: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run a read; if its pooled connection was dead (a restart), once more on a new pool."""
+        try:
+            with self._connect() as conn:
+                return query(conn)
+        except psycopg.Error as exc:
+            if not is_disconnect(exc):
+                raise
+            # Every connection pooled before the restart is dead too: drop them all.
+            self._engine.dispose()
+        with self._connect() as conn:
+            return query(conn)
 
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:
@@ -322,7 +428,10 @@ class EventStore:
             yield conn
             raw.commit()
         except BaseException:
-            raw.rollback()
+            if conn.closed or conn.broken:
+                raw.invalidate()  # never back into the pool
+            else:
+                raw.rollback()
             raise
         finally:
             raw.close()
