@@ -1,5 +1,7 @@
 """The event every benchmark writes: one practitioner's hours logged, as the
-timesheet service records it, in Plimsoll's shape and in eventsourcing's.
+timesheet service records it (the latest version of `hours-logged`: the projection
+benchmark's one-pass decoding is for the latest version only), in Plimsoll's shape and
+in eventsourcing's.
 
 Both shapes carry the same JSON (data, metadata, type, subject), encoded once
 per append inside the timed loop, so neither side is spared serialisation.
@@ -15,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from plimsoll_events.records import Metadata, NewEvent
 
 EVENT_TYPE = "hours-logged"
-EVENT_VERSION = 2
+EVENT_VERSION = 3
 TOPIC = "plimsoll_timesheet.events:HoursLogged"
 
 
@@ -25,6 +27,10 @@ def _data(practitioner: str, minutes: int) -> dict[str, Any]:
         "day": "2026-11-30",
         "minutes": minutes,
         "category": "casework",
+        "started_at": None,
+        "ended_at": None,
+        "note": None,
+        "on_behalf_reason": None,
     }
 
 

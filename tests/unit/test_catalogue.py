@@ -1,13 +1,19 @@
 """The catalogue turns stored event data of any known version into the latest typed model."""
 
-from datetime import date
+from datetime import date, time
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, UnknownEventType, topic_for
 from plimsoll_events.records import Metadata
-from plimsoll_events.types import CaseAllocated, HoursLogged, HoursLoggedV1, SupervisionHeld
+from plimsoll_events.types import (
+    CaseAllocated,
+    HoursLogged,
+    HoursLoggedV1,
+    HoursLoggedV2,
+    SupervisionHeld,
+)
 from pydantic import ValidationError
 
 ALLOCATION = {
@@ -86,14 +92,50 @@ def test_cafcass_case_has_no_tier():
     assert decoded.tier is None
 
 
-def test_v1_hours_logged_is_read_as_v2_minutes_of_casework():
+def _logged(**fields: Any) -> HoursLogged:
+    values: dict[str, Any] = {
+        "practitioner_id": "P-0001",
+        "day": date(2025, 3, 3),
+        "minutes": 450,
+        "category": "casework",
+        "started_at": None,
+        "ended_at": None,
+        "note": None,
+        "on_behalf_reason": None,
+        **fields,
+    }
+    return HoursLogged(**values)
+
+
+def test_v1_hours_logged_is_read_as_the_latest_version_minutes_of_casework():
     stored_v1 = {"practitioner_id": "P-0001", "day": "2025-03-03", "hours": 7.5}
 
     decoded = CATALOGUE.decode("hours-logged", 1, stored_v1)
 
-    assert decoded == HoursLogged(
-        practitioner_id="P-0001", day=date(2025, 3, 3), minutes=450, category="casework"
-    )
+    assert decoded == _logged(minutes=450, category="casework")
+
+
+def test_v2_hours_logged_is_read_as_v3_with_no_interval_note_or_reason():
+    stored_v2 = {
+        "practitioner_id": "P-0001",
+        "day": "2025-03-03",
+        "minutes": 90,
+        "category": "travel",
+    }
+
+    decoded = CATALOGUE.decode("hours-logged", 2, stored_v2)
+
+    assert decoded == _logged(minutes=90, category="travel")
+
+
+@pytest.mark.parametrize("category", ["court", "report-writing", "union-duties"])
+def test_v2_never_held_the_categories_v3_added(category: str):
+    stored_v2 = {"practitioner_id": "P-0001", "day": "2025-03-03", "minutes": 90}
+
+    with pytest.raises(ValidationError) as raised:
+        CATALOGUE.decode("hours-logged", 2, {**stored_v2, "category": category})
+
+    assert raised.value.title == "hours-logged v2"
 
 
 @pytest.mark.parametrize(("hours", "minutes"), [(0, 0), (0.1, 6), (1 / 3, 20), (24, 1440)])
@@ -197,12 +239,12 @@ def test_unknown_type_is_named():
     assert "no such event type" in str(raised.value)
 
 
-@pytest.mark.parametrize("version", [0, 3])
+@pytest.mark.parametrize("version", [0, 4])
 def test_unknown_version_is_named_with_the_versions_known(version: int):
     with pytest.raises(UnknownEventType) as raised:
         CATALOGUE.decode("hours-logged", version, {})
 
-    assert str(raised.value) == f"hours-logged v{version}: the catalogue knows versions up to v2"
+    assert str(raised.value) == f"hours-logged v{version}: the catalogue knows versions up to v3"
 
 
 def test_a_missing_upcaster_step_is_named():
@@ -221,6 +263,7 @@ def test_every_shipped_version_has_its_upcasters():
 def test_latest_is_the_highest_version():
     assert CATALOGUE.latest("hours-logged") is HoursLogged
     assert CATALOGUE.model("hours-logged", 1) is HoursLoggedV1
+    assert CATALOGUE.model("hours-logged", 2) is HoursLoggedV2
 
 
 def test_shipped_types_belong_to_their_services_topics():
@@ -256,19 +299,21 @@ def test_the_subject_is_the_practitioner_the_event_concerns():
 
 
 def test_new_event_carries_type_version_json_data_and_subject():
-    logged = HoursLogged(
-        practitioner_id="P-0001", day=date(2025, 3, 3), minutes=90, category="travel"
-    )
+    logged = _logged(minutes=90, category="travel", started_at=time(9, 0), ended_at=time(10, 30))
     metadata = _metadata()
 
     event = CATALOGUE.new_event(logged, metadata)
 
-    assert (event.type, event.version, event.subject) == ("hours-logged", 2, "P-0001")
+    assert (event.type, event.version, event.subject) == ("hours-logged", 3, "P-0001")
     assert event.data == {
         "practitioner_id": "P-0001",
         "day": "2025-03-03",
         "minutes": 90,
         "category": "travel",
+        "started_at": "09:00:00",
+        "ended_at": "10:30:00",
+        "note": None,
+        "on_behalf_reason": None,
     }
     assert event.metadata is metadata
 
@@ -276,8 +321,13 @@ def test_new_event_carries_type_version_json_data_and_subject():
 def test_new_facts_are_never_recorded_with_a_superseded_version():
     legacy = HoursLoggedV1(practitioner_id="P-0001", day=date(2025, 3, 3), hours=1.5)
 
-    with pytest.raises(ValueError, match=r"hours-logged v1 is superseded by v2"):
+    with pytest.raises(ValueError, match=r"hours-logged v1 is superseded by v3"):
         CATALOGUE.new_event(legacy, _metadata())
+    previous = HoursLoggedV2(
+        practitioner_id="P-0001", day=date(2025, 3, 3), minutes=90, category="travel"
+    )
+    with pytest.raises(ValueError, match=r"hours-logged v2 is superseded by v3"):
+        CATALOGUE.new_event(previous, _metadata())
 
 
 def test_new_event_refuses_a_model_the_catalogue_does_not_hold():

@@ -31,13 +31,17 @@ def _recorded(**changes: Any) -> RecordedEvent:
         "stream_version": 7,
         "event_id": EVENT_ID,
         "type": "hours-logged",
-        "version": 2,
+        "version": 3,
         "subject": "P-0001",
         "data": {
             "practitioner_id": "P-0001",
             "day": "2025-03-03",
             "minutes": 450,
             "category": "casework",
+            "started_at": "09:00:00",
+            "ended_at": "16:30:00",
+            "note": None,
+            "on_behalf_reason": None,
         },
         "metadata": Metadata(
             actor="P-0001",
@@ -68,10 +72,10 @@ def test_a_recorded_event_becomes_a_cloudevent_with_plimsoll_attributes():
     assert event.specversion == "1.0"
     assert event.id == EVENT_ID
     assert event.source == "/plimsoll/timesheet"
-    assert event.type == "org.example.plimsoll.hours-logged.v2"
+    assert event.type == "org.example.plimsoll.hours-logged.v3"
     assert event.subject == "P-0001"
     assert event.datacontenttype == "application/json"
-    assert event.dataschema == "https://plimsoll.example.org/schemas/hours-logged/v2.json"
+    assert event.dataschema == "https://plimsoll.example.org/schemas/hours-logged/v3.json"
     assert (event.actor, event.correlationid, event.causationid) == (
         "P-0001",
         CORRELATION,
@@ -137,14 +141,14 @@ def test_unknown_extensions_survive_a_round_trip():
 def test_a_consumer_gets_type_version_data_metadata_id_and_subject_back():
     received = decode(_wire())
 
-    assert (received.event_type, received.event_version) == ("hours-logged", 2)
+    assert (received.event_type, received.event_version) == ("hours-logged", 3)
     assert received.id == EVENT_ID
     assert received.subject == "P-0001"
     assert received.metadata == _recorded().metadata
     assert received.data["minutes"] == 450
 
 
-def test_a_v1_event_off_the_wire_reaches_a_consumer_as_v2():
+def test_a_v1_event_off_the_wire_reaches_a_consumer_as_the_latest_version():
     legacy = _recorded(
         version=1, data={"practitioner_id": "P-0001", "day": "2025-03-03", "hours": 2}
     )

@@ -43,7 +43,7 @@ def test_a_model_added_without_regenerating_makes_the_committed_docs_stale():
 
 def test_check_names_the_stale_schema_file(tmp_path: Path):
     schema.write(tmp_path)
-    stale = tmp_path / "schemas" / "hours-logged" / "v2.json"
+    stale = tmp_path / "schemas" / "hours-logged" / "v3.json"
     stale.write_text(stale.read_text().replace('"maximum": 1440', '"maximum": 1500'))
 
     problem = schema.check(tmp_path)
@@ -143,6 +143,9 @@ def test_asyncapi_document_is_version_3_with_every_type_and_version():
         "case-allocated.v1",
         "hours-logged.v1",
         "hours-logged.v2",
+        "hours-logged.v3",
+        "hours-corrected.v1",
+        "toil-accrued.v1",
         "supervision-held.v1",
     } <= set(KEYS)
 
@@ -159,7 +162,19 @@ def test_each_service_topic_is_a_channel_carrying_its_own_types():
         expected.setdefault(topic_for(model.service), []).append(f"{model.type}.v{model.version}")
     expected[HMPPS_TOPIC] = HMPPS_KEYS  # beside the service topics, its own (test_hmpps_docs)
     assert carried == {topic: sorted(keys) for topic, keys in expected.items()}
-    assert carried["plimsoll.timesheet"] == ["hours-logged.v1", "hours-logged.v2"]
+    assert carried["plimsoll.timesheet"] == [
+        "hours-corrected.v1",
+        "hours-logged.v1",
+        "hours-logged.v2",
+        "hours-logged.v3",
+        "hours-withdrawn.v1",
+        "leave-cancelled.v1",
+        "leave-recorded.v1",
+        "overtime-recorded.v1",
+        "toil-accrued.v1",
+        "working-time-opt-out-recorded.v1",
+        "working-time-opt-out-withdrawn.v1",
+    ]
 
 
 def test_each_channel_has_a_send_operation_for_its_messages():
@@ -175,13 +190,13 @@ def test_each_channel_has_a_send_operation_for_its_messages():
 
 
 def test_messages_are_cloudevents_with_their_data_schema():
-    message = schema.asyncapi(CATALOGUE)["components"]["messages"]["hours-logged.v2"]
+    message = schema.asyncapi(CATALOGUE)["components"]["messages"]["hours-logged.v3"]
 
     assert message["contentType"] == "application/cloudevents+json"
     envelope, specific = message["payload"]["allOf"]
     assert envelope == {"$ref": "#/components/schemas/CloudEvent"}
-    assert specific["properties"]["type"] == {"const": "org.example.plimsoll.hours-logged.v2"}
-    assert specific["properties"]["data"] == {"$ref": "#/components/schemas/hours-logged.v2"}
+    assert specific["properties"]["type"] == {"const": "org.example.plimsoll.hours-logged.v3"}
+    assert specific["properties"]["data"] == {"$ref": "#/components/schemas/hours-logged.v3"}
 
 
 # Validation against the generated schemas, with a real JSON Schema validator.
@@ -232,7 +247,7 @@ def test_message_examples_are_whole_valid_envelopes(key: str):
 
 
 def test_an_envelope_with_the_wrong_data_fails_its_message_schema():
-    validator, message = _message_payload_validator("hours-logged.v2")
+    validator, message = _message_payload_validator("hours-logged.v3")
     example = message["examples"][0]["payload"]
 
     assert not validator.is_valid({**example, "data": {**example["data"], "minutes": 2000}})
@@ -244,5 +259,6 @@ def test_events_page_explains_every_type_and_marks_superseded_versions():
     page = schema.events_page(CATALOGUE)
     for model in CATALOGUE:
         assert f"### `{model.type}` v{model.version}" in page
-    assert "### `hours-logged` v1 (superseded, upcast to v2)" in page
+    assert "### `hours-logged` v1 (superseded, upcast to v3)" in page
+    assert "### `hours-logged` v2 (superseded, upcast to v3)" in page
     assert "| `minutes` | integer |" in page

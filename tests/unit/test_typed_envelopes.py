@@ -19,9 +19,18 @@ def _wire(**changes) -> bytes:
         stream_version=3,
         event_id=uuid.uuid4(),
         type="hours-logged",
-        version=2,
+        version=3,
         subject="P-1",
-        data={"practitioner_id": "P-1", "day": "2026-11-30", "minutes": 90, "category": "travel"},
+        data={
+            "practitioner_id": "P-1",
+            "day": "2026-11-30",
+            "minutes": 90,
+            "category": "travel",
+            "started_at": "08:00:00",
+            "ended_at": "09:30:00",
+            "note": "To Wakefield",
+            "on_behalf_reason": None,
+        },
         metadata=Metadata(actor="pat.practitioner", correlation_id=uuid.uuid4()),
         recorded_at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
     )
@@ -59,6 +68,15 @@ def test_a_latest_version_event_is_read_in_one_pass_exactly_as_the_general_path_
             "type": "org.example.plimsoll.hours-logged.v1",
             "data": {"practitioner_id": "P-1", "day": "2026-11-30", "hours": 1.5},
         },
+        {
+            "type": "org.example.plimsoll.hours-logged.v2",
+            "data": {
+                "practitioner_id": "P-1",
+                "day": "2026-11-30",
+                "minutes": 90,
+                "category": "travel",
+            },
+        },
         {"extrathing": "x"},
         {"time": 1764493200},
         {
@@ -73,7 +91,8 @@ def test_a_latest_version_event_is_read_in_one_pass_exactly_as_the_general_path_
         {"specversion": "0.3"},
     ],
     ids=[
-        "older-version",
+        "oldest-version",
+        "previous-version",
         "extension",
         "numeric-time",
         "invalid-data",

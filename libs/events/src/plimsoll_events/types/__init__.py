@@ -9,13 +9,37 @@ the fields that changed.
 """
 
 from plimsoll_events.types.allocation import CaseAllocated
-from plimsoll_events.types.timesheet import HoursLogged, HoursLoggedV1, WorkCategory
+from plimsoll_events.types.timesheet import (
+    HoursCorrected,
+    HoursLogged,
+    HoursLoggedV1,
+    HoursLoggedV2,
+    HoursWithdrawn,
+    LeaveCancelled,
+    LeaveKind,
+    LeaveRecorded,
+    OvertimeRecorded,
+    ToilAccrued,
+    WorkCategory,
+    WorkingTimeOptOutRecorded,
+    WorkingTimeOptOutWithdrawn,
+)
 from plimsoll_events.types.wellbeing import SupervisionHeld
 
 __all__ = [
     "CaseAllocated",
+    "HoursCorrected",
     "HoursLogged",
     "HoursLoggedV1",
+    "HoursLoggedV2",
+    "HoursWithdrawn",
+    "LeaveCancelled",
+    "LeaveKind",
+    "LeaveRecorded",
+    "OvertimeRecorded",
     "SupervisionHeld",
+    "ToilAccrued",
     "WorkCategory",
+    "WorkingTimeOptOutRecorded",
+    "WorkingTimeOptOutWithdrawn",
 ]
