@@ -14,6 +14,7 @@ from plimsoll_events.types import (
     HoursLoggedV2,
     SupervisionHeld,
 )
+from plimsoll_events.types.wellbeing import SupervisionHeldV1
 from pydantic import ValidationError
 
 ALLOCATION = {
@@ -224,10 +225,12 @@ def test_invalid_allocation_is_rejected(data: dict[str, Any], field: str):
 
 
 def test_a_supervision_lasts_some_time():
-    valid = dict(SupervisionHeld.examples[0])
+    v1, v2 = dict(SupervisionHeldV1.examples[0]), dict(SupervisionHeld.examples[0])
 
     with pytest.raises(ValidationError):
-        CATALOGUE.decode("supervision-held", 1, {**valid, "duration_minutes": 0})
+        CATALOGUE.decode("supervision-held", 1, {**v1, "duration_minutes": 0})
+    with pytest.raises(ValidationError):
+        CATALOGUE.decode("supervision-held", 2, {**v2, "duration_minutes": 0})
 
 
 def test_unknown_type_is_named():
