@@ -16,9 +16,9 @@ A route declares who may call it, once, as a dependency built by `may`:
 
 The dependency refuses a role the rule does not name (403 `forbidden`) before
 anything is read. The route then reads the record it is about and asks the
-`Caller` to check its place (`check_practitioner`, `check_place`,
-`named_figures`, `check_region`): the record is read once, for the answer and
-for the check.
+`Caller` to check its place (`check_practitioner`, `check_record` for any other
+record, `check_place`, `named_figures`, `check_region`): the record is read
+once, for the answer and for the check.
 
 A caller whose scope is not everywhere cannot tell a record outside their scope
 from one that does not exist: both are 403 `outside-scope`, naming only the
@@ -34,6 +34,8 @@ from plimsoll_events.refusals import NotFound, NotPermitted, OutsideScope
 
 from plimsoll_platform.auth import CurrentPrincipal, Principal
 from plimsoll_platform.roles import EVERYWHERE, Role
+
+_OWN: Final = "your own record"
 
 
 @dataclass(frozen=True)
@@ -136,11 +138,30 @@ class Caller:
             return
         raise OutsideScope(self._outside(practitioner_id), field=field)
 
-    def check_place(self, place: Place, *, field: str | None = None) -> None:
-        """Refuse unless the caller reaches the place (a team named in a command, say)."""
+    def check_record(self, record: str, place: Place | None, *, field: str | None = None) -> None:
+        """`check_practitioner` for any other record, described as `record` ("case X1"):
+        refuse unless the caller reaches the place it is held in; None: no such record."""
+        if place is None:
+            if self.everywhere:
+                raise NotFound(f"no {record}", field=field)
+        elif self.reaches(place):
+            return
+        scope = self._scope()
+        outside = f"{record} is not yours" if scope == _OWN else f"{record} is not in {scope}"
+        raise OutsideScope(outside, field=field)
+
+    def check_place(
+        self, place: Place, *, field: str | None = None, region_field: str | None = None
+    ) -> None:
+        """Refuse unless the caller reaches the place (a team named in a command, say).
+
+        The refusal names `field`, or `region_field` (where the command names the
+        region too) when the caller reaches by region here: a head of service."""
         if self.reaches(place):
             return
         principal = self.principal
+        if region_field is not None and self._by_region:
+            field = region_field
         if place.region_id is None and principal.has_any(Role.HEAD_OF_SERVICE):
             reason = (
                 f"nobody is registered in team {place.team_id} yet, so its region is not "
@@ -177,18 +198,24 @@ class Caller:
             field=field,
         )
 
+    @property
+    def _by_region(self) -> bool:
+        return (
+            self.principal.has_any(Role.HEAD_OF_SERVICE) and Role.HEAD_OF_SERVICE in self.rule.roles
+        )
+
     def _scope(self) -> str:
         principal = self.principal
-        if principal.has_any(Role.HEAD_OF_SERVICE) and Role.HEAD_OF_SERVICE in self.rule.roles:
+        if self._by_region:
             if principal.region is None:
                 return "your region: your account has none"
             return f"your region ({principal.region})"
         if principal.has_any(Role.MANAGER) and Role.MANAGER in self.rule.roles:
             return f"your team ({principal.team})"
-        return "your own record"
+        return _OWN
 
     def _outside(self, practitioner_id: str) -> str:
-        if self._scope() == "your own record":
+        if self._scope() == _OWN:
             return f"{practitioner_id} is not you: a practitioner reaches only their own record"
         return f"{practitioner_id} is not a practitioner in {self._scope()}"
 
