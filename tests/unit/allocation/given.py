@@ -7,6 +7,7 @@ from typing import Any
 from plimsoll_allocation.domain import (
     DEFAULT_PROBATION_SCHEME,
     Actor,
+    KnownRegion,
     PractitionerFacts,
     RegisterPractitioner,
     Scheme,
@@ -34,6 +35,7 @@ def register(scheme: Scheme = DEFAULT_PROBATION_SCHEME, **overrides: Any) -> Reg
         "start_date": date(2024, 9, 2),
         "scheme": scheme,
         "line_manager_id": "P-0100",
+        "team_region": KnownRegion(None),  # a team nobody is placed in yet
         **overrides,
     }
     return RegisterPractitioner(**fields)

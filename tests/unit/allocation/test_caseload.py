@@ -17,7 +17,6 @@ from plimsoll_allocation.domain import (
     Actor,
     AllocateCase,
     AllocationPolicy,
-    AllocationRefused,
     AlreadyAllocated,
     AlreadyExists,
     CaseCommand,
@@ -29,6 +28,7 @@ from plimsoll_allocation.domain import (
     Conflict,
     HeadOfServiceRequired,
     InvalidValue,
+    KnownRegion,
     NotAllocated,
     NotFound,
     NotPermitted,
@@ -39,6 +39,7 @@ from plimsoll_allocation.domain import (
     PractitionerFullyReduced,
     PractitionerHasLeft,
     ReallocateCase,
+    Refused,
     ReweighCase,
     StaleSchemeVersion,
     assess_allocation,
@@ -77,10 +78,14 @@ REASON = "Only PO with sex-offender training; two cases close this month."
 def _allocate(**overrides: Any) -> AllocateCase:
     fields: dict[str, Any] = {
         "case_id": "X777519",
+        "practitioner_id": "P-0001",
         "practitioner": facts(),
         "actor": MANAGER,
+        "policy": DEFAULT_POLICY,
+        "case_region": KnownRegion(REGION),
         **overrides,
     }
+    fields["practitioner_id"] = fields["practitioner"].practitioner_id
     return AllocateCase(**fields)
 
 
@@ -90,8 +95,11 @@ def _reallocate(**overrides: Any) -> ReallocateCase:
         "practitioner": facts(practitioner_id="P-0002"),
         "actor": MANAGER,
         "reason": "CASELOAD_ADJUSTMENT",
+        "policy": DEFAULT_POLICY,
+        "case_region": KnownRegion(REGION),
         **overrides,
     }
+    fields["practitioner_id"] = fields["practitioner"].practitioner_id
     return ReallocateCase(**fields)
 
 
@@ -388,8 +396,8 @@ def test_heads_of_service_allocate_only_within_their_region():
 
 def test_heads_of_service_allocate_only_cases_held_in_their_region():
     with pytest.raises(OutsideScope) as refused:
-        _then([opened()], _allocate(actor=HEAD_OF_SERVICE, case_region_id="R-SOUTH"))
-    [event] = _then([opened()], _allocate(actor=HEAD_OF_SERVICE, case_region_id=REGION))
+        _then([opened()], _allocate(actor=HEAD_OF_SERVICE, case_region=KnownRegion("R-SOUTH")))
+    [event] = _then([opened()], _allocate(actor=HEAD_OF_SERVICE, case_region=KnownRegion(REGION)))
 
     assert refused.value.field == "case_id"
     assert isinstance(event, CaseAllocated)
@@ -516,7 +524,7 @@ def test_a_manager_takes_another_teams_case_only_as_a_transfer_in():
 
 def test_a_head_of_service_takes_another_regions_case_only_as_a_transfer_in():
     given = [opened(team_id="T-SOUTH-1"), allocated(team_id="T-SOUTH-1")]
-    elsewhere = {"actor": HEAD_OF_SERVICE, "case_region_id": "R-SOUTH"}
+    elsewhere = {"actor": HEAD_OF_SERVICE, "case_region": KnownRegion("R-SOUTH")}
 
     with pytest.raises(OutsideScope) as refused:
         _then(given, _reallocate(**elsewhere))
@@ -639,7 +647,7 @@ def test_closing_before_opening_is_refused():
     [
         CloseCase("X777519", TODAY),
         ChangeTier("X777519", "A3", PROBATION),
-        AllocateCase("X777519", facts(), MANAGER),
+        _allocate(),
     ],
     ids=["close", "change-tier", "allocate"],
 )
@@ -659,9 +667,61 @@ def test_a_closed_case_no_longer_changes(command: CaseCommand):
 
 def test_a_command_for_an_unknown_case_is_not_found():
     with pytest.raises(NotFound) as refused:
-        CASE.run(_allocate())
+        CASE.run(CloseCase("X777519", TODAY))
 
     assert refused.value.field == "case_id"
+
+
+@pytest.mark.parametrize("command", [_allocate(), _reallocate()], ids=["allocate", "reallocate"])
+def test_allocating_an_unknown_case_is_refused_as_outside_the_actors_scope(command: CaseCommand):
+    """Only managers and heads of service allocate: trying ids tells them nothing."""
+    with pytest.raises(OutsideScope) as refused:
+        CASE.run(command)
+
+    assert refused.value.field == "case_id"
+    assert "your team (T-NORTH-1)" in refused.value.reason
+
+
+def test_a_scope_refusal_names_only_the_actors_own_team_or_region():
+    with pytest.raises(OutsideScope) as other_team:
+        _then([opened(team_id="T-SOUTH-1")], _allocate())
+    with pytest.raises(OutsideScope) as other_region:
+        _then(
+            [opened()],
+            _allocate(practitioner=facts(region_id="R-SOUTH"), actor=HEAD_OF_SERVICE),
+        )
+
+    assert "T-SOUTH-1" not in other_team.value.reason
+    assert "your team (T-NORTH-1)" in other_team.value.reason
+    assert "R-SOUTH" not in other_region.value.reason
+    assert "your region (R-NORTH)" in other_region.value.reason
+
+
+@pytest.mark.parametrize("context", ["practitioner", "policy", "case_region"])
+def test_an_allocation_without_the_context_the_service_fills_in_is_refused(context: str):
+    with pytest.raises(InvalidValue) as refused:
+        _then([opened()], replace(_allocate(), **{context: None}))
+
+    assert refused.value.field == context
+
+
+def test_an_allocation_with_another_practitioners_facts_is_refused():
+    command = replace(_allocate(), practitioner_id="P-0002")
+
+    with pytest.raises(InvalidValue) as refused:
+        _then([opened()], command)
+
+    assert refused.value.field == "practitioner"
+
+
+def test_opening_without_the_scheme_or_the_day_is_refused():
+    profile = CaseProfile("community", tier="C1")
+    with pytest.raises(InvalidValue) as no_scheme:
+        CASE.run(OpenCase("X1", TEAM, profile, opened_on=TODAY))
+    with pytest.raises(InvalidValue) as no_day:
+        CASE.run(OpenCase("X1", TEAM, profile, PROBATION))
+
+    assert (no_scheme.value.field, no_day.value.field) == ("scheme", "opened_on")
 
 
 # The state, the errors, the events.
@@ -710,12 +770,10 @@ def test_a_case_stream_holds_only_case_events():
         (HeadOfServiceRequired, 403),
     ],
 )
-def test_each_refusal_carries_its_http_status_and_problem_kind(
-    refusal: type[AllocationRefused], status: int
-):
+def test_each_refusal_carries_its_http_status_and_problem_kind(refusal: type[Refused], status: int):
     error = refusal("why", field="what")
 
-    assert isinstance(error, AllocationRefused)
+    assert isinstance(error, Refused)
     assert (error.status, error.field, error.reason) == (status, "what", "why")
     assert error.kind
     assert error.title

@@ -98,7 +98,11 @@ def test_no_header_is_a_header_error(text):
 def test_optional_columns_may_be_left_out_of_the_header():
     parsed = cases("case_id,team_id,case_type\nX1,T-1,community\n")
     row = case_row(parsed.rows[0])
-    assert (row.profile.tier, row.practitioner_id, row.opened_on) == (None, None, None)
+    assert (row.opening.profile.tier, row.practitioner_id, row.opening.opened_on) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_a_record_with_the_wrong_number_of_fields_is_rejected_with_its_line():
@@ -153,8 +157,8 @@ def test_an_unreadable_practitioner_value_names_its_column(line, field):
 def test_case_values_are_typed():
     parsed = cases(f"{','.join(CASE_COLUMNS)}\nX1,T-1,community,B2,Yes,,P-1,2024-10-01\n")
     row = case_row(parsed.rows[0])
-    assert (row.profile.t2a, row.profile.tier) == (True, "B2")
-    assert (row.practitioner_id, row.opened_on) == ("P-1", date(2024, 10, 1))
+    assert (row.opening.profile.t2a, row.opening.profile.tier) == (True, "B2")
+    assert (row.practitioner_id, row.opening.opened_on) == ("P-1", date(2024, 10, 1))
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from plimsoll_allocation.domain import (
     ChangeWeightingScheme,
     scheme_stream,
 )
-from plimsoll_allocation.handlers import SchemesInForce, may_weigh_differently, weighs
-from plimsoll_allocation.projections import CaseRow
+from plimsoll_allocation.queries import CaseRow
+from plimsoll_allocation.schemes import SchemesInForce, may_weigh_differently, weighs
 from plimsoll_events.handling import execute
 from plimsoll_events.records import Metadata
 

@@ -10,17 +10,18 @@ from plimsoll_allocation.domain import (
     DEFAULT_CAFCASS_SCHEME,
     DEFAULT_PROBATION_SCHEME,
     PRACTITIONER,
-    AllocationRefused,
     AlreadyExists,
     ChangeContractedHours,
     Conflict,
     EndReduction,
     InvalidValue,
+    KnownRegion,
     NotFound,
     PractitionerCommand,
     PractitionerHasLeft,
     ReconcileReductions,
     RecordLeaving,
+    Refused,
     StartReduction,
     available_points_of,
 )
@@ -97,10 +98,10 @@ def test_a_duplicate_registration_is_refused():
 
 def test_a_team_stays_in_one_region():
     with pytest.raises(Conflict) as refused:
-        PRACTITIONER.run(register(team_region_id="R-SOUTH"))
+        PRACTITIONER.run(register(team_region=KnownRegion("R-SOUTH")))
 
     assert refused.value.field == "region_id"
-    assert PRACTITIONER.run(register(team_region_id="R-NORTH")) == [registered()]
+    assert PRACTITIONER.run(register(team_region=KnownRegion("R-NORTH"))) == [registered()]
 
 
 @pytest.mark.parametrize("hours", ["-1", "-0.01", "37.51", "40", "37.555", "NaN"])
@@ -577,4 +578,4 @@ def test_a_practitioner_stream_holds_only_practitioner_events():
 
 def test_every_refusal_is_an_allocation_refusal():
     for refusal in (AlreadyExists, Conflict, InvalidValue, NotFound, PractitionerHasLeft):
-        assert issubclass(refusal, AllocationRefused)
+        assert issubclass(refusal, Refused)

@@ -1,166 +1,81 @@
-"""The allocation service's command handlers: one method per command, each one `execute`.
+"""The allocation service's command handlers: one method per command, each ending in `execute`.
 
-`Workforce` (practitioners) and `Cases` (cases, caseloads, capacity) hold
-what the handlers need and the domain must not reach for itself: the event
-store, the clock (`today`, in the service's time zone, injected by `main`),
-the caseload read model and the weighting schemes in force.
+A handler takes the command as the route built it, fills in what the sender
+cannot know with `dataclasses.replace` (the scheme in force, today, the region
+a team is in, the practitioner's facts and the agreed limits), and runs it with
+`plimsoll_events.handling.execute`: one command object from the route to the
+store. `Workforce` handles the practitioner commands, `Cases` the case
+commands; `SchemeChanges` (in `schemes`) the weighting schemes'.
 
-The schemes in force are served from their streams (`SchemesInForce`, one
-stream per kind, cached by stream version): the domain default until a
-`weighting-scheme-changed` is recorded. A practitioner's scheme is the first
-whose grade table has their grade, a case's the Cafcass scheme that knows its
-case type, else probation's. `Cases.change_scheme` records a new version and
-re-weighs every open case weighed under it, one `ReweighCase` (one append) per
-case.
+Allocating or reallocating to a practitioner holds their allocation lock
+(`Caseload.allocating_to`) across catch-up, their points, their stream, the
+decision and the append: two allocations to one person serialise, and the
+second sees the first's points.
 """
 
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import Protocol
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Protocol, TypeVar
 
-from plimsoll_events.catalogue import CATALOGUE
-from plimsoll_events.handling import Idempotency, Store, execute, load, load_many
+from plimsoll_events.handling import Idempotency, Store, execute, execute_many, load
 from plimsoll_events.records import Metadata, RecordedEvent
 from plimsoll_events.store import ConcurrencyError
-from plimsoll_events.types.allocation import (
-    AllocationOverrideRecorded,
-    CafcassWeightingScheme,
-    ProbationWeightingScheme,
-)
+from plimsoll_events.types.allocation import AllocationOverrideRecorded
+from plimsoll_platform.clock import Clock
 
-from plimsoll_allocation import projections
 from plimsoll_allocation.domain import (
     CASE,
     DEFAULT_POLICY,
-    DEFAULT_SCHEMES,
     PRACTITIONER,
-    WEIGHTING_SCHEME,
-    Actor,
     AllocateCase,
-    AllocationAssessment,
     AllocationPolicy,
-    AllocationRefused,
     Case,
     CaseCommand,
-    CaseProfile,
     ChangeContractedHours,
+    ChangeLineManager,
     ChangeStage,
     ChangeTier,
-    ChangeWeightingScheme,
     CloseCase,
     EndReduction,
     ImpactPreview,
-    InvalidValue,
-    NotFound,
+    KnownRegion,
     OpenCase,
-    Practitioner,
     PractitionerCommand,
     PractitionerFacts,
     ReallocateCase,
     ReconcileReductions,
     RecordLeaving,
     RegisterPractitioner,
-    ReweighCase,
     Scheme,
-    StaleSchemeVersion,
     StartReduction,
-    Workload,
+    TransferPractitioner,
     assess_allocation,
-    available_points_of,
-    case_points,
     case_stream,
     practitioner_stream,
+    scheme_for_case_type,
     scheme_for_grade,
-    scheme_stream,
 )
-from plimsoll_allocation.domain.weighting import COURT_REPORT_CASE_TYPES, PROBATION_CASE_TYPES
-from plimsoll_allocation.projections import Caseload, CaseRow, Member
+from plimsoll_allocation.domain.rules import nobody_to_allocate_to
+from plimsoll_allocation.projections import Caseload
+from plimsoll_allocation.queries import (
+    case_region,
+    practitioner_ids,
+    read_case,
+    read_practitioner,
+    team_region,
+    total_points,
+)
+from plimsoll_allocation.schemes import SchemeSource
 
-Clock = Callable[[], date]
-"""Today's date where the service works (the domain never reads a clock)."""
+log = logging.getLogger(__name__)
 
-
-# Weighting schemes in force.
-
-
-class SchemeSource(Protocol):
-    """Where handlers find the weighting schemes in force."""
-
-    def current(self) -> tuple[Scheme, ...]: ...
-
-    def in_force(self, kind: str) -> tuple[Scheme, int]: ...
-
-
-@dataclass(frozen=True)
-class FixedSchemes:
-    """Schemes that never change (the domain's defaults): for tests and tools."""
-
-    schemes: tuple[Scheme, ...] = DEFAULT_SCHEMES
-
-    def current(self) -> tuple[Scheme, ...]:
-        return self.schemes
-
-    def in_force(self, kind: str) -> tuple[Scheme, int]:
-        for scheme in self.schemes:
-            if scheme.kind == kind:
-                return scheme, 0
-        raise NotFound(f"no weighting scheme kind {kind!r}", field="kind")
-
-
-class SchemesInForce:
-    """The scheme of each kind in force, from its stream; the default until one is recorded.
-
-    Cached by stream version: a read fetches only the events after the cached
-    version (none, almost always), so every request sees the latest change.
-    """
-
-    def __init__(self, store: Store, defaults: tuple[Scheme, ...] = DEFAULT_SCHEMES) -> None:
-        self.store = store
-        self.defaults = defaults
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[Scheme, int]] = {s.kind: (s, 0) for s in defaults}
-
-    def in_force(self, kind: str) -> tuple[Scheme, int]:
-        """The scheme of a kind in force and its stream's version (0: the default)."""
-        with self._lock:
-            cached = self._cache.get(kind)
-        if cached is None:
-            known = ", ".join(sorted(self._cache))
-            raise NotFound(f"no weighting scheme kind {kind!r}; one of {known}", field="kind")
-        scheme, version = cached
-        newer = self.store.read_stream(scheme_stream(kind), after_version=version)
-        if not newer:
-            return scheme, version
-        state = WEIGHTING_SCHEME.fold(
-            (CATALOGUE.decode(e.type, e.version, e.data) for e in newer), scheme
-        )
-        assert state is not None  # a stream's events only ever bring a scheme into force
-        latest = (state, newer[-1].stream_version)
-        with self._lock:
-            if latest[1] > self._cache[kind][1]:
-                self._cache[kind] = latest
-        return latest
-
-    def current(self) -> tuple[Scheme, ...]:
-        return tuple(self.in_force(default.kind)[0] for default in self.defaults)
-
-
-@dataclass(frozen=True)
-class PractitionerReading:
-    """A practitioner as their stream says today, with their capacity figures."""
-
-    practitioner: Practitioner
-    scheme: Scheme
-    today: date
-    available_points: int
-    version: int
+Allocation = TypeVar("Allocation", AllocateCase, ReallocateCase)
 
 
 class TeamRegions(Protocol):
-    """Where handlers find the region a team is in (None: nobody registered in it yet)."""
+    """Where handlers find the region a team is in (None: nobody is placed in it yet)."""
 
     def team_region(self, team_id: str) -> str | None: ...
 
@@ -169,134 +84,61 @@ class TeamRegions(Protocol):
 class Workforce:
     """Handlers of the practitioner commands.
 
-    `teams` tells registration which region a team is in already (the caseload
-    read model); without it (tools, unit tests) every team counts as new.
+    `teams` tells registrations and transfers which region a team is in already
+    (the caseload read model); without it (tools, unit tests) every team is new.
     """
 
     store: Store
-    today: Clock
-    scheme_source: SchemeSource = FixedSchemes()
+    clock: Clock
+    schemes: SchemeSource
     teams: TeamRegions | None = None
-
-    @property
-    def schemes(self) -> tuple[Scheme, ...]:
-        """The schemes in force now."""
-        return self.scheme_source.current()
 
     def register_practitioner(
         self,
-        *,
-        practitioner_id: str,
-        name: str,
-        grade: str,
-        team_id: str,
-        region_id: str,
-        contracted_hours: Decimal,
-        start_date: date,
-        line_manager_id: str | None,
+        command: RegisterPractitioner,
         metadata: Metadata,
         idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
-        command = RegisterPractitioner(
-            practitioner_id=practitioner_id,
-            name=name,
-            grade=grade,
-            team_id=team_id,
-            region_id=region_id,
-            contracted_hours=contracted_hours,
-            start_date=start_date,
-            scheme=scheme_for_grade(self.schemes, grade),
-            line_manager_id=line_manager_id,
-            team_region_id=None if self.teams is None else self.teams.team_region(team_id),
+        command = replace(
+            command,
+            scheme=scheme_for_grade(self.schemes.current(), command.grade),
+            team_region=self._region_of(command.team_id),
         )
         return self._execute(command, metadata, idempotency)
 
     def change_contracted_hours(
-        self, practitioner_id: str, contracted_hours: Decimal, metadata: Metadata
+        self, command: ChangeContractedHours, metadata: Metadata
     ) -> list[RecordedEvent]:
-        return self._execute(ChangeContractedHours(practitioner_id, contracted_hours), metadata)
+        return self._execute(command, metadata)
 
     def start_reduction(
         self,
-        *,
-        practitioner_id: str,
-        reduction_id: str,
-        reason: str,
-        hours: Decimal | None,
-        percent: Decimal | None,
-        effective_from: date,
-        effective_to: date | None,
+        command: StartReduction,
         metadata: Metadata,
         idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
         # The scheme (its reduction reasons) is the practitioner's: their grade picks it.
-        practitioner = self.read(practitioner_id).practitioner
-        command = StartReduction(
-            practitioner_id=practitioner_id,
-            reduction_id=reduction_id,
-            reason=reason,
-            effective_from=effective_from,
-            today=self.today(),
-            scheme=scheme_for_grade(self.schemes, practitioner.grade),
-            hours=hours,
-            percent=percent,
-            effective_to=effective_to,
-        )
+        state, _ = load(self.store, PRACTITIONER, practitioner_stream(command.practitioner_id))
+        scheme = None if state is None else scheme_for_grade(self.schemes.current(), state.grade)
+        command = replace(command, today=self.clock.today(), scheme=scheme)
         return self._execute(command, metadata, idempotency)
 
-    def end_reduction(
-        self, practitioner_id: str, reduction_id: str, metadata: Metadata
+    def end_reduction(self, command: EndReduction, metadata: Metadata) -> list[RecordedEvent]:
+        return self._execute(replace(command, today=self.clock.today()), metadata)
+
+    def transfer_practitioner(
+        self, command: TransferPractitioner, metadata: Metadata
     ) -> list[RecordedEvent]:
-        return self._execute(EndReduction(practitioner_id, reduction_id, self.today()), metadata)
+        command = replace(command, team_region=self._region_of(command.team_id))
+        return self._execute(command, metadata)
 
-    def record_leaving(
-        self, practitioner_id: str, leaving_date: date, metadata: Metadata
+    def change_line_manager(
+        self, command: ChangeLineManager, metadata: Metadata
     ) -> list[RecordedEvent]:
-        return self._execute(RecordLeaving(practitioner_id, leaving_date), metadata)
+        return self._execute(replace(command, today=self.clock.today()), metadata)
 
-    def read(
-        self, practitioner_id: str, schemes: tuple[Scheme, ...] | None = None
-    ) -> PractitionerReading:
-        """The practitioner today; `NotFound` when never registered.
-
-        Reductions whose first or last day the calendar has reached since the
-        last recorded change are applied here as `ReconcileReductions` would
-        record them, without writing: a read never records anything.
-        """
-        state, version = load(self.store, PRACTITIONER, practitioner_stream(practitioner_id))
-        if state is None:
-            raise NotFound(f"no practitioner {practitioner_id!r}", field="practitioner_id")
-        return self._reading(state, version, self.schemes if schemes is None else schemes)
-
-    def read_many(
-        self, practitioner_ids: Sequence[str], schemes: tuple[Scheme, ...]
-    ) -> dict[str, PractitionerReading]:
-        """`read` for several practitioners (a team), their streams read in one query."""
-        streams = [practitioner_stream(p) for p in practitioner_ids]
-        loaded = load_many(self.store, PRACTITIONER, streams)
-        readings = {}
-        for practitioner_id, stream in zip(practitioner_ids, streams, strict=True):
-            state, version = loaded[stream]
-            if state is None:
-                raise NotFound(f"no practitioner {practitioner_id!r}", field="practitioner_id")
-            readings[practitioner_id] = self._reading(state, version, schemes)
-        return readings
-
-    def _reading(
-        self, state: Practitioner, version: int, schemes: tuple[Scheme, ...]
-    ) -> PractitionerReading:
-        today = self.today()
-        due = PRACTITIONER.decide(ReconcileReductions(state.practitioner_id, today), state)
-        practitioner = PRACTITIONER.fold(due, state)
-        assert practitioner is not None  # reconciling never unregisters anyone
-        scheme = scheme_for_grade(schemes, practitioner.grade)
-        return PractitionerReading(
-            practitioner=practitioner,
-            scheme=scheme,
-            today=today,
-            available_points=available_points_of(practitioner, scheme),
-            version=version,
-        )
+    def record_leaving(self, command: RecordLeaving, metadata: Metadata) -> list[RecordedEvent]:
+        return self._execute(command, metadata)
 
     def reconcile_reductions(self, practitioner_ids: Sequence[str], metadata: Metadata) -> int:
         """Record the reductions that started or ended by today; returns the events recorded.
@@ -306,7 +148,7 @@ class Workforce:
         running it again records nothing, and a practitioner changed meanwhile by
         someone else is simply left for the next run.
         """
-        today = self.today()
+        today = self.clock.today()
         recorded = 0
         for practitioner_id in practitioner_ids:
             try:
@@ -317,90 +159,17 @@ class Workforce:
                 continue
         return recorded
 
+    def _region_of(self, team_id: str) -> KnownRegion:
+        return KnownRegion(None if self.teams is None else self.teams.team_region(team_id))
+
     def _execute(
         self,
         command: PractitionerCommand,
         metadata: Metadata,
         idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
-        return execute(
-            self.store,
-            PRACTITIONER,
-            practitioner_stream(command.practitioner_id),
-            command,
-            metadata,
-            idempotency=idempotency,
-        )
-
-
-# Cases.
-
-
-def scheme_for_case_type(schemes: tuple[Scheme, ...], case_type: str) -> Scheme:
-    """The scheme that weighs a case type: a Cafcass scheme knowing it, else probation's."""
-    for scheme in schemes:
-        if isinstance(scheme, CafcassWeightingScheme) and case_type in scheme.weekly_hours:
-            return scheme
-    for scheme in schemes:
-        if isinstance(scheme, ProbationWeightingScheme):
-            return scheme
-    raise InvalidValue(f"no scheme weighs case type {case_type!r}", field="case_type")
-
-
-def weighs(scheme: Scheme, case_type: str) -> bool:
-    """Whether cases of a type are weighed under schemes of this scheme's kind."""
-    is_probation = case_type in PROBATION_CASE_TYPES or case_type in COURT_REPORT_CASE_TYPES
-    return is_probation == (scheme.kind == "probation")
-
-
-def may_weigh_differently(previous: Scheme, scheme: Scheme, row: CaseRow) -> bool:
-    """Whether the new version may weigh a read-model case otherwise than its points say.
-
-    The read model does not hold the T2A flag, so a tiered probation case is
-    taken as whichever of T2A or not the previous version gives its points; a
-    case neither explains (weighed under an older version) is a candidate too.
-    `ReweighCase` decides exactly; this only spares appends that change nothing.
-    """
-    variants = [CaseProfile(row.case_type, row.tier, False, row.stage)]
-    if row.case_type in PROBATION_CASE_TYPES and row.tier is not None:
-        variants.append(CaseProfile(row.case_type, row.tier, True, row.stage))
-    explained = False
-    for profile in variants:
-        try:
-            if case_points(previous, profile) != row.points:
-                continue
-            explained = True
-            if case_points(scheme, profile) != row.points:
-                return True
-        except AllocationRefused:
-            return True
-    return not explained
-
-
-@dataclass(frozen=True)
-class SchemeChanged:
-    """A scheme version recorded, and what re-weighing the open cases under it did."""
-
-    scheme: Scheme
-    cases_examined: int
-    cases_reweighed: int
-    cases_refused: list[str]
-
-
-@dataclass(frozen=True)
-class CaseReading:
-    """A case as its stream says, and its stream's version."""
-
-    case: Case
-    version: int
-
-
-@dataclass(frozen=True)
-class TeamCapacity:
-    """A team's region (None: nobody registered in it yet) and its members' workloads."""
-
-    region_id: str | None
-    members: list[tuple[Member, Workload]]
+        stream = practitioner_stream(command.practitioner_id)
+        return execute(self.store, PRACTITIONER, stream, command, metadata, idempotency=idempotency)
 
 
 @dataclass(frozen=True)
@@ -413,249 +182,129 @@ class Allocated:
 
 
 @dataclass(frozen=True)
-class Cases:
-    """Handlers of the case commands, and the caseload and capacity reads.
+class Reconciled:
+    """What a daily reconciliation did."""
 
-    Allocating or reallocating to a practitioner holds their allocation lock
-    (`Caseload.allocating_to`) across catch-up, their points, their stream, the
-    decision and the append: two allocations to one person serialise, and the
-    second sees the first's points.
-    """
+    practitioners_examined: int
+    events_recorded: int
+    """reduction-started and reduction-ended recorded."""
+    practitioners_moved: int
+    """Read-model rows moved by the transfers that took effect."""
+
+
+@dataclass(frozen=True)
+class Cases:
+    """Handlers of the case commands, and the daily reconciliation."""
 
     store: Store
-    today: Clock
+    clock: Clock
     caseload: Caseload
     workforce: Workforce
     policy: AllocationPolicy = DEFAULT_POLICY
 
-    @property
-    def schemes(self) -> tuple[Scheme, ...]:
-        """The schemes in force now (the workforce's source)."""
-        return self.workforce.schemes
-
-    def change_scheme(
-        self, kind: str, scheme: Scheme, *, changed_by: str, reason: str | None, metadata: Metadata
-    ) -> SchemeChanged:
-        """Record a new version of the kind's scheme, then re-weigh every open case under it.
-
-        The version must be the one in force plus one (the default counts as in
-        force before the stream's first event), else `StaleSchemeVersion`. Each
-        re-weighing is its own `ReweighCase`, one append per case; a case the new
-        version cannot weigh (a stage it dropped) is refused and keeps its points.
-        """
-        if scheme.kind != kind:
-            raise InvalidValue(f"this is the {kind} scheme, not {scheme.kind}", field="kind")
-        in_force, _ = self.workforce.scheme_source.in_force(kind)
-        if scheme.version != in_force.version + 1:
-            raise StaleSchemeVersion(
-                f"version {in_force.version} is in force; the next version is "
-                f"{in_force.version + 1}",
-                field="version",
-            )
-        execute(
-            self.store,
-            WEIGHTING_SCHEME,
-            scheme_stream(kind),
-            ChangeWeightingScheme(scheme=scheme, changed_by=changed_by, reason=reason),
-            metadata,
-        )
-        with self.caseload.reading() as conn:
-            rows = projections.all_open_cases(conn)
-        examined = reweighed = 0
-        refused: list[str] = []
-        for row in rows:
-            if not weighs(scheme, row.case_type):
-                continue
-            if not may_weigh_differently(in_force, scheme, row):
-                continue
-            examined += 1
-            try:
-                reweighed += bool(self._reweigh(row.case_id, scheme, metadata))
-            except AllocationRefused:
-                refused.append(row.case_id)
-        return SchemeChanged(scheme, examined, reweighed, refused)
-
-    def _reweigh(self, case_id: str, scheme: Scheme, metadata: Metadata) -> list[RecordedEvent]:
-        for _ in range(3):
-            try:
-                return self._execute(ReweighCase(case_id, scheme), metadata)
-            except ConcurrencyError:
-                continue  # the case changed meanwhile: decide again on what it is now
-        return self._execute(ReweighCase(case_id, scheme), metadata)
-
     def open_case(
+        self, command: OpenCase, metadata: Metadata, idempotency: Idempotency | None = None
+    ) -> list[RecordedEvent]:
+        return self._execute(self._opening(command), metadata, idempotency)
+
+    def allocate_case(self, command: AllocateCase, metadata: Metadata) -> Allocated:
+        return self._allocate(command, metadata)
+
+    def reallocate_case(self, command: ReallocateCase, metadata: Metadata) -> Allocated:
+        return self._allocate(command, metadata)
+
+    def open_and_allocate(
         self,
-        *,
-        case_id: str,
-        team_id: str,
-        profile: CaseProfile,
-        opened_on: date | None,
+        opening: OpenCase,
+        allocation: AllocateCase,
         metadata: Metadata,
         idempotency: Idempotency | None = None,
     ) -> list[RecordedEvent]:
-        command = OpenCase(
-            case_id=case_id,
-            team_id=team_id,
-            profile=profile,
-            scheme=scheme_for_case_type(self.schemes, profile.case_type),
-            opened_on=opened_on or self.today(),
-        )
-        return self._execute(command, metadata, idempotency)
-
-    def allocate_case(
-        self,
-        *,
-        case_id: str,
-        practitioner_id: str,
-        actor: Actor,
-        reason: str,
-        override_reason: str | None,
-        metadata: Metadata,
-    ) -> Allocated:
-        def command(facts: PractitionerFacts, case_region_id: str | None) -> CaseCommand:
-            return AllocateCase(
-                case_id=case_id,
-                practitioner=facts,
-                actor=actor,
-                reason=reason,
-                override_reason=override_reason,
-                policy=self.policy,
-                case_region_id=case_region_id,
+        """Open a case and allocate it in one append (onboarding a caseload): both or neither."""
+        with self._allocating(allocation, case_team_id=opening.team_id) as allocation:
+            commands: list[CaseCommand] = [self._opening(opening), allocation]
+            stream = case_stream(opening.case_id)
+            return execute_many(
+                self.store, CASE, stream, commands, metadata, idempotency=idempotency
             )
 
-        return self._allocate(case_id, practitioner_id, command, metadata)
+    def change_tier(self, command: ChangeTier, metadata: Metadata) -> list[RecordedEvent]:
+        return self._execute(replace(command, scheme=self._scheme_of(command.case_id)), metadata)
 
-    def reallocate_case(
-        self,
-        *,
-        case_id: str,
-        practitioner_id: str,
-        actor: Actor,
-        reason: str,
-        note: str | None,
-        override_reason: str | None,
-        metadata: Metadata,
-    ) -> Allocated:
-        def command(facts: PractitionerFacts, case_region_id: str | None) -> CaseCommand:
-            return ReallocateCase(
-                case_id=case_id,
-                practitioner=facts,
-                actor=actor,
-                reason=reason,
-                note=note,
-                override_reason=override_reason,
-                policy=self.policy,
-                case_region_id=case_region_id,
-            )
+    def change_stage(self, command: ChangeStage, metadata: Metadata) -> list[RecordedEvent]:
+        return self._execute(replace(command, scheme=self._scheme_of(command.case_id)), metadata)
 
-        return self._allocate(case_id, practitioner_id, command, metadata)
+    def close_case(self, command: CloseCase, metadata: Metadata) -> list[RecordedEvent]:
+        return self._execute(command, metadata)
 
-    def change_tier(self, case_id: str, tier: str | None, metadata: Metadata) -> None:
-        case = self.read_case(case_id).case
-        scheme = scheme_for_case_type(self.schemes, case.profile.case_type)
-        self._execute(ChangeTier(case_id, tier, scheme), metadata)
-
-    def change_stage(self, case_id: str, stage: str, metadata: Metadata) -> None:
-        case = self.read_case(case_id).case
-        scheme = scheme_for_case_type(self.schemes, case.profile.case_type)
-        self._execute(ChangeStage(case_id, stage, scheme), metadata)
-
-    def close_case(self, case_id: str, closed_on: date, metadata: Metadata) -> None:
-        self._execute(CloseCase(case_id, closed_on), metadata)
-
-    def read_case(self, case_id: str) -> CaseReading:
-        """The case; `NotFound` when never opened."""
-        state, version = load(self.store, CASE, case_stream(case_id))
-        if state is None:
-            raise NotFound(f"no case {case_id!r}", field="case_id")
-        return CaseReading(state, version)
-
-    def caseload_of(self, practitioner_id: str) -> tuple[PractitionerReading, list[CaseRow]]:
-        """The practitioner today and the open cases they carry."""
-        reading = self.workforce.read(practitioner_id)
+    def reconcile(self, metadata: Metadata) -> Reconciled:
+        """What the calendar brought, for everyone registered: reductions starting and
+        ending (`Workforce.reconcile_reductions`), and transfers taking effect in the
+        read model (`Caseload.move_due_transfers`). Safe to run again."""
         with self.caseload.reading() as conn:
-            return reading, projections.open_cases(conn, practitioner_id)
+            everyone = practitioner_ids(conn)
+        recorded = self.workforce.reconcile_reductions(everyone, metadata)
+        moved = self.caseload.move_due_transfers(self.clock.today())
+        done = Reconciled(len(everyone), recorded, moved)
+        log.info("calendar reconciled", extra=asdict(done))
+        return done
 
-    def capacity_of(self, practitioner_id: str) -> tuple[PractitionerReading, Workload]:
-        """The practitioner today, their points and available points."""
-        reading = self.workforce.read(practitioner_id)
-        with self.caseload.reading() as conn:
-            total = projections.total_points(conn, practitioner_id)
-        return reading, Workload(total, reading.available_points)
+    def _opening(self, command: OpenCase) -> OpenCase:
+        scheme = scheme_for_case_type(self.workforce.schemes.current(), command.profile.case_type)
+        return replace(command, scheme=scheme, opened_on=command.opened_on or self.clock.today())
 
-    def impact_of(self, reading: PractitionerReading, case_id: str) -> AllocationAssessment:
-        """What giving the case to the practitioner read would do to their capacity, and need."""
-        case = self.read_case(case_id).case
-        practitioner = reading.practitioner
-        with self.caseload.reading() as conn:
-            total = projections.total_points(conn, practitioner.practitioner_id)
-        facts = PractitionerFacts.of(practitioner, reading.scheme, total)
-        return assess_allocation(facts, case.points, self.policy)
+    def _scheme_of(self, case_id: str) -> Scheme | None:
+        case = read_case(self.store, case_id)
+        if case is None:
+            return None  # the decision refuses the unknown case
+        return scheme_for_case_type(self.workforce.schemes.current(), case.profile.case_type)
 
-    def reconcile_reductions(self, metadata: Metadata) -> tuple[int, int]:
-        """`Workforce.reconcile_reductions` for everyone registered: (examined, recorded)."""
-        with self.caseload.reading() as conn:
-            everyone = projections.practitioner_ids(conn)
-        return len(everyone), self.workforce.reconcile_reductions(everyone, metadata)
-
-    def team_capacity(self, team_id: str) -> TeamCapacity:
-        """The team's region, and each member in post today with their workload."""
-        with self.caseload.reading() as conn:
-            region_id = projections.team_region(conn, team_id)
-            members = projections.team_members(conn, team_id, self.today())
-        return TeamCapacity(region_id, self._workloads(members))
-
-    def region_capacity(self, region_id: str) -> list[tuple[Member, Workload]]:
-        """Each practitioner of the region in post today, with their team and workload."""
-        with self.caseload.reading() as conn:
-            members = projections.region_members(conn, region_id, self.today())
-        return self._workloads(members)
-
-    def overrides(
-        self, *, since: date | None, team_id: str | None, region_id: str | None
-    ) -> list[projections.OverrideRow]:
-        """The recorded allocation overrides, newest first."""
-        with self.caseload.reading() as conn:
-            return projections.overrides(conn, since=since, team_id=team_id, region_id=region_id)
-
-    def _workloads(self, members: list[Member]) -> list[tuple[Member, Workload]]:
-        readings = self.workforce.read_many([m.practitioner_id for m in members], self.schemes)
-        return [
-            (
-                member,
-                Workload(member.total_points, readings[member.practitioner_id].available_points),
-            )
-            for member in members
-        ]
-
-    def _allocate(
-        self,
-        case_id: str,
-        practitioner_id: str,
-        command: Callable[[PractitionerFacts, str | None], CaseCommand],
-        metadata: Metadata,
-    ) -> Allocated:
-        with self.caseload.allocating_to(practitioner_id) as conn:
-            total = projections.total_points(conn, practitioner_id)
-            reading = self.workforce.read(practitioner_id)
-            facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
-            case_region = projections.case_region(conn, case_id)
-            recorded = self._execute(command(facts, case_region), metadata)
-        case = self.read_case(case_id).case
+    def _allocate(self, command: Allocation, metadata: Metadata) -> Allocated:
+        with self._allocating(command) as command:
+            recorded = self._execute(command, metadata)
+        case = read_case(self.store, command.case_id)
+        assert case is not None  # just allocated
+        assert command.practitioner is not None  # filled in by `_allocating`
         return Allocated(
             case=case,
-            preview=assess_allocation(facts, case.points, self.policy).preview,
+            preview=assess_allocation(command.practitioner, case.points, self.policy).preview,
             override_recorded=any(e.type == AllocationOverrideRecorded.type for e in recorded),
         )
+
+    @contextmanager
+    def _allocating(
+        self, command: Allocation, *, case_team_id: str | None = None
+    ) -> Iterator[Allocation]:
+        """Hold the practitioner's allocation lock, and the command with its context filled in.
+
+        The region the case is held in is its team's (`case_team_id`, for a case
+        being opened), else the read model's for the case.
+        """
+        practitioner_id = command.practitioner_id
+        with self.caseload.allocating_to(practitioner_id) as conn:
+            reading = read_practitioner(
+                self.store,
+                practitioner_id,
+                self.workforce.schemes.current(),
+                self.clock.today(),
+            )
+            if reading is None:
+                raise nobody_to_allocate_to(command.actor, practitioner_id)
+            points = total_points(conn, practitioner_id)
+            region = (
+                case_region(conn, command.case_id)
+                if case_team_id is None
+                else team_region(conn, case_team_id)
+            )
+            yield replace(
+                command,
+                practitioner=PractitionerFacts.of(reading.practitioner, reading.scheme, points),
+                policy=self.policy,
+                case_region=KnownRegion(region),
+            )
 
     def _execute(
         self, command: CaseCommand, metadata: Metadata, idempotency: Idempotency | None = None
     ) -> list[RecordedEvent]:
-        return execute(
-            self.store,
-            CASE,
-            case_stream(command.case_id),
-            command,
-            metadata,
-            idempotency=idempotency,
-        )
+        stream = case_stream(command.case_id)
+        return execute(self.store, CASE, stream, command, metadata, idempotency=idempotency)

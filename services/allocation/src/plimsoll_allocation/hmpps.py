@@ -29,13 +29,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final, Protocol
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.hmpps import HMPPS_TOPIC as HMPPS_TOPIC  # the service's topic, re-exported
 from plimsoll_events.hmpps import PERSON_ALLOCATED, STAFF_HOURS_CHANGED
 from plimsoll_events.records import RecordedEvent
 from plimsoll_events.types.allocation import CaseAllocated, CaseReallocated
+from plimsoll_platform.clock import UK, uk_day
 
 from plimsoll_allocation.domain import PRACTITIONER, practitioner_stream
 
@@ -49,8 +49,6 @@ HOURS_EVENTS: Final = frozenset(
         "practitioner-left",
     }
 )
-
-_UK: Final = ZoneInfo("Europe/London")
 
 
 class StreamReader(Protocol):
@@ -103,11 +101,10 @@ class HmppsTranslator:
             for e in self.store.read_stream(event.stream_id)
             if e.stream_version <= event.stream_version
         ]
-        practitioner = PRACTITIONER.fold(history)
-        if practitioner is None or practitioner_stream(practitioner.practitioner_id) != (
-            event.stream_id
-        ):
+        folded = PRACTITIONER.fold(history)
+        if folded is None or practitioner_stream(folded.practitioner_id) != event.stream_id:
             raise ValueError(f"{event.stream_id} is not a registered practitioner's stream")
+        practitioner = folded.on(uk_day(event.recorded_at))  # their team on the event's day
         hours = max(practitioner.contracted_hours - practitioner.active_reduction_hours, Decimal(0))
         if practitioner.has_left:
             hours = Decimal(0)
@@ -138,7 +135,7 @@ def _envelope(
         "version": 1,
         "description": description,
         "detailUrl": detail_url,
-        "occurredAt": event.recorded_at.astimezone(_UK).isoformat(),
+        "occurredAt": event.recorded_at.astimezone(UK).isoformat(),
         "additionalInformation": additional,
         "personReference": {
             "identifiers": [{"type": kind, "value": value} for kind, value in identifiers]

@@ -3,19 +3,18 @@
 Two files, two steps (practitioners first, then cases: a case's holder must
 be registered). `read_csv` checks the header and turns each record into a
 `Row` with its line number in the file; `practitioner_row` and `case_row`
-turn a `Row`'s text into typed values, naming the column at fault. The
-importers then run each row through the same handlers and domain commands as
-the HTTP API, so every rule and validation applies:
+turn a `Row`'s text into the domain's commands, naming the column at fault.
+The importers then run each through the same handlers as the HTTP API, so
+every rule and validation applies:
 
 * a practitioner row is `RegisterPractitioner` (`Workforce.register_practitioner`);
 * a case row is `OpenCase` and, when it names its current holder, `AllocateCase`
-  to them, decided together under the holder's allocation lock (as
-  `Cases.allocate_case` does) and appended together: the row goes in whole or
-  not at all.
+  to them, decided together under the holder's allocation lock and appended
+  together (`Cases.open_and_allocate`): the row goes in whole or not at all.
 
-Each row must be within the uploader's scope (`check_place`, from `access`: a
-head of service uploads their region's rows, an admin anyone's), else it is
-refused naming region_id (practitioners) or team_id (cases).
+Each row must be within the uploader's scope (`check_place`: a head of service
+uploads their region's rows, an admin anyone's), else it is refused naming
+region_id (practitioners) or team_id (cases).
 
 Each row is its own atomic command: a refused or malformed row records
 nothing and the other rows still go in. Its idempotency key is derived from
@@ -41,28 +40,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import Final, Protocol
 
-from plimsoll_events.catalogue import CATALOGUE
-from plimsoll_events.committer import ConcurrencyError
-from plimsoll_events.handling import Idempotency, IdempotencyKeyReused, load
+from plimsoll_events.handling import Idempotency, IdempotencyKeyReused
 from plimsoll_events.records import Metadata
+from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import AllocationOverrideRecorded
+from plimsoll_platform.access import Place
 
-from plimsoll_allocation import projections
-from plimsoll_allocation.access import Place
 from plimsoll_allocation.domain import (
-    CASE,
     Actor,
     AllocateCase,
-    AllocationRefused,
     CaseProfile,
     OpenCase,
-    PractitionerFacts,
+    Refused,
+    RegisterPractitioner,
     case_stream,
     practitioner_stream,
 )
-from plimsoll_allocation.handlers import Cases, Workforce, scheme_for_case_type
+from plimsoll_allocation.handlers import Cases, TeamRegions, Workforce
 
 PRACTITIONER_COLUMNS: Final = (
     "practitioner_id",
@@ -253,30 +249,14 @@ def _date(row: Row, column: str, value: str) -> date:
         raise RowError(column, f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-@dataclass(frozen=True)
-class PractitionerRow:
-    line: int
-    digest: str
-    practitioner_id: str
-    name: str
-    grade: str
-    team_id: str
-    region_id: str
-    contracted_hours: Decimal
-    start_date: date
-    line_manager_id: str | None
-
-
-def practitioner_row(row: Row) -> PractitionerRow:
-    """A practitioner row's values, typed; `RowError` naming the column otherwise."""
+def practitioner_row(row: Row) -> RegisterPractitioner:
+    """A practitioner row as the command it is; `RowError` naming the column otherwise."""
     hours_text = _required(row, "contracted_hours")
     try:
         hours = Decimal(hours_text)
     except InvalidOperation as exc:
         raise RowError("contracted_hours", f"{hours_text!r} is not a number of hours") from exc
-    return PractitionerRow(
-        line=row.line,
-        digest=row.digest,
+    return RegisterPractitioner(
         practitioner_id=_required(row, "practitioner_id"),
         name=_required(row, "name"),
         grade=_required(row, "grade"),
@@ -290,13 +270,10 @@ def practitioner_row(row: Row) -> PractitionerRow:
 
 @dataclass(frozen=True)
 class CaseRow:
-    line: int
-    digest: str
-    case_id: str
-    team_id: str
-    profile: CaseProfile
+    """A case row: the case to open, and who carries it now (None: nobody)."""
+
+    opening: OpenCase
     practitioner_id: str | None
-    opened_on: date | None
 
 
 def case_row(row: Row) -> CaseRow:
@@ -305,9 +282,7 @@ def case_row(row: Row) -> CaseRow:
     if t2a_text not in _TRUE | _FALSE:
         raise RowError("t2a", f"{t2a_text!r} is not true or false")
     opened_on = _optional(row, "opened_on")
-    return CaseRow(
-        line=row.line,
-        digest=row.digest,
+    opening = OpenCase(
         case_id=_required(row, "case_id"),
         team_id=_required(row, "team_id"),
         profile=CaseProfile(
@@ -316,9 +291,9 @@ def case_row(row: Row) -> CaseRow:
             t2a=t2a_text in _TRUE,
             stage=_optional(row, "stage"),
         ),
-        practitioner_id=_optional(row, "practitioner_id"),
         opened_on=None if opened_on is None else _date(row, "opened_on", opened_on),
     )
+    return CaseRow(opening, _optional(row, "practitioner_id"))
 
 
 # Importing.
@@ -335,20 +310,20 @@ class Report:
     """Lines whose allocation recorded allocation-override-recorded."""
 
 
-def practitioner_key(row: PractitionerRow) -> Idempotency:
-    return Idempotency(f"onboarding:practitioner:{row.practitioner_id}:{row.digest}")
-
-
-def case_key(row: CaseRow) -> Idempotency:
-    return Idempotency(f"onboarding:case:{row.case_id}:{row.digest}")
+def row_key(kind: str, row_id: str, raw: Row) -> Idempotency:
+    """A row's idempotency key: its kind, id and content."""
+    return Idempotency(f"onboarding:{kind}:{row_id}:{raw.digest}")
 
 
 def override_reason(file_name: str, line: int) -> str:
     return f"onboarded from {file_name}, line {line}: existing allocation"
 
 
-PlaceCheck = Callable[[Place, str], None]
-"""Refuses (`OutsideScope`, naming the field given) a place outside the uploader's scope."""
+class PlaceCheck(Protocol):
+    """Refuses (`OutsideScope`, naming `field`) a place outside the uploader's scope: the
+    uploader's `Caller.check_place`."""
+
+    def __call__(self, place: Place, *, field: str | None = None) -> None: ...
 
 
 def import_practitioners(
@@ -357,23 +332,12 @@ def import_practitioners(
     """Register each row's practitioner; each row its own command, keyed by its content."""
 
     def register(raw: Row, _: Report) -> bool:
-        row = practitioner_row(raw)
-        key = practitioner_key(row)
-        if workforce.store.recorded_for(practitioner_stream(row.practitioner_id), key):
+        command = practitioner_row(raw)
+        key = row_key("practitioner", command.practitioner_id, raw)
+        if workforce.store.recorded_for(practitioner_stream(command.practitioner_id), key):
             return False
-        check_place(Place(row.team_id, row.region_id), "region_id")
-        workforce.register_practitioner(
-            practitioner_id=row.practitioner_id,
-            name=row.name,
-            grade=row.grade,
-            team_id=row.team_id,
-            region_id=row.region_id,
-            contracted_hours=row.contracted_hours,
-            start_date=row.start_date,
-            line_manager_id=row.line_manager_id,
-            metadata=metadata,
-            idempotency=key,
-        )
+        check_place(Place(command.team_id, command.region_id), field="region_id")
+        workforce.register_practitioner(command, metadata, key)
         return True
 
     return _import_each(parsed, register, PRACTITIONER_COLUMNS)
@@ -381,6 +345,7 @@ def import_practitioners(
 
 def import_cases(
     cases: Cases,
+    teams: TeamRegions,
     parsed: Parsed,
     actor: Actor,
     check_place: PlaceCheck,
@@ -391,22 +356,29 @@ def import_cases(
 
     def open_and_allocate(raw: Row, report: Report) -> bool:
         row = case_row(raw)
-        key = case_key(row)
-        if cases.store.recorded_for(case_stream(row.case_id), key):
+        opening = row.opening
+        key = row_key("case", opening.case_id, raw)
+        if cases.store.recorded_for(case_stream(opening.case_id), key):
             return False
-        check_place(Place(row.team_id, cases.caseload.team_region(row.team_id)), "team_id")
+        check_place(Place(opening.team_id, teams.team_region(opening.team_id)), field="team_id")
         if row.practitioner_id is None:
-            cases.open_case(
-                case_id=row.case_id,
-                team_id=row.team_id,
-                profile=row.profile,
-                opened_on=row.opened_on,
-                metadata=metadata,
-                idempotency=key,
-            )
+            cases.open_case(opening, metadata, key)
             return True
-        if _open_allocated(cases, row, actor, file_name, metadata, key):
-            report.overrides_recorded.append(row.line)
+        allocation = AllocateCase(
+            case_id=opening.case_id,
+            practitioner_id=row.practitioner_id,
+            actor=actor,
+            reason=ONBOARDING_ALLOCATION_REASON,
+            override_reason=override_reason(file_name, raw.line),
+        )
+        try:
+            recorded = cases.open_and_allocate(opening, allocation, metadata, key)
+        except Refused as refusal:
+            if refusal.field in (None, "override_reason"):
+                refusal.field = "practitioner_id"  # the row's allocation is its holder
+            raise
+        if any(e.type == AllocationOverrideRecorded.type for e in recorded):
+            report.overrides_recorded.append(raw.line)
         return True
 
     return _import_each(parsed, open_and_allocate, CASE_COLUMNS)
@@ -423,7 +395,7 @@ def _import_each(
             recorded_now = import_row(raw, report)
         except RowError as error:
             report.rejected.append(Rejection(raw.line, error.field, error.reason))
-        except AllocationRefused as refusal:
+        except Refused as refusal:
             column = refusal.field if refusal.field in columns else None
             report.rejected.append(Rejection(raw.line, column, refusal.reason))
         except (ConcurrencyError, IdempotencyKeyReused) as error:
@@ -435,53 +407,3 @@ def _import_each(
                 report.already_imported += 1
     report.rejected.sort(key=lambda r: r.line)
     return report
-
-
-def _open_allocated(
-    cases: Cases,
-    row: CaseRow,
-    actor: Actor,
-    file_name: str,
-    metadata: Metadata,
-    key: Idempotency,
-) -> bool:
-    """Open the case and allocate it to its holder in one append; True if it recorded an override.
-
-    As `Cases.allocate_case`, under the holder's allocation lock: their points
-    and state are read, both commands decided, and the events appended, before
-    anyone else may allocate to them.
-    """
-    assert row.practitioner_id is not None
-    stream = case_stream(row.case_id)
-    opening = OpenCase(
-        case_id=row.case_id,
-        team_id=row.team_id,
-        profile=row.profile,
-        scheme=scheme_for_case_type(cases.schemes, row.profile.case_type),
-        opened_on=row.opened_on or cases.today(),
-    )
-    with cases.caseload.allocating_to(row.practitioner_id) as conn:
-        total = projections.total_points(conn, row.practitioner_id)
-        state, version = load(cases.store, CASE, stream)
-        opened = CASE.decide(opening, state)
-        reading = cases.workforce.read(row.practitioner_id)
-        facts = PractitionerFacts.of(reading.practitioner, reading.scheme, total)
-        try:
-            allocated = CASE.decide(
-                AllocateCase(
-                    case_id=row.case_id,
-                    practitioner=facts,
-                    actor=actor,
-                    reason=ONBOARDING_ALLOCATION_REASON,
-                    override_reason=override_reason(file_name, row.line),
-                    policy=cases.policy,
-                ),
-                CASE.fold(opened, state),
-            )
-        except AllocationRefused as refusal:
-            if refusal.field in (None, "override_reason"):
-                refusal.field = "practitioner_id"
-            raise
-        events = [CATALOGUE.new_event(data, metadata) for data in [*opened, *allocated]]
-        cases.store.append(stream, version, events, idempotency=key)
-    return any(isinstance(data, AllocationOverrideRecorded) for data in allocated)

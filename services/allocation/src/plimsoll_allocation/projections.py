@@ -11,7 +11,14 @@ Tables:
 * `caseload_cases`: one row per case (open or closed), its team, who carries
   it (null: unallocated), its points;
 * `caseload_practitioners`: who is in which team (and region), and their
-  leaving date: what a team's capacity is summed over;
+  leaving date: what a team's capacity is summed over. A transfer moves the
+  row when it takes effect: at once when recorded on or after its effective
+  day, else it waits in the row's `transfers` (pending, by day) until the daily
+  reconciliation brings the due ones in (`move_due_transfers`). So from the
+  effective day until that run (minutes after midnight, UK), and after a
+  rebuild until the next run, team figures count the practitioner in their old
+  team; their own record and every scope check read their stream, which
+  follows the effective day exactly;
 * `caseload_overrides`: each `allocation-override-recorded` (who, why,
   capacity before and after, the limit exceeded, when), for the head of
   service's list; filled from the whole log when the table is first created;
@@ -28,8 +35,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any, Final
 
 from plimsoll_events.catalogue import CATALOGUE, EventData
@@ -44,7 +50,9 @@ from plimsoll_events.types.allocation import (
     CaseWeightingChanged,
     PractitionerLeft,
     PractitionerRegistered,
+    PractitionerTransferred,
 )
+from plimsoll_platform.clock import uk_day
 from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, text
 
@@ -70,9 +78,13 @@ create table if not exists caseload_practitioners (
     team_id text not null,
     region_id text not null,
     name text not null,
-    leaving_date date
+    leaving_date date,
+    transfers jsonb not null default '[]'
 );
+alter table caseload_practitioners add column if not exists transfers jsonb not null default '[]';
 create index if not exists caseload_practitioners_team on caseload_practitioners (team_id);
+create index if not exists caseload_practitioners_moving on caseload_practitioners (practitioner_id)
+    where transfers <> '[]';
 create table if not exists caseload_overrides (
     event_id uuid primary key,
     position bigint not null,
@@ -110,6 +122,7 @@ _APPLIED: Final = frozenset(
         CaseWeightingChanged.type,
         CaseClosed.type,
         PractitionerRegistered.type,
+        PractitionerTransferred.type,
         PractitionerLeft.type,
         AllocationOverrideRecorded.type,
     }
@@ -125,57 +138,6 @@ _PRACTITIONER_LOCK: Final = (
 _PRACTITIONER_UNLOCK: Final = (
     "select pg_advisory_unlock(hashtext('plimsoll-allocate-to'), hashtext(:practitioner_id))"
 )
-
-
-@dataclass(frozen=True)
-class CaseRow:
-    """One case as the read model holds it."""
-
-    case_id: str
-    team_id: str
-    practitioner_id: str | None
-    case_type: str
-    tier: str | None
-    stage: str | None
-    points: int
-    open: bool
-    opened_on: date
-    closed_on: date | None
-
-
-@dataclass(frozen=True)
-class Member:
-    """A practitioner of a team, with the points of the open cases they carry."""
-
-    practitioner_id: str
-    name: str
-    total_points: int
-    team_id: str
-
-
-@dataclass(frozen=True)
-class OverrideRow:
-    """An allocation above the override threshold, as recorded."""
-
-    event_id: str
-    position: int
-    recorded_at: datetime
-    case_id: str
-    practitioner_id: str
-    team_id: str
-    action: str
-    case_points: int
-    points_before: int
-    points_after: int
-    available_points: int
-    capacity_before_percent: Decimal
-    capacity_after_percent: Decimal
-    override_threshold_percent: Decimal
-    hard_ceiling_percent: Decimal
-    exceeded: str
-    reason: str
-    decided_by: str
-    decided_by_role: str
 
 
 class Caseload:
@@ -222,10 +184,20 @@ class Caseload:
             finally:
                 _unlock(conn, practitioner_id)
 
-    def team_region(self, team_id: str) -> str | None:
-        """The team's region, as its practitioners were registered; None if nobody ever was."""
-        with self.reading() as conn:
-            return team_region(conn, team_id)
+    def move_due_transfers(self, today: date) -> int:
+        """Bring in the pending transfers due by `today`; returns the practitioners moved.
+
+        Caught up first, under the catch-up lock, so a transfer recorded before the
+        run is never left pending; running it again moves nobody.
+        """
+        self.create_schema()
+        with self.engine.begin() as conn:
+            conn.execute(text(_CATCH_UP_LOCK))
+            catch_up(conn, self.store)
+            rows = conn.execute(text(_MOVING)).mappings()
+            moved = [_moved(dict(row), today) for row in rows]
+            _save(conn, _SAVE_PRACTITIONERS, [row for row in moved if row is not None])
+        return sum(row is not None for row in moved)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -310,7 +282,7 @@ def _apply(conn: Connection, batch: Sequence[RecordedEvent]) -> None:
     practitioner_ids = {
         event.practitioner_id
         for _, event in events
-        if isinstance(event, PractitionerRegistered | PractitionerLeft)
+        if isinstance(event, PractitionerRegistered | PractitionerTransferred | PractitionerLeft)
     }
     rows = _Rows(
         cases=_load(conn, _LOAD_CASES, "case_id", case_ids),
@@ -387,8 +359,13 @@ def _evolve(rows: _Rows, recorded: RecordedEvent, event: EventData) -> None:
             {
                 **event.model_dump(include={"practitioner_id", "team_id", "region_id", "name"}),
                 "leaving_date": None,
+                "transfers": [],
             },
         )
+    elif isinstance(event, PractitionerTransferred):
+        row = rows.practitioners.get(event.practitioner_id)
+        if row is not None:
+            _transfer(row, event, uk_day(recorded.recorded_at))
     elif isinstance(event, PractitionerLeft):
         _update(rows.practitioners, event.practitioner_id, leaving_date=event.leaving_date)
     elif isinstance(event, AllocationOverrideRecorded):
@@ -400,6 +377,31 @@ def _evolve(rows: _Rows, recorded: RecordedEvent, event: EventData) -> None:
                 "recorded_at": recorded.recorded_at,
             }
         )
+
+
+def _transfer(row: _Row, event: PractitionerTransferred, recorded_on: date) -> None:
+    """Move the row now if the transfer is due on the day it was recorded, else keep it
+    pending; either way it replaces the transfers pending from its day on (the later
+    record wins, as in the practitioner's stream)."""
+    day = event.effective_on.isoformat()
+    if event.effective_on <= recorded_on:
+        row.update(team_id=event.team_id, region_id=event.region_id, transfers=[])
+        return
+    pending = [t for t in row["transfers"] if t["effective_on"] < day]
+    row["transfers"] = [
+        *pending,
+        {"team_id": event.team_id, "region_id": event.region_id, "effective_on": day},
+    ]
+
+
+def _moved(row: _Row, today: date) -> _Row | None:
+    """The row with the transfers due by `today` brought in; None if none is due."""
+    due = [t for t in row["transfers"] if t["effective_on"] <= today.isoformat()]
+    if not due:
+        return None
+    row["transfers"] = [t for t in row["transfers"] if t["effective_on"] > today.isoformat()]
+    row.update(team_id=due[-1]["team_id"], region_id=due[-1]["region_id"])
+    return row
 
 
 def _update(table: dict[str, _Row], key: str, **values: Any) -> None:
@@ -442,132 +444,13 @@ _SAVE_CASES: Final = """
 _SAVE_PRACTITIONERS: Final = """
     insert into caseload_practitioners
     select * from jsonb_populate_recordset(null::caseload_practitioners, cast(:rows as jsonb))
-    on conflict (practitioner_id) do update set leaving_date = excluded.leaving_date"""
+    on conflict (practitioner_id) do update set
+        team_id = excluded.team_id,
+        region_id = excluded.region_id,
+        leaving_date = excluded.leaving_date,
+        transfers = excluded.transfers"""
+_MOVING: Final = "select * from caseload_practitioners where transfers <> '[]'"
 _SAVE_OVERRIDES: Final = """
     insert into caseload_overrides
     select * from jsonb_populate_recordset(null::caseload_overrides, cast(:rows as jsonb))
     on conflict (event_id) do nothing"""
-
-
-# Queries (on a caught-up connection).
-
-
-def total_points(conn: Connection, practitioner_id: str) -> int:
-    """The points of the open cases the practitioner carries."""
-    total = conn.execute(
-        text(
-            "select coalesce(sum(points), 0) from caseload_cases "
-            "where open and practitioner_id = :p"
-        ),
-        {"p": practitioner_id},
-    ).scalar_one()
-    return int(total)
-
-
-def open_cases(conn: Connection, practitioner_id: str) -> list[CaseRow]:
-    """The open cases the practitioner carries, oldest first."""
-    rows = conn.execute(
-        text(
-            "select * from caseload_cases where open and practitioner_id = :p "
-            "order by opened_on, case_id"
-        ),
-        {"p": practitioner_id},
-    ).mappings()
-    return [CaseRow(**row) for row in rows]
-
-
-def practitioner_ids(conn: Connection) -> list[str]:
-    """Everyone ever registered, in order (a reconciliation visits them all)."""
-    rows = conn.execute(
-        text("select practitioner_id from caseload_practitioners order by practitioner_id")
-    )
-    return [str(row[0]) for row in rows]
-
-
-def team_members(conn: Connection, team_id: str, today: date) -> list[Member]:
-    """The team's practitioners still in post today, with the points they carry."""
-    return _members_in_post(conn, "p.team_id = :place", team_id, today)
-
-
-def _members_in_post(conn: Connection, where: str, place: str, today: date) -> list[Member]:
-    """Those matching `where` (on `p`, with `:place`) still in post today, and their points."""
-    rows = conn.execute(
-        text(
-            f"""
-            select p.practitioner_id, p.name, p.team_id, coalesce(c.total, 0) as total_points
-            from caseload_practitioners p
-            left join lateral (
-                -- One look-up in the open-cases index per member, whatever plan the
-                -- prepared statement settles on: never a scan of every case.
-                select sum(points) as total from caseload_cases c
-                where c.practitioner_id = p.practitioner_id and c.open
-            ) c on true
-            where {where} and (p.leaving_date is null or p.leaving_date >= :today)
-            order by p.team_id, p.practitioner_id
-            """  # noqa: S608 - `where` is one of this module's constants
-        ),
-        {"place": place, "today": today},
-    ).mappings()
-    return [
-        Member(
-            practitioner_id=row["practitioner_id"],
-            name=row["name"],
-            total_points=int(row["total_points"]),
-            team_id=row["team_id"],
-        )
-        for row in rows
-    ]
-
-
-def team_region(conn: Connection, team_id: str) -> str | None:
-    """The team's region, as its practitioners were registered; None if nobody ever was."""
-    region = conn.execute(
-        text("select region_id from caseload_practitioners where team_id = :team limit 1"),
-        {"team": team_id},
-    ).scalar_one_or_none()
-    return None if region is None else str(region)
-
-
-def case_region(conn: Connection, case_id: str) -> str | None:
-    """The region of the team holding the case; None if not known (or no such case)."""
-    region = conn.execute(
-        text(
-            "select p.region_id from caseload_cases c "
-            "join caseload_practitioners p on p.team_id = c.team_id "
-            "where c.case_id = :case limit 1"
-        ),
-        {"case": case_id},
-    ).scalar_one_or_none()
-    return None if region is None else str(region)
-
-
-def all_open_cases(conn: Connection) -> list[CaseRow]:
-    """Every open case (for re-weighing after a scheme change)."""
-    rows = conn.execute(text("select * from caseload_cases where open order by case_id"))
-    return [CaseRow(**row) for row in rows.mappings()]
-
-
-def region_members(conn: Connection, region_id: str, today: date) -> list[Member]:
-    """The region's practitioners still in post today, their team and the points they carry."""
-    return _members_in_post(conn, "p.region_id = :place", region_id, today)
-
-
-def overrides(
-    conn: Connection, *, since: date | None, team_id: str | None, region_id: str | None
-) -> list[OverrideRow]:
-    """Recorded overrides on or after `since` (a UTC day), in a team and region if given
-    (the region of the practitioner given the case); newest first."""
-    rows = conn.execute(
-        text(
-            """
-            select o.* from caseload_overrides o
-            join caseload_practitioners p using (practitioner_id)
-            where (cast(:since as date) is null or o.recorded_at >= cast(:since as date))
-              and (cast(:team as text) is null or o.team_id = :team)
-              and (cast(:region as text) is null or p.region_id = :region)
-            order by o.position desc
-            """
-        ),
-        {"since": since, "team": team_id, "region": region_id},
-    ).mappings()
-    return [OverrideRow(**{**row, "event_id": str(row["event_id"])}) for row in rows]

@@ -4,7 +4,8 @@ Three aggregates, each a `Decider` (`initial_state`, `decide`, `evolve`):
 
 * `workforce.PRACTITIONER`: one stream per practitioner (`practitioner_stream`);
   commands `RegisterPractitioner`, `ChangeContractedHours`, `StartReduction`,
-  `EndReduction`, `ReconcileReductions`, `RecordLeaving`.
+  `EndReduction`, `ReconcileReductions`, `TransferPractitioner`,
+  `ChangeLineManager`, `RecordLeaving`.
 * `caseload.CASE`: one stream per case (`case_stream`); commands `OpenCase`,
   `AllocateCase`, `ReallocateCase`, `ChangeTier`, `ChangeStage`, `ReweighCase`,
   `CloseCase`.
@@ -15,13 +16,14 @@ Beside them, `capacity` (WMT's arithmetic, exact), `weighting` (the schemes
 as data, and what a case weighs) and `rules` (who may be given a case, by
 whom, and what going above capacity needs; `assess_allocation` is the impact
 preview). Time comes in on commands (`today`,
-`opened_on`...); every refusal is an `AllocationRefused` (see `errors`).
+`opened_on`...), filled in by the application layer where the sender cannot
+know it; every refusal is a `plimsoll_events.refusals.Refused` (see `errors`).
 
 `Decider` itself lives in `plimsoll_events.handling`, beside `execute`, which
 does a handler's whole job for any aggregate:
 
     state = decider.fold(events_of_the_stream)
-    new_events = decider.decide(command, state)     # or AllocationRefused
+    new_events = decider.decide(command, state)     # or a Refused
     store.append(stream, new_events, expected_version=len(events_of_the_stream))
 """
 
@@ -52,7 +54,6 @@ from plimsoll_allocation.domain.caseload import (
     case_stream,
 )
 from plimsoll_allocation.domain.errors import (
-    AllocationRefused,
     AlreadyAllocated,
     AlreadyExists,
     CaseIsClosed,
@@ -66,6 +67,7 @@ from plimsoll_allocation.domain.errors import (
     OverrideReasonRequired,
     PractitionerFullyReduced,
     PractitionerHasLeft,
+    Refused,
     StaleSchemeVersion,
 )
 from plimsoll_allocation.domain.rules import (
@@ -91,6 +93,7 @@ from plimsoll_allocation.domain.weighting import (
     grade_allowance,
     hours_to_points,
     reduction_reason,
+    scheme_for_case_type,
     scheme_for_grade,
     scheme_stream,
 )
@@ -98,7 +101,9 @@ from plimsoll_allocation.domain.workforce import (
     MAX_CONTRACTED_HOURS,
     PRACTITIONER,
     ChangeContractedHours,
+    ChangeLineManager,
     EndReduction,
+    KnownRegion,
     Practitioner,
     PractitionerCommand,
     PractitionerState,
@@ -107,6 +112,8 @@ from plimsoll_allocation.domain.workforce import (
     Reduction,
     RegisterPractitioner,
     StartReduction,
+    Transfer,
+    TransferPractitioner,
     available_points_of,
     practitioner_stream,
 )
@@ -126,7 +133,6 @@ __all__ = [
     "AllocateCase",
     "AllocationAssessment",
     "AllocationPolicy",
-    "AllocationRefused",
     "AlreadyAllocated",
     "AlreadyExists",
     "Case",
@@ -135,6 +141,7 @@ __all__ = [
     "CaseProfile",
     "CaseState",
     "ChangeContractedHours",
+    "ChangeLineManager",
     "ChangeStage",
     "ChangeTier",
     "ChangeWeightingScheme",
@@ -145,6 +152,7 @@ __all__ = [
     "HeadOfServiceRequired",
     "ImpactPreview",
     "InvalidValue",
+    "KnownRegion",
     "NotAllocated",
     "NotFound",
     "NotPermitted",
@@ -161,12 +169,15 @@ __all__ = [
     "ReconcileReductions",
     "RecordLeaving",
     "Reduction",
+    "Refused",
     "RegisterPractitioner",
     "ReweighCase",
     "Scheme",
     "SchemeState",
     "StaleSchemeVersion",
     "StartReduction",
+    "Transfer",
+    "TransferPractitioner",
     "Workload",
     "assess_allocation",
     "available_points",
@@ -185,6 +196,7 @@ __all__ = [
     "reduction_hours_from_percent",
     "reduction_reason",
     "rules",
+    "scheme_for_case_type",
     "scheme_for_grade",
     "scheme_stream",
     "weighting",

@@ -1,15 +1,20 @@
 """The case aggregate: a case's weighting and who carries it.
 
 One stream per case (`case_stream`). A decider: `initial_state` (None: no such
-case), `decide(command, state) -> list[EventData]` raising an
-`AllocationRefused` on refusal, and `evolve(state, event) -> state`.
+case), `decide(command, state) -> list[EventData]` raising a `Refused` on
+refusal, and `evolve(state, event) -> state`. Context a command's sender cannot
+know (the scheme in force, the practitioner's facts, the agreed limits, the
+region the case is held in) is filled in by the application layer, and a
+command without it is refused (`errors.supplied`).
 
 A case is opened weighed by the scheme in force (`case-opened` with its points),
 allocated (`case-allocated`), reallocated (`case-reallocated`), re-weighed
 when its tier or stage changes or a new scheme version comes
 (`case-weighting-changed`), and closed (`case-closed`).
 
-Allocating and reallocating check, in order: the case exists and is open;
+Allocating and reallocating check, in order: the case exists (else it is
+refused as outside the actor's scope: only managers and heads of service
+allocate, and they learn nothing of cases beyond their area) and is open;
 the reason is one of the HMPPS reasons (`ALLOCATION_REASONS`,
 `REALLOCATION_REASONS`; OTHER needs a note); the actor may decide
 (`rules.authorise`); the case is not already allocated (allocate) or is
@@ -23,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final, Literal, TypeGuard
 
+from plimsoll_events import refusals as check
 from plimsoll_events.catalogue import EventData
 from plimsoll_events.handling import Decider
 from plimsoll_events.types.allocation import (
@@ -35,7 +41,6 @@ from plimsoll_events.types.allocation import (
     ReallocationReason,
 )
 
-from plimsoll_allocation.domain import _checks
 from plimsoll_allocation.domain.errors import (
     AlreadyAllocated,
     AlreadyExists,
@@ -44,10 +49,10 @@ from plimsoll_allocation.domain.errors import (
     InvalidValue,
     NotAllocated,
     NotFound,
+    supplied,
 )
 from plimsoll_allocation.domain.rules import (
     ALLOCATION_REASONS,
-    DEFAULT_POLICY,
     REALLOCATION_REASONS,
     Actor,
     AllocationPolicy,
@@ -55,22 +60,26 @@ from plimsoll_allocation.domain.rules import (
     PractitionerFacts,
     authorise,
     check_available,
+    outside_scope,
     override_record,
 )
-from plimsoll_allocation.domain.weighting import CaseProfile, Scheme, case_points
+from plimsoll_allocation.domain.weighting import CaseProfile, Scheme, case_points, supplied_scheme
+from plimsoll_allocation.domain.workforce import KnownRegion
 
 # Commands.
 
 
 @dataclass(frozen=True)
 class OpenCase:
-    """Open a case in a team, weighed by `scheme` (the scheme in force for its kind)."""
+    """Open a case in a team, weighed by the scheme in force for its kind."""
 
     case_id: str
     team_id: str
     profile: CaseProfile
-    scheme: Scheme
-    opened_on: date
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force that weighs the case type."""
+    opened_on: date | None = None
+    """The day it opened; the application layer fills in today when it is not given."""
 
 
 @dataclass(frozen=True)
@@ -82,31 +91,35 @@ class AllocateCase:
     """
 
     case_id: str
-    practitioner: PractitionerFacts
+    practitioner_id: str
     actor: Actor
     reason: str = "INITIAL_ALLOCATION"
     override_reason: str | None = None
-    policy: AllocationPolicy = DEFAULT_POLICY
-    case_region_id: str | None = None
-    """The region of the team holding the case, when known (a head of service's scope)."""
+    practitioner: PractitionerFacts | None = None
+    """Filled in by the application layer: the practitioner today and the points they carry."""
+    policy: AllocationPolicy | None = None
+    """Filled in by the application layer: the limits agreed for this deployment."""
+    case_region: KnownRegion | None = None
+    """Filled in by the application layer: the region of the team holding the case."""
 
 
 @dataclass(frozen=True)
 class ReallocateCase:
     """Move an allocated case to another practitioner, for one of `REALLOCATION_REASONS`.
 
-    `note` says what the reason does not, and is required for OTHER.
+    `note` says what the reason does not, and is required for OTHER. The
+    application layer fills in the context as for `AllocateCase`.
     """
 
     case_id: str
-    practitioner: PractitionerFacts
+    practitioner_id: str
     actor: Actor
     reason: str
     note: str | None = None
     override_reason: str | None = None
-    policy: AllocationPolicy = DEFAULT_POLICY
-    case_region_id: str | None = None
-    """The region of the team holding the case, when known (a head of service's scope)."""
+    practitioner: PractitionerFacts | None = None
+    policy: AllocationPolicy | None = None
+    case_region: KnownRegion | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,8 @@ class ChangeTier:
 
     case_id: str
     tier: str | None
-    scheme: Scheme
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force for the case's type."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,8 @@ class ChangeStage:
 
     case_id: str
     stage: str
-    scheme: Scheme
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force for the case's type."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,11 @@ class Case:
         """Open and held by a practitioner."""
         return self.is_open and self.practitioner_id is not None
 
+    @property
+    def held_by(self) -> str | None:
+        """Who carries it now: None while unallocated, and once closed."""
+        return self.practitioner_id if self.is_open else None
+
 
 CaseState = Case | None
 """None until the case is opened."""
@@ -195,9 +215,11 @@ def case_stream(case_id: str) -> str:
 
 
 def decide(command: CaseCommand, state: CaseState) -> list[EventData]:
-    """The events a command records on a case's stream, or an `AllocationRefused`."""
+    """The events a command records on a case's stream, or a `Refused`."""
     if isinstance(command, OpenCase):
         return _open(command, state)
+    if state is None and isinstance(command, AllocateCase | ReallocateCase):
+        raise outside_scope(command.actor, f"case {command.case_id}", field="case_id")
     case = _existing(state, command.case_id)
     if isinstance(command, ReweighCase):
         return (
@@ -213,12 +235,14 @@ def decide(command: CaseCommand, state: CaseState) -> list[EventData]:
         if command.tier == case.profile.tier:
             return []
         profile = replace(case.profile, tier=command.tier)
-        return _reweigh(case, command.scheme, profile, "tier-changed", always=True)
+        scheme = supplied_scheme(command.scheme)
+        return _reweigh(case, scheme, profile, "tier-changed", always=True)
     if isinstance(command, ChangeStage):
         if command.stage == case.profile.stage:
             return []
         profile = replace(case.profile, stage=command.stage)
-        return _reweigh(case, command.scheme, profile, "stage-changed", always=True)
+        scheme = supplied_scheme(command.scheme)
+        return _reweigh(case, scheme, profile, "stage-changed", always=True)
     return _close(command, case)
 
 
@@ -231,9 +255,11 @@ def _existing(state: CaseState, case_id: str) -> Case:
 def _open(command: OpenCase, state: CaseState) -> list[EventData]:
     if state is not None:
         raise AlreadyExists(f"case {command.case_id} is already open", field="case_id")
-    _checks.identifier(command.case_id, "case_id")
-    _checks.identifier(command.team_id, "team_id")
-    points = case_points(command.scheme, command.profile)
+    check.identifier(command.case_id, "case_id")
+    check.identifier(command.team_id, "team_id")
+    scheme = supplied_scheme(command.scheme)
+    opened_on = supplied(command.opened_on, "opened_on")
+    points = case_points(scheme, command.profile)
     profile = command.profile
     return [
         CaseOpened(
@@ -244,9 +270,9 @@ def _open(command: OpenCase, state: CaseState) -> list[EventData]:
             t2a=profile.t2a,
             stage=profile.stage,
             points=points,
-            scheme_name=command.scheme.name,
-            scheme_version=command.scheme.version,
-            opened_on=command.opened_on,
+            scheme_name=scheme.name,
+            scheme_version=scheme.version,
+            opened_on=opened_on,
         )
     ]
 
@@ -257,10 +283,14 @@ def _allocate(command: AllocateCase, case: Case) -> list[EventData]:
             f"unknown allocation reason {command.reason!r}; one of {', '.join(ALLOCATION_REASONS)}",
             field="reason",
         )
-    override_reason = _checks.optional_text(command.override_reason, "override_reason")
-    target = command.practitioner
+    override_reason = check.optional_text(command.override_reason, "override_reason")
+    target = _target(command)
     role = authorise(
-        command.actor, target, case_team_id=case.team_id, case_region_id=command.case_region_id
+        command.actor,
+        target,
+        case_id=case.case_id,
+        case_team_id=case.team_id,
+        case_region_id=supplied(command.case_region, "case_region").region_id,
     )
     if case.practitioner_id is not None:
         raise AlreadyAllocated(
@@ -294,13 +324,23 @@ def _with_override(
         action=action,
         case_id=case.case_id,
         case_points=case.points,
-        target=command.practitioner,
+        target=_target(command),
         actor=command.actor,
         role=role,
         reason=override_reason,
-        policy=command.policy,
+        policy=supplied(command.policy, "policy"),
     )
     return [decided] if override is None else [decided, override]
+
+
+def _target(command: AllocateCase | ReallocateCase) -> PractitionerFacts:
+    """The facts of the practitioner the command names, as the application layer found them."""
+    target = supplied(command.practitioner, "practitioner")
+    if target.practitioner_id != command.practitioner_id:
+        raise InvalidValue(
+            f"the facts supplied are of {target.practitioner_id}", field="practitioner"
+        )
+    return target
 
 
 def _is_reallocation_reason(value: str) -> TypeGuard[ReallocationReason]:
@@ -314,17 +354,19 @@ def _reallocate(command: ReallocateCase, case: Case) -> list[EventData]:
             f"unknown reallocation reason {reason!r}; one of {', '.join(REALLOCATION_REASONS)}",
             field="reason",
         )
-    note = _checks.optional_text(command.note, "note")
+    note = check.optional_text(command.note, "note")
     if command.reason == "OTHER" and note is None:
         raise InvalidValue("a reallocation for OTHER needs a note saying why", field="note")
-    override_reason = _checks.optional_text(command.override_reason, "override_reason")
-    target = command.practitioner
+    override_reason = check.optional_text(command.override_reason, "override_reason")
+    target = _target(command)
+    case_region = supplied(command.case_region, "case_region").region_id
     transfer_in = command.reason == "TRANSFER_IN"
     role = authorise(
         command.actor,
         target,
+        case_id=case.case_id,
         case_team_id=None if transfer_in else case.team_id,
-        case_region_id=None if transfer_in else command.case_region_id,
+        case_region_id=None if transfer_in else case_region,
     )
     if case.practitioner_id is None:
         raise NotAllocated(f"case {case.case_id} is not allocated: allocate it", field="case_id")

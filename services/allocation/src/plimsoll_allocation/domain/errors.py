@@ -1,12 +1,11 @@
-"""Why the allocation domain refuses a command: one hierarchy, ready for RFC 9457.
+"""Why the allocation domain refuses a command: the shared refusals, and allocation's own.
 
-Every refusal is an `AllocationRefused`. It names the input at fault (`field`,
-as the command spells it, or None when no single input is) and says why
-(`reason`, a sentence for a person), and its class carries what the HTTP layer
-needs: the `status` to answer with and the `kind` that ends the problem type
-URI. A refused command records no event.
+Every refusal is a `plimsoll_events.refusals.Refused`: it names the input at
+fault (`field`) and says why (`reason`), and its class carries the HTTP
+`status` and the problem `kind`. The generic ones are the shared classes,
+re-exported here; allocation adds only what is its own:
 
-    AllocationRefused
+    Refused
     ├── InvalidValue (422)            a value the command carries is not acceptable
     │   └── OverrideReasonRequired    above the override threshold without a written reason
     ├── NotFound (404)                the practitioner, case or reduction does not exist
@@ -21,30 +20,44 @@ URI. A refused command records no event.
     └── NotPermitted (403)            the actor's role or scope does not allow it
         ├── OutsideScope              a manager outside their team, a head outside their region
         └── HeadOfServiceRequired     above the hard ceiling, only a head of service decides
+
+`supplied` is how a decider refuses a command whose context (the scheme in
+force, today, a team's region) the application layer should have filled in.
 """
 
-from typing import ClassVar
+from typing import TypeVar
 
+from plimsoll_events.refusals import (
+    AlreadyExists,
+    Conflict,
+    InvalidValue,
+    NotFound,
+    NotPermitted,
+    OutsideScope,
+    Refused,
+)
 
-class AllocationRefused(Exception):
-    """The allocation service refuses a command; nothing is recorded."""
+__all__ = [
+    "AlreadyAllocated",
+    "AlreadyExists",
+    "CaseIsClosed",
+    "Conflict",
+    "HeadOfServiceRequired",
+    "InvalidValue",
+    "NotAllocated",
+    "NotFound",
+    "NotPermitted",
+    "OutsideScope",
+    "OverrideReasonRequired",
+    "PractitionerFullyReduced",
+    "PractitionerHasLeft",
+    "Refused",
+    "StaleSchemeVersion",
+    "not_supplied",
+    "supplied",
+]
 
-    status: ClassVar[int] = 422
-    kind: ClassVar[str] = "refused"
-    title: ClassVar[str] = "The command was refused"
-
-    def __init__(self, reason: str, *, field: str | None = None) -> None:
-        super().__init__(f"{field}: {reason}" if field else reason)
-        self.reason = reason
-        self.field = field
-
-
-class InvalidValue(AllocationRefused):
-    """A value the command carries is not acceptable (unknown grade or tier, hours out of range)."""
-
-    status = 422
-    kind = "invalid-value"
-    title = "A value is not valid"
+T = TypeVar("T")
 
 
 class OverrideReasonRequired(InvalidValue):
@@ -52,29 +65,6 @@ class OverrideReasonRequired(InvalidValue):
 
     kind = "override-reason-required"
     title = "A written reason is needed to allocate above capacity"
-
-
-class NotFound(AllocationRefused):
-    """The practitioner, case or reduction the command is about was never recorded."""
-
-    status = 404
-    kind = "not-found"
-    title = "Not found"
-
-
-class Conflict(AllocationRefused):
-    """The command clashes with what is already recorded."""
-
-    status = 409
-    kind = "conflict"
-    title = "The command conflicts with the current state"
-
-
-class AlreadyExists(Conflict):
-    """A practitioner, case or reduction with this id is already recorded."""
-
-    kind = "already-exists"
-    title = "Already recorded"
 
 
 class PractitionerHasLeft(Conflict):
@@ -119,23 +109,20 @@ class StaleSchemeVersion(Conflict):
     title = "The scheme version is not newer than the one in force"
 
 
-class NotPermitted(AllocationRefused):
-    """The actor's role or scope does not allow the command."""
-
-    status = 403
-    kind = "not-permitted"
-    title = "Not permitted"
-
-
-class OutsideScope(NotPermitted):
-    """A manager acting outside their own team, or a head of service outside their region."""
-
-    kind = "outside-scope"
-    title = "Outside the actor's team or region"
-
-
 class HeadOfServiceRequired(NotPermitted):
     """The allocation goes above the hard ceiling: only a head of service may decide it."""
 
     kind = "head-of-service-required"
     title = "Only a head of service may allocate above the hard ceiling"
+
+
+def supplied(value: T | None, field: str) -> T:
+    """`value`, which the application layer fills in before deciding; refused if it did not."""
+    if value is None:
+        raise not_supplied(field)
+    return value
+
+
+def not_supplied(field: str) -> InvalidValue:
+    """The refusal of a command the application layer did not fill `field` in on."""
+    return InvalidValue("not supplied: the service fills it in before deciding", field=field)

@@ -11,7 +11,10 @@ agreed limits (`AllocationPolicy`). `caseload.decide` applies them, in order:
    only a case held in their team unless the reason is TRANSFER_IN); a head of
    service likewise within their region: to someone in it, and only a case held
    in one of its teams (when that team's region is known) unless the reason is
-   TRANSFER_IN (`authorise`);
+   TRANSFER_IN (`authorise`). A refusal names only the actor's own team or
+   region, never where the other record is, and a case that does not exist is
+   refused as one outside their scope (`outside_scope`): nobody learns what
+   exists beyond their area by trying ids;
 2. nobody who has left, or whose leaving is recorded, and nobody on a 100%
    reduction (sickness, maternity) is given a case (`check_available`);
 3. if the practitioner's capacity after the allocation is above the override
@@ -36,6 +39,7 @@ from plimsoll_events.types.allocation import (
     AllocationReason,
     ReallocationReason,
 )
+from plimsoll_platform.roles import Role
 
 from plimsoll_allocation.domain.capacity import ImpactPreview, impact_preview
 from plimsoll_allocation.domain.errors import (
@@ -55,9 +59,6 @@ ALLOCATION_REASONS: Final[tuple[str, ...]] = get_args(AllocationReason)
 REALLOCATION_REASONS: Final[tuple[str, ...]] = get_args(ReallocationReason)
 """Reasons for `ReallocateCase`: every allocation reason but INITIAL_ALLOCATION."""
 
-MANAGER: Final = "manager"
-HEAD_OF_SERVICE: Final = "head-of-service"
-
 DecidingRole = Literal["manager", "head-of-service"]
 Exceeded = Literal["override-threshold", "hard-ceiling"]
 
@@ -74,11 +75,18 @@ class Actor:
     @property
     def deciding_role(self) -> DecidingRole | None:
         """The role they allocate in: head of service over manager; None if neither."""
-        if HEAD_OF_SERVICE in self.roles:
+        if Role.HEAD_OF_SERVICE in self.roles:
             return "head-of-service"
-        if MANAGER in self.roles:
+        if Role.MANAGER in self.roles:
             return "manager"
         return None
+
+    @property
+    def scope(self) -> str:
+        """Where they decide, in their own words: their region, or their team."""
+        if self.deciding_role == "head-of-service":
+            return f"your region ({self.region_id})" if self.region_id else "your region: none"
+        return f"your team ({self.team_id})" if self.team_id else "your team: none"
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,7 @@ def authorise(
     actor: Actor,
     target: PractitionerFacts,
     *,
+    case_id: str,
     case_team_id: str | None,
     case_region_id: str | None = None,
 ) -> DecidingRole:
@@ -185,34 +194,40 @@ def authorise(
     """
     role = actor.deciding_role
     if role is None:
-        raise NotPermitted("only a manager or a head of service allocates cases")
+        raise _not_an_allocator()
     if role == "manager":
         if actor.team_id is None or target.team_id != actor.team_id:
-            raise OutsideScope(
-                f"{target.practitioner_id} is in team {target.team_id}: "
-                "a manager allocates only within their own team",
-                field="practitioner_id",
-            )
+            raise outside_scope(actor, target.practitioner_id, field="practitioner_id")
         if case_team_id is not None and case_team_id != actor.team_id:
-            raise OutsideScope(
-                f"the case is held in team {case_team_id}: "
-                "a manager allocates only their own team's cases",
-                field="case_id",
-            )
+            raise outside_scope(actor, f"case {case_id}", field="case_id")
         return role
     if actor.region_id is None or target.region_id != actor.region_id:
-        raise OutsideScope(
-            f"{target.practitioner_id} is in region {target.region_id}: "
-            "a head of service allocates only within their own region",
-            field="practitioner_id",
-        )
+        raise outside_scope(actor, target.practitioner_id, field="practitioner_id")
     if case_region_id is not None and case_region_id != actor.region_id:
-        raise OutsideScope(
-            f"the case is held in team {case_team_id}, region {case_region_id}: "
-            "a head of service allocates only their own region's cases",
-            field="case_id",
-        )
+        raise outside_scope(actor, f"case {case_id}", field="case_id")
     return role
+
+
+def nobody_to_allocate_to(actor: Actor, practitioner_id: str) -> NotPermitted:
+    """The refusal of an allocation to someone never registered: the refusal of an actor
+    who does not allocate at all, else the one of a practitioner outside their scope."""
+    if actor.deciding_role is None:
+        return _not_an_allocator()
+    return outside_scope(actor, practitioner_id, field="practitioner_id")
+
+
+def _not_an_allocator() -> NotPermitted:
+    return NotPermitted("only a manager or a head of service allocates cases")
+
+
+def outside_scope(actor: Actor, what: str, *, field: str) -> OutsideScope:
+    """The refusal of `what` (a practitioner, "case X1") beyond where the actor decides.
+
+    It names the actor's own team or region only, and is the same for a record
+    that does not exist, so nobody learns what lies beyond their area.
+    """
+    role = "a head of service" if actor.deciding_role == "head-of-service" else "a manager"
+    return OutsideScope(f"{what} is not in {actor.scope}: {role} allocates only there", field=field)
 
 
 def check_available(target: PractitionerFacts) -> None:

@@ -41,7 +41,7 @@ from plimsoll_events.types.allocation import (
     WeightingSchemeChanged,
 )
 
-from plimsoll_allocation.domain.errors import InvalidValue, StaleSchemeVersion
+from plimsoll_allocation.domain.errors import InvalidValue, StaleSchemeVersion, not_supplied
 
 Scheme = ProbationWeightingScheme | CafcassWeightingScheme
 """Either kind of weighting scheme."""
@@ -309,6 +309,25 @@ def scheme_for_grade(schemes: Iterable[Scheme], grade: str) -> Scheme:
             return scheme
     known = ", ".join(sorted({g for scheme in candidates for g in scheme.grades}))
     raise InvalidValue(f"unknown grade {grade!r}; one of {known}", field="grade")
+
+
+def supplied_scheme(scheme: Scheme | None) -> Scheme:
+    """The scheme in force a command carries, which the application layer fills in."""
+    if scheme is None:
+        raise not_supplied("scheme")
+    return scheme
+
+
+def scheme_for_case_type(schemes: Iterable[Scheme], case_type: str) -> Scheme:
+    """The scheme that weighs a case type: a Cafcass scheme knowing it, else probation's."""
+    candidates = list(schemes)
+    for scheme in candidates:
+        if isinstance(scheme, CafcassWeightingScheme) and case_type in scheme.weekly_hours:
+            return scheme
+    for scheme in candidates:
+        if isinstance(scheme, ProbationWeightingScheme):
+            return scheme
+    raise InvalidValue(f"no scheme weighs case type {case_type!r}", field="case_type")
 
 
 def reduction_reason(scheme: Scheme, reason: str) -> ReductionReason | None:

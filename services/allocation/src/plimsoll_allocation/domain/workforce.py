@@ -1,8 +1,12 @@
-"""The practitioner aggregate: grade, contracted hours, reductions and leaving.
+"""The practitioner aggregate: grade, contracted hours, reductions, placement and leaving.
 
 One stream per practitioner (`practitioner_stream`). A decider: `initial_state`
 (None: nobody registered), `decide(command, state) -> list[EventData]` raising
-an `AllocationRefused` on refusal, and `evolve(state, event) -> state`.
+a `Refused` on refusal, and `evolve(state, event) -> state`.
+
+Context a command needs that its sender cannot know (the scheme in force, today,
+the region a team is in) is a field the application layer fills in; `decide`
+refuses a command whose context is missing (`errors.supplied`).
 
 Reductions over time. A reduction is recorded with a reason, hours or a
 percent of contracted hours, and dates; its first and last days are
@@ -32,6 +36,20 @@ allowance has a maximum (Trade Union Facility Time, at most 50%) needs hours or
 a percent within it. A reason that normally lasts some months (Maternity
 Leave, 6) ends after them when no last day is given.
 
+Placement over time. A practitioner is registered in a team (of a region)
+with a line manager. `TransferPractitioner` moves them to another team from a
+day (`effective_on`, on or after their start), with the line manager they will
+have there: `practitioner-transferred`, naming the team they leave (the one
+they are in the day before). A transfer recorded later wins for every day from
+its own: recording one drops those recorded for that day or later. The state
+keeps recorded transfers in `transfers` (a fold knows no day); `on(day)` is the
+practitioner as placed that day, which is how they are read. A transfer the
+same as one recorded records nothing; one to the team they are in already is
+refused. `ChangeLineManager` changes the line manager from today
+(`line-manager-changed`, which carries no day); it is refused while a transfer
+to a later day is pending, so that it always applies to the placement in force
+today (give the new team's manager with the transfer instead).
+
 Leaving. `RecordLeaving` may be recorded before the leaving date (notice
 given); from then on the practitioner is given no new work (`has_left`) and
 every further change is refused (`PractitionerHasLeft`), except that
@@ -42,14 +60,17 @@ import calendar
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Final, Literal
 
+from plimsoll_events import refusals as check
 from plimsoll_events.catalogue import EventData
 from plimsoll_events.handling import Decider
 from plimsoll_events.types.allocation import (
     ContractedHoursChanged,
+    LineManagerChanged,
     PractitionerLeft,
     PractitionerRegistered,
+    PractitionerTransferred,
     ReductionCancelled,
     ReductionEnded,
     ReductionReason,
@@ -57,7 +78,6 @@ from plimsoll_events.types.allocation import (
     ReductionStarted,
 )
 
-from plimsoll_allocation.domain import _checks
 from plimsoll_allocation.domain.capacity import available_points, reduction_hours_from_percent
 from plimsoll_allocation.domain.errors import (
     AlreadyExists,
@@ -65,8 +85,14 @@ from plimsoll_allocation.domain.errors import (
     InvalidValue,
     NotFound,
     PractitionerHasLeft,
+    supplied,
 )
-from plimsoll_allocation.domain.weighting import Scheme, grade_allowance, reduction_reason
+from plimsoll_allocation.domain.weighting import (
+    Scheme,
+    grade_allowance,
+    reduction_reason,
+    supplied_scheme,
+)
 
 MAX_CONTRACTED_HOURS: Final = Decimal("37.5")
 """Contracted hours are from 0 to 37.5 a week (WMT's valid range)."""
@@ -80,14 +106,19 @@ _ONE_DAY: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True)
-class RegisterPractitioner:
-    """Add a practitioner to the workforce.
+class KnownRegion:
+    """The region a team is in, as the service knows it from who is placed there.
 
-    `scheme` is the weighting scheme in force whose grade table must hold
-    `grade` (the handler picks it with `weighting.scheme_for_grade`);
-    `team_region_id` the region the team is in already (None: a new team): a
-    team is in one region, which is what a head of service's scope rests on.
+    `region_id` None: nobody is placed in the team yet, so it may be in any region.
+    A team is in one region, which is what a head of service's scope rests on.
     """
+
+    region_id: str | None
+
+
+@dataclass(frozen=True)
+class RegisterPractitioner:
+    """Add a practitioner to the workforce, in a team of a region."""
 
     practitioner_id: str
     name: str
@@ -96,9 +127,12 @@ class RegisterPractitioner:
     region_id: str
     contracted_hours: Decimal
     start_date: date
-    scheme: Scheme
     line_manager_id: str | None = None
-    team_region_id: str | None = None
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force whose grade table holds
+    `grade` (`weighting.scheme_for_grade`)."""
+    team_region: KnownRegion | None = None
+    """Filled in by the application layer: the region the team is in already."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +157,13 @@ class StartReduction:
     reduction_id: str
     reason: str
     effective_from: date
-    today: date
-    scheme: Scheme
     hours: Decimal | None = None
     percent: Decimal | None = None
     effective_to: date | None = None
+    today: date | None = None
+    """Filled in by the application layer: today, in the service's calendar."""
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force for the practitioner's grade."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +172,8 @@ class EndReduction:
 
     practitioner_id: str
     reduction_id: str
-    today: date
+    today: date | None = None
+    """Filled in by the application layer: today, in the service's calendar."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +192,32 @@ class RecordLeaving:
     leaving_date: date
 
 
+@dataclass(frozen=True)
+class TransferPractitioner:
+    """Move a practitioner to another team (and perhaps region) from `effective_on`.
+
+    `line_manager_id` is their line manager in the new team, if known.
+    """
+
+    practitioner_id: str
+    team_id: str
+    region_id: str
+    effective_on: date
+    line_manager_id: str | None = None
+    team_region: KnownRegion | None = None
+    """Filled in by the application layer: the region the new team is in already."""
+
+
+@dataclass(frozen=True)
+class ChangeLineManager:
+    """Change a practitioner's line manager from today (None: nobody); the same records nothing."""
+
+    practitioner_id: str
+    line_manager_id: str | None
+    today: date | None = None
+    """Filled in by the application layer: today, in the service's calendar."""
+
+
 PractitionerCommand = (
     RegisterPractitioner
     | ChangeContractedHours
@@ -162,6 +225,8 @@ PractitionerCommand = (
     | EndReduction
     | ReconcileReductions
     | RecordLeaving
+    | TransferPractitioner
+    | ChangeLineManager
 )
 
 
@@ -188,10 +253,31 @@ class Reduction:
         """Its last day has passed."""
         return self.effective_to is not None and self.effective_to < today
 
+    @property
+    def status(self) -> Literal["active", "scheduled"]:
+        """Active (its hours come off now), or scheduled (its first day is still to come)."""
+        return "active" if self.active else "scheduled"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A recorded move: the team, region and line manager from `effective_on` on."""
+
+    team_id: str
+    region_id: str
+    line_manager_id: str | None
+    effective_on: date
+
 
 @dataclass(frozen=True)
 class Practitioner:
-    """What the practitioner's stream says about them now."""
+    """What the practitioner's stream says about them.
+
+    `team_id`, `region_id` and `line_manager_id` are their placement as
+    registered, or as `on(day)` brought the transfers due by that day in;
+    `transfers` holds the transfers not brought in, by day. Read them through
+    `on(today)`.
+    """
 
     practitioner_id: str
     name: str
@@ -204,6 +290,21 @@ class Practitioner:
     reductions: tuple[Reduction, ...] = ()
     reduction_ids: frozenset[str] = frozenset()
     leaving_date: date | None = None
+    transfers: tuple[Transfer, ...] = ()
+
+    def on(self, day: date) -> "Practitioner":
+        """The practitioner as placed on `day`: the last transfer due by then brought in."""
+        due = [t for t in self.transfers if t.effective_on <= day]
+        if not due:
+            return self
+        placed = due[-1]
+        return replace(
+            self,
+            team_id=placed.team_id,
+            region_id=placed.region_id,
+            line_manager_id=placed.line_manager_id,
+            transfers=tuple(t for t in self.transfers if t.effective_on > day),
+        )
 
     @property
     def active_reduction_hours(self) -> Decimal:
@@ -252,7 +353,7 @@ def practitioner_stream(practitioner_id: str) -> str:
 
 
 def decide(command: PractitionerCommand, state: PractitionerState) -> list[EventData]:
-    """The events a command records on a practitioner's stream, or an `AllocationRefused`."""
+    """The events a command records on a practitioner's stream, or a `Refused`."""
     if isinstance(command, RegisterPractitioner):
         return _register(command, state)
     practitioner = _existing(state, command.practitioner_id)
@@ -270,6 +371,10 @@ def decide(command: PractitionerCommand, state: PractitionerState) -> list[Event
         return _start_reduction(command, practitioner)
     if isinstance(command, EndReduction):
         return _end_reduction(command, practitioner)
+    if isinstance(command, TransferPractitioner):
+        return _transfer(command, practitioner)
+    if isinstance(command, ChangeLineManager):
+        return _change_line_manager(command, practitioner)
     return _record_leaving(command, practitioner)
 
 
@@ -280,7 +385,30 @@ def _existing(state: PractitionerState, practitioner_id: str) -> Practitioner:
 
 
 def _hours(value: Decimal, field: str) -> Decimal:
-    return _checks.decimal(value, field, low=Decimal(0), high=MAX_CONTRACTED_HOURS, unit="hours")
+    return check.decimal(value, field, low=Decimal(0), high=MAX_CONTRACTED_HOURS, unit="hours")
+
+
+def _placement(
+    practitioner_id: str,
+    team_id: str,
+    region_id: str,
+    line_manager_id: str | None,
+    team_region: KnownRegion | None,
+) -> None:
+    """Check a team, region and line manager to place a practitioner in."""
+    check.identifier(team_id, "team_id")
+    check.identifier(region_id, "region_id")
+    known = supplied(team_region, "team_region").region_id
+    if known not in (None, region_id):
+        raise Conflict(f"team {team_id} is in region {known}, not {region_id}", field="region_id")
+    _line_manager(line_manager_id, practitioner_id)
+
+
+def _line_manager(line_manager_id: str | None, practitioner_id: str) -> None:
+    if line_manager_id is not None:
+        check.identifier(line_manager_id, "line_manager_id")
+        if line_manager_id == practitioner_id:
+            raise InvalidValue("nobody is their own line manager", field="line_manager_id")
 
 
 def _register(command: RegisterPractitioner, state: PractitionerState) -> list[EventData]:
@@ -288,21 +416,16 @@ def _register(command: RegisterPractitioner, state: PractitionerState) -> list[E
         raise AlreadyExists(
             f"{command.practitioner_id} is already registered", field="practitioner_id"
         )
-    _checks.identifier(command.practitioner_id, "practitioner_id")
-    _checks.text(command.name, "name", max_length=_NAME_LENGTH)
-    grade_allowance(command.scheme, command.grade)
-    _checks.identifier(command.team_id, "team_id")
-    _checks.identifier(command.region_id, "region_id")
-    if command.team_region_id not in (None, command.region_id):
-        raise Conflict(
-            f"team {command.team_id} is in region {command.team_region_id}, "
-            f"not {command.region_id}",
-            field="region_id",
-        )
-    if command.line_manager_id is not None:
-        _checks.identifier(command.line_manager_id, "line_manager_id")
-        if command.line_manager_id == command.practitioner_id:
-            raise InvalidValue("nobody is their own line manager", field="line_manager_id")
+    check.identifier(command.practitioner_id, "practitioner_id")
+    check.text(command.name, "name", max_length=_NAME_LENGTH)
+    grade_allowance(supplied_scheme(command.scheme), command.grade)
+    _placement(
+        command.practitioner_id,
+        command.team_id,
+        command.region_id,
+        command.line_manager_id,
+        command.team_region,
+    )
     return [
         PractitionerRegistered(
             practitioner_id=command.practitioner_id,
@@ -331,18 +454,19 @@ def _change_hours(command: ChangeContractedHours, practitioner: Practitioner) ->
 
 
 def _start_reduction(command: StartReduction, practitioner: Practitioner) -> list[EventData]:
-    _checks.identifier(command.reduction_id, "reduction_id")
+    today = supplied(command.today, "today")
+    scheme = supplied_scheme(command.scheme)
+    check.identifier(command.reduction_id, "reduction_id")
     if command.reduction_id in practitioner.reduction_ids:
         raise AlreadyExists(
             f"reduction {command.reduction_id!r} is already recorded", field="reduction_id"
         )
-    _checks.text(command.reason, "reason", max_length=_REASON_LENGTH)
-    if practitioner.grade not in command.scheme.grades:
+    check.text(command.reason, "reason", max_length=_REASON_LENGTH)
+    if practitioner.grade not in scheme.grades:
         raise InvalidValue(
-            f"scheme {command.scheme.name} does not know grade {practitioner.grade}",
-            field="scheme",
+            f"scheme {scheme.name} does not know grade {practitioner.grade}", field="scheme"
         )
-    known = reduction_reason(command.scheme, command.reason)
+    known = reduction_reason(scheme, command.reason)
     hours, percent = _reduction_size(command, practitioner, known)
     effective_to = command.effective_to
     if effective_to is None and known is not None and known.months_to_expiry is not None:
@@ -352,13 +476,13 @@ def _start_reduction(command: StartReduction, practitioner: Practitioner) -> lis
             f"ends ({effective_to}) before it starts ({command.effective_from})",
             field="effective_to",
         )
-    if effective_to is not None and effective_to < command.today:
+    if effective_to is not None and effective_to < today:
         raise InvalidValue(
             f"its last day ({effective_to}) has already passed: it would change nothing",
             field="effective_to",
         )
     recorded: type[ReductionScheduled] | type[ReductionStarted] = (
-        ReductionScheduled if command.effective_from > command.today else ReductionStarted
+        ReductionScheduled if command.effective_from > today else ReductionStarted
     )
     return [
         recorded(
@@ -382,7 +506,7 @@ def _reduction_size(
     if command.hours is not None and command.percent is not None:
         raise InvalidValue("give hours or a percent, not both", field="percent")
     if command.percent is not None:
-        percent = _checks.decimal(
+        percent = check.decimal(
             command.percent, "percent", low=Decimal(0), high=Decimal(100), unit="percent"
         )
         if percent == 0:
@@ -464,6 +588,7 @@ def _started(practitioner: Practitioner, reduction: Reduction) -> ReductionStart
 
 
 def _end_reduction(command: EndReduction, practitioner: Practitioner) -> list[EventData]:
+    today = supplied(command.today, "today")
     reduction = practitioner.reduction(command.reduction_id)
     if reduction is None:
         if command.reduction_id in practitioner.reduction_ids:
@@ -472,14 +597,14 @@ def _end_reduction(command: EndReduction, practitioner: Practitioner) -> list[Ev
                 field="reduction_id",
             )
         raise NotFound(f"no reduction {command.reduction_id!r}", field="reduction_id")
-    if not reduction.active and reduction.effective_from > command.today:
+    if not reduction.active and reduction.effective_from > today:
         return [
             ReductionCancelled(
                 practitioner_id=practitioner.practitioner_id,
                 reduction_id=reduction.reduction_id,
             )
         ]
-    events = _reconcile_one(practitioner, reduction, command.today)
+    events = _reconcile_one(practitioner, reduction, today)
     if any(isinstance(event, ReductionEnded) for event in events):
         return events
     return [
@@ -488,9 +613,67 @@ def _end_reduction(command: EndReduction, practitioner: Practitioner) -> list[Ev
             practitioner_id=practitioner.practitioner_id,
             reduction_id=reduction.reduction_id,
             hours=reduction.hours,
-            ended_on=command.today,
+            ended_on=today,
             ended_because="ended-early",
         ),
+    ]
+
+
+def _transfer(command: TransferPractitioner, practitioner: Practitioner) -> list[EventData]:
+    _placement(
+        practitioner.practitioner_id,
+        command.team_id,
+        command.region_id,
+        command.line_manager_id,
+        command.team_region,
+    )
+    check.day(command.effective_on, "effective_on")
+    if command.effective_on < practitioner.start_date:
+        raise InvalidValue(f"before they started ({practitioner.start_date})", field="effective_on")
+    move = Transfer(
+        command.team_id, command.region_id, command.line_manager_id, command.effective_on
+    )
+    if move in practitioner.transfers:
+        return []  # recorded already: a retry
+    before = practitioner.on(command.effective_on - _ONE_DAY)
+    if (before.team_id, before.region_id) == (command.team_id, command.region_id):
+        raise Conflict(
+            f"{practitioner.practitioner_id} is in team {command.team_id} already: "
+            "change their line manager instead",
+            field="team_id",
+        )
+    return [
+        PractitionerTransferred(
+            practitioner_id=practitioner.practitioner_id,
+            team_id=command.team_id,
+            region_id=command.region_id,
+            previous_team_id=before.team_id,
+            previous_region_id=before.region_id,
+            line_manager_id=command.line_manager_id,
+            effective_on=command.effective_on,
+        )
+    ]
+
+
+def _change_line_manager(command: ChangeLineManager, practitioner: Practitioner) -> list[EventData]:
+    today = supplied(command.today, "today")
+    _line_manager(command.line_manager_id, practitioner.practitioner_id)
+    pending = [t for t in practitioner.transfers if t.effective_on > today]
+    if pending:
+        raise Conflict(
+            f"{practitioner.practitioner_id} moves to team {pending[0].team_id} on "
+            f"{pending[0].effective_on}: give their line manager there with the transfer",
+            field="line_manager_id",
+        )
+    now = practitioner.on(today)
+    if command.line_manager_id == now.line_manager_id:
+        return []
+    return [
+        LineManagerChanged(
+            practitioner_id=practitioner.practitioner_id,
+            line_manager_id=command.line_manager_id,
+            previous_line_manager_id=now.line_manager_id,
+        )
     ]
 
 
@@ -534,6 +717,19 @@ def evolve(state: PractitionerState, event: EventData) -> PractitionerState:
         )
     if isinstance(event, PractitionerLeft):
         return replace(practitioner, leaving_date=event.leaving_date)
+    if isinstance(event, PractitionerTransferred):
+        # The later record wins from its day on: transfers for that day or later go.
+        kept = tuple(t for t in practitioner.transfers if t.effective_on < event.effective_on)
+        move = Transfer(event.team_id, event.region_id, event.line_manager_id, event.effective_on)
+        return replace(practitioner, transfers=(*kept, move))
+    if isinstance(event, LineManagerChanged):
+        # Decided with no transfer pending after today: the last placement recorded is
+        # the one in force.
+        if practitioner.transfers:
+            *earlier, last = practitioner.transfers
+            moved = replace(last, line_manager_id=event.line_manager_id)
+            return replace(practitioner, transfers=(*earlier, moved))
+        return replace(practitioner, line_manager_id=event.line_manager_id)
     raise TypeError(f"{event.type} is not an event of a practitioner")
 
 

@@ -1,35 +1,34 @@
-"""The allocation HTTP API, onboarding part: an existing workforce and caseload from CSV.
+"""Onboarding: an existing workforce and caseload from CSV.
 
 `POST /onboarding/practitioners`, then `POST /onboarding/cases`, each a
 `text/csv` body (UTF-8, header row first; `?file_name=` names the file in the
-audit trail). Admins and heads of service upload; managers do not (a bulk
-load spans teams, and a manager's team scope is already enforced by the
-single-case routes). Recording a case's current holder is an allocation, so
-only a head of service may upload cases with holders: an admin's such rows are
-refused as the allocation routes would refuse them.
+audit trail; at most `MAX_CSV_BYTES`, which `main` lets through the gate).
+Admins and heads of service upload (see `deps`), each row within their scope;
+managers do not (a bulk load spans teams). Recording a case's current holder
+is an allocation, so only a head of service may upload cases with holders: an
+admin's such rows are refused as the allocation routes would refuse them.
 
-Each row is its own atomic command (see `onboarding`): the answer is 200 with
-a report of rows accepted, already imported and rejected (line, column,
-reason), even when rows are rejected; 422 only when the header is wrong, naming
-the missing, unknown or repeated columns.
+Each row is its own atomic command (see `plimsoll_allocation.onboarding`): the
+answer is 200 with a report of rows accepted, already imported and rejected
+(line, column, reason), even when rows are rejected; 422 only when the header
+is wrong, naming the missing, unknown or repeated columns.
 """
 
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
-from plimsoll_platform.auth import Principal, require_roles
+from plimsoll_platform.api import problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.problems import InvalidParam, Problem
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_allocation import onboarding
-from plimsoll_allocation.access import ADMIN, HEAD_OF_SERVICE, Place, actor, check_reaches
-from plimsoll_allocation.api import PROBLEM_RESPONSES, WorkforceDep
-from plimsoll_allocation.api_cases import CasesDep
+from plimsoll_allocation.api.deps import CasesDep, QueriesDep, Uploader, WorkforceDep, actor_of
 
 router = APIRouter(prefix="/onboarding", tags=["onboarding"])
 
-Uploader = Annotated[Principal, Depends(require_roles(ADMIN, HEAD_OF_SERVICE))]
+MAX_CSV_BYTES: Final = 20 * 1024 * 1024
+
 FileName = Annotated[
     str,
     Query(
@@ -38,16 +37,21 @@ FileName = Annotated[
         description="The uploaded file's name, quoted in override reasons and the audit trail",
     ),
 ]
-_MAX_BYTES: Final = 20 * 1024 * 1024
 
 
 class RejectedRow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     line: int = Field(description="The line the row starts on; the header is line 1")
     field: str | None = Field(description="The column at fault; null when it is the whole row")
     reason: str
 
 
 class OnboardingReport(BaseModel):
+    """What an upload did (`onboarding.Report`), and the correlation id of its events."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     accepted: int = Field(description="Rows recorded by this upload")
     already_imported: int = Field(description="Rows an earlier upload recorded: nothing written")
     rejected: list[RejectedRow] = Field(description="Rows not recorded, in line order")
@@ -80,12 +84,15 @@ _CASES_EXAMPLE = (
     "case_id,team_id,case_type,tier,t2a,stage,practitioner_id,opened_on\n"
     "X123456,T-NORTH-1,community,C1,false,,P-0001,2024-10-01\n"
 )
-_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **PROBLEM_RESPONSES,
+_REPORT_RESPONSES: Final = {
+    **problem_responses(
+        {
+            415: "The body is not text/csv",
+            422: "The header is wrong: invalid-params names the columns",
+        },
+        command=True,
+    ),
     200: {"description": "The report, also when some rows were rejected"},
-    415: PROBLEM_RESPONSES[422] | {"description": "The body is not text/csv"},
-    422: PROBLEM_RESPONSES[422]
-    | {"description": "The header is wrong: invalid-params names columns"},
 }
 
 
@@ -94,11 +101,8 @@ async def csv_text(request: Request) -> str:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("text/csv", "application/csv"):
         raise Problem(415, "Unsupported media type", "send the file as text/csv", kind="media")
-    body = await request.body()
-    if len(body) > _MAX_BYTES:
-        raise Problem(413, "Too large", f"at most {_MAX_BYTES} bytes a file", kind="too-large")
     try:
-        return onboarding.decode(body)
+        return onboarding.decode(await request.body())
     except onboarding.HeaderError as error:
         raise _header_problem(error) from error
 
@@ -130,23 +134,9 @@ def _parse(
         raise _header_problem(error) from error
 
 
-def _answer(report: onboarding.Report, correlation_id: str) -> OnboardingReport:
-    return OnboardingReport(
-        accepted=report.accepted,
-        already_imported=report.already_imported,
-        rejected=[
-            RejectedRow(line=r.line, field=r.field, reason=r.reason) for r in report.rejected
-        ],
-        overrides_recorded=report.overrides_recorded,
-        correlation_id=correlation_id,
-    )
-
-
-def _place_check(principal: Principal) -> onboarding.PlaceCheck:
-    def check(place: Place, field: str) -> None:
-        check_reaches(principal, place, field=field)
-
-    return check
+def _answer(report: onboarding.Report, metadata: CommandMetadata) -> OnboardingReport:
+    correlation_id = str(metadata.correlation_id)
+    return OnboardingReport.model_validate({**vars(report), "correlation_id": correlation_id})
 
 
 @router.post(
@@ -158,16 +148,13 @@ def _place_check(principal: Principal) -> onboarding.PlaceCheck:
     ),
 )
 def onboard_practitioners(
-    text: CsvText,
-    principal: Uploader,
-    metadata: CommandMetadata,
-    handlers: WorkforceDep,
+    text: CsvText, caller: Uploader, metadata: CommandMetadata, workforce: WorkforceDep
 ) -> OnboardingReport:
     parsed = _parse(
         text, onboarding.PRACTITIONER_COLUMNS, onboarding.PRACTITIONER_OPTIONAL, "practitioner_id"
     )
-    report = onboarding.import_practitioners(handlers, parsed, _place_check(principal), metadata)
-    return _answer(report, str(metadata.correlation_id))
+    report = onboarding.import_practitioners(workforce, parsed, caller.check_place, metadata)
+    return _answer(report, metadata)
 
 
 @router.post(
@@ -178,13 +165,14 @@ def onboard_practitioners(
 )
 def onboard_cases(
     text: CsvText,
-    principal: Uploader,
+    caller: Uploader,
     metadata: CommandMetadata,
-    handlers: CasesDep,
+    cases: CasesDep,
+    queries: QueriesDep,
     file_name: FileName = "upload.csv",
 ) -> OnboardingReport:
     parsed = _parse(text, onboarding.CASE_COLUMNS, onboarding.CASE_OPTIONAL, "case_id")
     report = onboarding.import_cases(
-        handlers, parsed, actor(principal), _place_check(principal), file_name, metadata
+        cases, queries, parsed, actor_of(caller), caller.check_place, file_name, metadata
     )
-    return _answer(report, str(metadata.correlation_id))
+    return _answer(report, metadata)
