@@ -24,6 +24,7 @@ from plimsoll_events.types.allocation import (
     CaseWeightingChanged,
     PractitionerLeft,
     PractitionerRegistered,
+    PractitionerTransferred,
 )
 from sqlalchemy import Connection, text
 
@@ -62,6 +63,16 @@ def closed(case_id: str, closed_on: date) -> EventData:
 
 def registered(practitioner_id: str, **fields: Any) -> EventData:
     return event(PractitionerRegistered, practitioner_id=practitioner_id, **fields)
+
+
+def transferred(practitioner_id: str, team_id: str, effective_on: date) -> EventData:
+    return event(
+        PractitionerTransferred,
+        practitioner_id=practitioner_id,
+        team_id=team_id,
+        region_id=f"R-{team_id}",
+        effective_on=effective_on,
+    )
 
 
 def left(practitioner_id: str, leaving_date: date) -> EventData:
@@ -122,6 +133,22 @@ ONE_BY_ONE = {
         on conflict (practitioner_id) do nothing""",
     "practitioner-left": """
         update caseload_practitioners set leaving_date = :leaving_date
+        where practitioner_id = :practitioner_id""",
+    # Due on the UK day it was recorded: moved now; else pending, replacing those from its day.
+    "practitioner-transferred": """
+        update caseload_practitioners set
+            team_id = case when due then :team_id else team_id end,
+            region_id = case when due then :region_id else region_id end,
+            transfers = case when due then '[]'::jsonb else coalesce((
+                select jsonb_agg(t order by n) from jsonb_array_elements(transfers)
+                    with ordinality as pending (t, n)
+                where t ->> 'effective_on' < cast(:effective_on as date)::text
+            ), '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+                'team_id', cast(:team_id as text), 'region_id', cast(:region_id as text),
+                'effective_on', cast(:effective_on as date)::text))
+            end
+        from (select cast(:effective_on as date) <= cast(
+            cast(:recorded_at as timestamptz) at time zone 'Europe/London' as date) as due) d
         where practitioner_id = :practitioner_id""",
     "allocation-override-recorded": f"""
         insert into caseload_overrides ({", ".join(_OVERRIDE_COLUMNS)})
@@ -192,6 +219,11 @@ def test_batched_catch_up_matches_one_by_one(engine, store, caseload, monkeypatc
         left("P-B", D + timedelta(days=7)),  # the last leaving date stands
         registered("P-D", team_id="T-2"),
         left("P-D", D),  # registered then left, side by side
+        transferred("P-A", "T-3", D + timedelta(days=400)),  # to come: pending
+        transferred("P-A", "T-4", D + timedelta(days=500)),  # to come after it: both pending
+        transferred("P-B", "T-3", D + timedelta(days=400)),
+        transferred("P-B", "T-2", D),  # due: moves now, and replaces the one to come
+        transferred("P-X", "T-3", D),  # nobody registered: changes nothing
         # One case's whole life, interleaved with others'.
         opened("C-1", team_id="T-1", points=10, tier="C1"),
         opened("C-1", team_id="T-9", points=99),  # opened twice: the first wins
@@ -218,6 +250,7 @@ def test_batched_catch_up_matches_one_by_one(engine, store, caseload, monkeypatc
         allocated("C-2", "P-C", team_id="T-2"),
         override("C-2", "P-C", team_id="T-2", reason="Only one with the training."),
         left("P-A", D + timedelta(days=30)),
+        transferred("P-A", "T-5", D + timedelta(days=450)),  # drops the one from day 500
         closed("C-3", D + timedelta(days=1)),
         weighed("C-3", 70),  # after closing: still applied, as one by one
         opened("C-4", team_id="T-3", points=1),
@@ -240,6 +273,9 @@ def test_batched_catch_up_matches_one_by_one(engine, store, caseload, monkeypatc
     assert people["P-B"]["leaving_date"] == D + timedelta(days=7)
     assert people["P-C"]["leaving_date"] is None
     assert people["P-D"]["leaving_date"] == D
+    assert (people["P-B"]["team_id"], people["P-B"]["transfers"]) == ("T-2", [])
+    assert people["P-A"]["team_id"] == "T-1"
+    assert [t["team_id"] for t in people["P-A"]["transfers"]] == ["T-3", "T-5"]
     assert [o["case_id"] for o in batched["caseload_overrides"]] == ["C-1", "C-2"]
 
 
@@ -257,6 +293,9 @@ def random_events(rng: random.Random, count: int) -> list[EventData]:
         lambda: closed(rng.choice(cases), D + timedelta(days=rng.randrange(60))),
         lambda: registered(rng.choice(people), team_id=rng.choice(teams), name=f"N{rng.random()}"),
         lambda: left(rng.choice(people), D + timedelta(days=rng.randrange(60))),
+        lambda: transferred(
+            rng.choice(people), rng.choice(teams), D + timedelta(days=rng.randrange(-30, 900))
+        ),
         lambda: override(rng.choice(cases), rng.choice(people), points_after=rng.randrange(999)),
     ]
     return [rng.choice(makers)() for _ in range(count)]
@@ -314,3 +353,23 @@ def test_a_new_overrides_table_is_filled_up_to_the_checkpoint(engine, store, mon
     caught_up(engine, store)
     apply_one_by_one(engine, store)
     assert tables(engine) == tables(engine, "reference")
+
+
+def test_transfers_to_come_move_the_rows_on_their_day_once(engine, store, caseload):
+    Log(store).record(
+        registered("P-A", team_id="T-1"),
+        registered("P-B", team_id="T-1"),
+        transferred("P-A", "T-2", D + timedelta(days=400)),
+        transferred("P-A", "T-3", D + timedelta(days=410)),
+    )
+
+    assert caseload.move_due_transfers(D + timedelta(days=399)) == 0
+    assert caseload.move_due_transfers(D + timedelta(days=405)) == 1
+    assert caseload.move_due_transfers(D + timedelta(days=405)) == 0
+    people = {row["practitioner_id"]: row for row in tables(engine)["caseload_practitioners"]}
+    assert (people["P-A"]["team_id"], people["P-A"]["region_id"]) == ("T-2", "R-T-2")
+    assert [t["team_id"] for t in people["P-A"]["transfers"]] == ["T-3"]
+    assert caseload.move_due_transfers(D + timedelta(days=410)) == 1
+    people = {row["practitioner_id"]: row for row in tables(engine)["caseload_practitioners"]}
+    assert (people["P-A"]["team_id"], people["P-A"]["transfers"]) == ("T-3", [])
+    assert people["P-B"]["team_id"] == "T-1"

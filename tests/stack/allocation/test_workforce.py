@@ -111,8 +111,32 @@ def test_second_registration_without_key_is_refused(api, tokens, allocation_stor
 
 
 def test_unknown_practitioner_is_a_404_problem(api, tokens):
-    response = api.get(f"/practitioners/{_id()}", headers=tokens("hana.head"))
+    """To admins and services; to anyone else it looks like one outside their scope."""
+    unknown = _id()
+    response = api.get(f"/practitioners/{unknown}", headers=tokens("ada.admin"))
     _assert_problem(response, 404, "practitioner_id")
+
+    south = _id()
+    body = _registration(south, team_id=f"T-SOUTH-{uuid.uuid4().hex[:6]}", region_id="R-SOUTH")
+    registered = api.post("/practitioners", json=body, headers=tokens("hugo.head"))
+    assert registered.status_code == 201, registered.text
+    as_head = [
+        api.get(f"/practitioners/{practitioner_id}", headers=tokens("hana.head"))
+        for practitioner_id in (unknown, south)
+    ]
+    problems = [_assert_problem(response, 403, "practitioner_id") for response in as_head]
+    assert [p["type"].rsplit("/", 1)[-1] for p in problems] == ["outside-scope"] * 2
+    # Neither says whether the id exists, nor where the other practitioner is.
+    assert problems[0]["detail"].replace(unknown, "X") == problems[1]["detail"].replace(south, "X")
+    assert "R-SOUTH" not in problems[1]["detail"]
+    assert "T-SOUTH" not in problems[1]["detail"]
+
+
+@pytest.mark.parametrize("bad", ["%20P-1", "P%201", "P-1%00", "-P-1", "x" * 101])
+def test_a_malformed_practitioner_id_is_a_clean_422(api, tokens, bad):
+    response = api.get(f"/practitioners/{bad}", headers=tokens("ada.admin"))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
 
 
 # Changes.

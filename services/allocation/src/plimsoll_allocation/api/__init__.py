@@ -14,6 +14,7 @@ from plimsoll_allocation.api import capacity, cases, onboarding, overrides, prac
 
 ROUTERS: tuple[APIRouter, ...] = (
     practitioners.router,
+    practitioners.calendar_router,
     cases.router,
     capacity.router,
     schemes.router,

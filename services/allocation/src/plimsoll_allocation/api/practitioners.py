@@ -24,10 +24,13 @@ from pydantic import AliasPath, BaseModel, ConfigDict, Field
 from plimsoll_allocation.api.deps import (
     PRACTITIONER_COMMAND,
     PRACTITIONER_READ,
+    READ,
+    CasesDep,
     Changer,
     PractitionerId,
     QueriesDep,
     Reader,
+    Reconciler,
     WorkforceDep,
     practitioner_reached,
 )
@@ -293,3 +296,30 @@ def record_leaving(
     practitioner_reached(queries, caller, practitioner_id)
     workforce.record_leaving(RecordLeaving(practitioner_id, body.leaving_date), metadata)
     return _view(queries, practitioner_id)
+
+
+# The calendar.
+
+calendar_router = APIRouter(tags=["workforce"])
+
+
+class ReconciliationView(BaseModel):
+    """What a reconciliation did (`handlers.Reconciled`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    practitioners_examined: int
+    events_recorded: int = Field(description="reduction-started / reduction-ended recorded")
+    practitioners_moved: int = Field(
+        description="Practitioners whose transfer took effect in the team figures"
+    )
+
+
+@calendar_router.post(
+    "/reductions/reconciliation",
+    summary="Record what the calendar brought by today: reductions starting and ending, "
+    "transfers taking effect (run daily; safe to repeat)",
+    responses=READ,
+)
+def reconcile(_: Reconciler, cases: CasesDep, metadata: CommandMetadata) -> ReconciliationView:
+    return ReconciliationView.model_validate(cases.reconcile(metadata))
