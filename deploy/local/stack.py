@@ -44,6 +44,7 @@ KAFKA_VERSION = "4.1.1"
 KEYCLOAK_VERSION = "26.4.7"
 REALM = "plimsoll"
 SERVICES = ("allocation", "timesheet", "wellbeing", "notifications", "audit")
+APP_ROLES = ("audit_app",)
 
 
 def port(name: str, default: int) -> int:
@@ -411,6 +412,12 @@ class Postgres(Component):
                 exists = conn.execute("select 1 from pg_database where datname = %s", (service,))
                 if exists.fetchone() is None:
                     conn.execute(f'create database "{service}" owner "{service}"')
+            # The audit service runs as a role apart from its database's owner, so that its
+            # log tables can be granted SELECT and INSERT only (the service grants them).
+            for role in APP_ROLES:
+                exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,))
+                if exists.fetchone() is None:
+                    conn.execute(f'create role "{role}" login')
 
 
 def _postgres_can_reach(path: Path) -> bool:
