@@ -110,8 +110,24 @@ def postgres_server() -> PostgresServer:
 
 
 def kafka() -> KafkaAccess:
-    """The stack's Kafka (for the relay and projection benchmarks)."""
-    return KafkaAccess(str(endpoints().get("kafka_bootstrap") or DEFAULT_KAFKA))
+    """The stack's Kafka (for the relay and projection benchmarks), as the stack's admin:
+    the broker takes SASL/SCRAM clients only, and benchmarks make topics of their own."""
+    found = endpoints()
+    security = found.get("kafka_security") or {}
+    admin = security.get("principals", {}).get("admin", {})
+    try:
+        stored = json.loads((stack_dir() / "secrets.json").read_text())
+        password = str(stored[admin.get("password_secret", "kafka_admin_password")])
+    except (OSError, json.JSONDecodeError, KeyError) as exc:
+        raise SystemExit(
+            f"bench: no Kafka admin password in {stack_dir() / 'secrets.json'}: run `make up`"
+        ) from exc
+    return KafkaAccess(
+        str(found.get("kafka_bootstrap") or DEFAULT_KAFKA),
+        str(admin.get("username", "admin")),
+        password,
+        mechanism=str(security.get("sasl_mechanism", "SCRAM-SHA-512")),
+    )
 
 
 @dataclass(frozen=True)

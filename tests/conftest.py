@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import psycopg
@@ -46,6 +47,7 @@ def run_stack(*args: str, env: dict[str, str] | None = None, timeout: float = 90
 @dataclass(frozen=True)
 class Stack:
     kafka_bootstrap: str
+    kafka_security: dict[str, Any]
     keycloak_issuer: str
     postgres: dict[str, str]
     services: dict[str, str]
@@ -54,8 +56,18 @@ class Stack:
 
     @property
     def kafka(self) -> KafkaAccess:
-        """Kafka as the tests reach it."""
-        return KafkaAccess(self.kafka_bootstrap)
+        """Kafka as the tests reach it: the stack's admin, a super user."""
+        return self.kafka_as("admin")
+
+    def kafka_as(self, principal: str) -> KafkaAccess:
+        """Kafka as a principal of `endpoints.json`'s kafka_security: admin or a service."""
+        entry = self.kafka_security["principals"][principal]
+        return KafkaAccess(
+            self.kafka_bootstrap,
+            entry["username"],
+            self.secrets[entry["password_secret"]],
+            mechanism=self.kafka_security["sasl_mechanism"],
+        )
 
     def token(self, username: str) -> str:
         """An access token for a demo user, by password grant on the public client."""
@@ -104,6 +116,7 @@ def stack() -> Iterator[Stack]:
     secrets = json.loads((module.STATE / "secrets.json").read_text())
     yield Stack(
         kafka_bootstrap=endpoints["kafka_bootstrap"],
+        kafka_security=endpoints["kafka_security"],
         keycloak_issuer=endpoints["keycloak_issuer"],
         postgres=endpoints["postgres"],
         services=endpoints["services"],

@@ -159,8 +159,13 @@ def read_ours(
 def story(endpoints: Json) -> None:
     services, issuer = endpoints["services"], endpoints["keycloak_issuer"]
     api = Allocation(services["allocation"], issuer)
+    security = endpoints["kafka_security"]  # read as the stack's admin, a super user
+    admin = security["principals"]["admin"]
+    password = json.loads((STATE / "secrets.json").read_text())[admin["password_secret"]]
     kafka = reader_from_now(
-        KafkaAccess(endpoints["kafka_bootstrap"])
+        KafkaAccess(
+            endpoints["kafka_bootstrap"], admin["username"], password, security["sasl_mechanism"]
+        )
     )  # this run's events come after
 
     step("Every service is live and ready; Mo signs in through Keycloak")

@@ -26,12 +26,17 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plimsoll_events.kafka import KafkaAccess
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("PLIMSOLL_STACK_DIR", ROOT / ".stack"))
@@ -59,6 +64,15 @@ KEYCLOAK_MANAGEMENT_PORT = port("KEYCLOAK_MANAGEMENT", 59000)
 SERVICE_PORTS = {s: port(s.upper(), 58101 + i) for i, s in enumerate(SERVICES)}
 
 KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
+# Clients authenticate with SASL/SCRAM as one principal each; ACLs decide what each may do.
+KAFKA_PROTOCOL = "SASL_PLAINTEXT"
+KAFKA_MECHANISM = "SCRAM-SHA-512"
+KAFKA_BROKER_USER = "broker"  # the broker's own principal (inter-broker and controller links)
+KAFKA_ADMIN_USER = "admin"  # super user of the stack script, tests, benchmarks and the demo
+KAFKA_ACLS = ROOT / "deploy/local/kafka-acls.toml"
+# Written beside Kafka's storage once formatted. Storage formatted otherwise (before SASL, or
+# with other broker/admin passwords) holds no usable credentials and is formatted again.
+KAFKA_SECURITY_GENERATION = "sasl-scram-sha-512/1"
 KEYCLOAK_ISSUER = f"http://{HOST}:{KEYCLOAK_PORT}/realms/{REALM}"
 
 
@@ -419,6 +433,18 @@ class Postgres(Component):
                 if exists.fetchone() is None:
                     conn.execute(f'create role "{role}" login')
 
+    def republish_from_start(self) -> None:
+        """Rewind every service's relays (relay_positions, plimsoll_events.relay) to the first
+        event: Kafka's topics were emptied, and the event stores are the source of truth. A
+        relay resends at least once by design, so rewinding it is safe."""
+        import psycopg
+
+        for service in SERVICES:
+            with psycopg.connect(self.url_for(service, "plimsoll"), autocommit=True) as conn:
+                found = conn.execute("select to_regclass('public.relay_positions')").fetchone()
+                if found and found[0]:
+                    conn.execute("update relay_positions set position = 0")
+
 
 def _postgres_can_reach(path: Path) -> bool:
     path.mkdir(parents=True, exist_ok=True)
@@ -458,12 +484,23 @@ def maven() -> str:
 
 
 class Kafka(Component):
-    """One combined broker and controller node in KRaft mode."""
+    """One combined broker and controller node in KRaft mode, clients on SASL/SCRAM only.
+
+    Listeners: SASL_PLAINTEXT (SCRAM-SHA-512) for clients and between brokers, and the
+    controller's own listener with SASL/PLAIN for the broker's principal alone (KRaft checks
+    SCRAM on broker listeners only, KAFKA-15513). With PLAINTEXT there, the broker would reach
+    the controller as User:ANONYMOUS, which the authorizer refuses unless it is a super user,
+    and then so would be anyone who can reach the port.
+    """
 
     def __init__(self) -> None:
         super().__init__("kafka")
         self.lib = CACHE / f"kafka-{KAFKA_VERSION}" / "lib"
         self.home = STATE / "kafka"
+        self.data = self.home / "data"
+        self.marker = self.home / "security"
+        # Left by `reformat` until the services' relays are rewound (Postgres.republish_from_start).
+        self.republish_pending = self.home / "republish-pending"
 
     def install(self) -> None:
         self.java = find_java(17)
@@ -493,9 +530,12 @@ class Kafka(Component):
     def ready(self) -> bool:
         from kafka.admin import KafkaAdminClient
 
+        password = stored_secrets().get(f"kafka_{KAFKA_ADMIN_USER}_password")
+        if password is None:  # a stack from before SASL: `up` has not secured it yet
+            return False
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=KAFKA_BOOTSTRAP,
+                **kafka_access(KAFKA_ADMIN_USER, password).options(),
                 bootstrap_timeout_ms=2000,
                 request_timeout_ms=2000,
             )
@@ -512,48 +552,116 @@ class Kafka(Component):
     def url(self) -> str:
         return KAFKA_BOOTSTRAP
 
-    def _configure(self) -> Path:
-        data = self.home / "data"
-        config = self.home / "server.properties"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(
+    def security_marker(self) -> str:
+        """What the storage's credentials were made from: the generation, and a digest of the
+        broker's and admin's passwords (never the passwords)."""
+        secret = load_secrets()
+        digest = hashlib.sha256(
             "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{HOST}:{KAFKA_CONTROLLER_PORT}",
-                    f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-                    f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    f"log.dirs={data}",
-                    "num.partitions=3",
-                    # One node: every internal topic has one replica.
-                    "offsets.topic.replication.factor=1",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    "default.replication.factor=1",
-                    "min.insync.replicas=1",
-                    "group.initial.rebalance.delay.ms=0",
-                    # Event topics are created explicitly with their own settings.
-                    "auto.create.topics.enable=false",
-                    "",
-                ]
-            )
+                secret[f"kafka_{u}_password"] for u in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER)
+            ).encode()
+        ).hexdigest()[:16]
+        return f"{KAFKA_SECURITY_GENERATION} {digest}\n"
+
+    def storage_outdated(self) -> bool:
+        """Formatted, but not with this generation's credentials (e.g. before SASL)."""
+        if not (self.data / "meta.properties").exists():
+            return False
+        marker = self.marker.read_text() if self.marker.exists() else ""
+        return marker != self.security_marker()
+
+    def reformat(self) -> None:
+        """Drop the storage: `start` formats it again, and the services refill the topics."""
+        self.stop()
+        shutil.rmtree(self.data)
+        self.marker.unlink(missing_ok=True)
+        self.republish_pending.touch()
+
+    def _properties(self) -> str:
+        secret = load_secrets()
+        broker_password = secret[f"kafka_{KAFKA_BROKER_USER}_password"]
+        scram_login = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{KAFKA_BROKER_USER}" password="{broker_password}";'
         )
-        if not (data / "meta.properties").exists():
+        # Client side (broker to controller) and server side (its one user) in one line.
+        plain_login = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{KAFKA_BROKER_USER}" password="{broker_password}" '
+            f'user_{KAFKA_BROKER_USER}="{broker_password}";'
+        )
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{HOST}:{KAFKA_CONTROLLER_PORT}",
+                f"listeners=SASL_PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
+                f"advertised.listeners=SASL_PLAINTEXT://{HOST}:{KAFKA_PORT}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=SASL_PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+                # Clients and brokers: SCRAM only.
+                f"sasl.enabled.mechanisms={KAFKA_MECHANISM}",
+                f"sasl.mechanism.inter.broker.protocol={KAFKA_MECHANISM}",
+                f"listener.name.sasl_plaintext.{KAFKA_MECHANISM.lower()}.sasl.jaas.config={scram_login}",
+                # Controller: PLAIN, one static user, the broker.
+                "sasl.mechanism.controller.protocol=PLAIN",
+                "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                f"listener.name.controller.plain.sasl.jaas.config={plain_login}",
+                # Nothing is allowed that no ACL allows, except to the broker and the admin.
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found=false",
+                f"super.users=User:{KAFKA_BROKER_USER};User:{KAFKA_ADMIN_USER}",
+                f"log.dirs={self.data}",
+                "num.partitions=3",
+                # One node: every internal topic has one replica.
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "default.replication.factor=1",
+                "min.insync.replicas=1",
+                "group.initial.rebalance.delay.ms=0",
+                # Event topics are created explicitly with their own settings.
+                "auto.create.topics.enable=false",
+                "",
+            ]
+        )
+
+    def _configure(self) -> Path:
+        config = self.home / "server.properties"
+        self.home.mkdir(parents=True, exist_ok=True)
+        write_private(config, self._properties())  # it holds the broker's password
+        if not (self.data / "meta.properties").exists():
             cluster_id = run(
                 self._java("kafka.tools.StorageTool", "random-uuid"), what="kafka random-uuid"
             )
+            secret = load_secrets()
+            # The broker and the admin exist from the start (nobody could create them later:
+            # creating a user takes an authenticated admin); the services' users come later,
+            # through the admin (`secure`).
+            scram = [
+                arg
+                for user in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER)
+                for arg in (
+                    "--add-scram",
+                    f"{KAFKA_MECHANISM}=[name={user},password={secret[f'kafka_{user}_password']}]",
+                )
+            ]
             run(
                 self._java(
-                    "kafka.tools.StorageTool", "format", "-t", cluster_id.strip(), "-c", str(config)
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id.strip(),
+                    "-c",
+                    str(config),
+                    *scram,
                 ),
                 what="formatting Kafka storage",
             )
+            self.marker.write_text(self.security_marker())
         return config
 
     def _java(self, main: str, *args: str, heap: str = "-Xmx256m") -> list[str]:
@@ -575,6 +683,150 @@ class Kafka(Component):
         )
         config = self._configure()
         spawn(self.name, self._java("kafka.Kafka", str(config), heap="-Xmx1g"))
+
+    def secure(self) -> None:
+        """Give every service its SCRAM user, and make the ACLs those of kafka-acls.toml."""
+        from kafka.admin import (
+            ACL,
+            ACLFilter,
+            ACLOperation,
+            ACLPermissionType,
+            ACLResourcePatternType,
+            KafkaAdminClient,
+            ResourcePattern,
+            ResourcePatternFilter,
+            ResourceType,
+            UserScramCredentialUpsertion,
+        )
+
+        wanted = kafka_acls(read_acl_table())
+        secret = load_secrets()
+        principals = {f"User:{s}" for s in SERVICES}
+        admin = KafkaAdminClient(**kafka_access(KAFKA_ADMIN_USER).options())
+        try:
+            # Users: add the missing ones (a stack formatted before a service existed).
+            known = set(admin.describe_user_scram_credentials())
+            missing = [s for s in SERVICES if s not in known]
+            if missing:
+                failed = admin.alter_user_scram_credentials(
+                    [
+                        UserScramCredentialUpsertion(
+                            s, KAFKA_MECHANISM, secret[f"kafka_{s}_password"]
+                        )
+                        for s in missing
+                    ]
+                )
+                if any(failed.values()):
+                    raise StackError(f"creating Kafka users failed: {failed}")
+            # ACLs: the table is the whole truth for the services' principals.
+            every = ACLFilter(
+                None,
+                None,
+                ACLOperation.ANY,
+                ACLPermissionType.ANY,
+                ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+            )
+            ours = [a for a in admin.describe_acls(every)[0] if a.principal in principals]
+            present = {acl_entry(a) for a in ours}
+
+            def acl(entry: AclEntry) -> Any:
+                principal, resource, name, pattern, operation = entry
+                return ACL(
+                    principal,
+                    "*",
+                    ACLOperation[operation],
+                    ACLPermissionType.ALLOW,
+                    ResourcePattern(ResourceType[resource], name, ACLResourcePatternType[pattern]),
+                )
+
+            if wanted - present:
+                created = admin.create_acls([acl(e) for e in sorted(wanted - present)])
+                if created["failed"]:
+                    raise StackError(f"creating Kafka ACLs failed: {created['failed'][0]}")
+            stray = [a for a in ours if acl_entry(a) not in wanted]
+            if stray:
+                for _, _, error in admin.delete_acls(stray):
+                    if error.errno:
+                        raise StackError(f"removing stray Kafka ACLs failed: {error}")
+        except StackError:
+            raise
+        except Exception as exc:
+            raise StackError(
+                f"securing Kafka (users and ACLs) failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            admin.close()
+
+
+# --- Kafka's principals and ACLs ---------------------------------------------------------------
+
+# (principal, resource type, resource name, pattern type, operation), all ALLOW from any host.
+AclEntry = tuple[str, str, str, str, str]
+ACL_RIGHTS = {"owns", "reads", "groups"}
+
+
+def read_acl_table() -> dict[str, dict[str, Any]]:
+    """deploy/local/kafka-acls.toml, checked: one table per service, owning its own topic."""
+    from plimsoll_events.catalogue import topic_for
+
+    where = KAFKA_ACLS.relative_to(ROOT)
+    try:
+        table = tomllib.loads(KAFKA_ACLS.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StackError(f"cannot read {where}: {exc}") from exc
+    if set(table) != set(SERVICES):
+        raise StackError(f"{where} must have one table per service ({', '.join(SERVICES)})")
+    for service, rights in table.items():
+        if set(rights) != ACL_RIGHTS:
+            raise StackError(
+                f"{where}: [{service}] must set exactly {', '.join(sorted(ACL_RIGHTS))}"
+            )
+        if rights["owns"] != topic_for(service):
+            raise StackError(f"{where}: [{service}] owns {topic_for(service)}, its own topic")
+    return table
+
+
+def kafka_acls(table: dict[str, dict[str, Any]]) -> set[AclEntry]:
+    """The ACLs the table means (see the comment at the top of kafka-acls.toml)."""
+    from plimsoll_events.catalogue import dead_letter_topic
+
+    wanted: set[AclEntry] = set()
+    for service, rights in table.items():
+        principal = f"User:{service}"
+        owns = rights["owns"]
+        for operation in ("WRITE", "DESCRIBE", "CREATE"):
+            wanted.add((principal, "TOPIC", owns, "LITERAL", operation))
+            wanted.add((principal, "TOPIC", f"{owns}.", "PREFIXED", operation))
+        for topic in rights["reads"]:
+            wanted.add((principal, "TOPIC", topic, "LITERAL", "READ"))
+            if topic != owns:  # its own dead letters are under its own prefix already
+                wanted.add((principal, "TOPIC", dead_letter_topic(topic), "LITERAL", "WRITE"))
+        for group in rights["groups"]:
+            wanted.add((principal, "GROUP", group, "PREFIXED", "READ"))
+    return wanted
+
+
+def acl_entry(acl: Any) -> AclEntry | None:
+    """A kafka-python ACL as an entry; None for one no table can mean (a DENY, one host)."""
+    if acl.host != "*" or acl.permission_type.name != "ALLOW":
+        return None
+    pattern = acl.resource_pattern
+    return (
+        acl.principal,
+        pattern.resource_type.name,
+        pattern.resource_name,
+        pattern.pattern_type.name,
+        acl.operation.name,
+    )
+
+
+def kafka_access(user: str, password: str | None = None) -> KafkaAccess:
+    """How `user` reaches the stack's Kafka (password from secrets.json unless given)."""
+    from plimsoll_events.kafka import KafkaAccess
+
+    if password is None:
+        password = load_secrets()[f"kafka_{user}_password"]
+    return KafkaAccess(KAFKA_BOOTSTRAP, user, password, KAFKA_MECHANISM)
 
 
 class Keycloak(Component):
@@ -685,6 +937,9 @@ class Service(Component):
         env = {
             "PLIMSOLL_DATABASE_URL": self.database_url(),
             "PLIMSOLL_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
+            # Each service is its own principal on Kafka, limited by kafka-acls.toml.
+            "PLIMSOLL_KAFKA_USERNAME": self.name,
+            "PLIMSOLL_KAFKA_PASSWORD": load_secrets()[f"kafka_{self.name}_password"],
             "PLIMSOLL_KEYCLOAK_ISSUER": KEYCLOAK_ISSUER,
             "PLIMSOLL_CLIENT_ID": f"plimsoll-{self.name}",
             "PLIMSOLL_CLIENT_SECRET": load_secrets()[f"{self.name}_client_secret"],
@@ -706,17 +961,38 @@ class Service(Component):
         )
 
 
-def load_secrets() -> dict[str, str]:
-    """Local-only secrets, generated once per stack and never committed."""
+SECRETS = (
+    *(f"{s}_client_secret" for s in SERVICES),
+    "keycloak_admin_password",
+    *(f"kafka_{user}_password" for user in (KAFKA_BROKER_USER, KAFKA_ADMIN_USER, *SERVICES)),
+)
+
+
+def stored_secrets() -> dict[str, str]:
+    """secrets.json as it is (empty before the first `up`); never writes."""
     path = STATE / "secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {f"{s}_client_secret": secrets.token_urlsafe(24) for s in SERVICES}
-    values["keycloak_admin_password"] = secrets.token_urlsafe(18)
-    STATE.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values, indent=2))
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def load_secrets() -> dict[str, str]:
+    """Local-only secrets, generated once per stack and never committed. A key added since
+    the stack was made (e.g. the Kafka passwords) is generated then; the others are kept."""
+    values = stored_secrets()
+    missing = [name for name in SECRETS if name not in values]
+    if missing:
+        values |= {name: secrets.token_urlsafe(24) for name in missing}
+        write_private(STATE / "secrets.json", json.dumps(values, indent=2))
     return values
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, whole or not at all (readers never see half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
+    partial.replace(path)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -733,10 +1009,21 @@ def components() -> tuple[Postgres, list[Component]]:
 def up() -> None:
     started: list[Component] = []
     postgres, parts = components()
+    kafka = parts[1]
+    assert isinstance(kafka, Kafka)
     began = time.monotonic()
     try:
         for part in parts:
             part.install()
+        if kafka.storage_outdated():
+            # Its services connect without credentials: they restart with them.
+            for part in parts[3:]:
+                part.stop()
+            kafka.reformat()
+            say(
+                "Kafka's storage predates SASL/SCRAM or these credentials: formatted it again "
+                "(local topics reset; the services publish their event stores again)"
+            )
         # Start the servers together, then wait for each: Keycloak's build step is the long pole.
         for part in parts[:3]:
             if not part.running():
@@ -745,7 +1032,11 @@ def up() -> None:
                 started.append(part)
         for part in parts[:3]:
             wait_until(part.name, part.ready, READY_TIMEOUTS[part.name], part.log)
+        kafka.secure()
         postgres.create_databases()
+        if kafka.republish_pending.exists():
+            postgres.republish_from_start()
+            kafka.republish_pending.unlink()
         for part in parts[3:]:
             if not part.running():
                 say(f"starting {part.name}")
@@ -771,6 +1062,15 @@ def write_endpoints(postgres: Postgres, parts: list[Component]) -> None:
     services = [p for p in parts if isinstance(p, Service)]
     endpoints = {
         "kafka_bootstrap": KAFKA_BOOTSTRAP,
+        # How to connect as whom; the passwords stay in secrets.json, under these keys.
+        "kafka_security": {
+            "security_protocol": KAFKA_PROTOCOL,
+            "sasl_mechanism": KAFKA_MECHANISM,
+            "principals": {
+                user: {"username": user, "password_secret": f"kafka_{user}_password"}
+                for user in (KAFKA_ADMIN_USER, *SERVICES)
+            },
+        },
         "keycloak_issuer": KEYCLOAK_ISSUER,
         "postgres": {s.name: s.database_url() for s in services},
         "services": {s.name: s.url() for s in services},

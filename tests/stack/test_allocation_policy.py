@@ -34,6 +34,8 @@ def _allocation_service(stack, tmp_path: Path, **settings: str) -> Iterator[http
     env |= {
         "PLIMSOLL_DATABASE_URL": stack.postgres["allocation"],
         "PLIMSOLL_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+        "PLIMSOLL_KAFKA_USERNAME": stack.kafka_as("allocation").username,
+        "PLIMSOLL_KAFKA_PASSWORD": stack.kafka_as("allocation").password,
         "PLIMSOLL_KEYCLOAK_ISSUER": stack.keycloak_issuer,
         **{f"PLIMSOLL_{name.upper()}": value for name, value in settings.items()},
     }

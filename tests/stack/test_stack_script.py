@@ -4,6 +4,17 @@ import json
 import socket
 
 from conftest import run_stack
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    KafkaAdminClient,
+    ResourcePattern,
+    ResourcePatternFilter,
+    ResourceType,
+)
 
 
 def _pids(module) -> dict[str, str]:
@@ -20,6 +31,7 @@ def test_second_up_changes_nothing(stack):
     assert (stack.module.STATE / "endpoints.json").read_text() == endpoints
     assert set(json.loads(endpoints)) == {
         "kafka_bootstrap",
+        "kafka_security",
         "keycloak_issuer",
         "postgres",
         "services",
@@ -75,3 +87,43 @@ def test_taken_port_fails_in_one_line_and_stops_what_it_started(tmp_path):
     ]
     assert "starting postgres" in done.stdout
     assert status.stdout.splitlines()[0].split()[:2] == ["postgres", "down"]
+
+
+def test_up_makes_kafkas_acls_those_of_the_table(stack):
+    """An ACL granted by hand to a service's principal goes, one removed comes back."""
+    stray = ACL(
+        "User:timesheet",
+        "*",
+        ACLOperation.WRITE,
+        ACLPermissionType.ALLOW,
+        ResourcePattern(ResourceType.TOPIC, "plimsoll.allocation", ACLResourcePatternType.LITERAL),
+    )
+    wanted = ACL(
+        "User:wellbeing",
+        "*",
+        ACLOperation.READ,
+        ACLPermissionType.ALLOW,
+        ResourcePattern(ResourceType.TOPIC, "plimsoll.allocation", ACLResourcePatternType.LITERAL),
+    )
+    admin = KafkaAdminClient(**stack.kafka.options())
+    try:
+        assert not admin.create_acls([stray])["failed"]
+        admin.delete_acls([wanted])
+        done = run_stack("up")
+        assert done.returncode == 0, done.stderr
+        every = ACLFilter(
+            None,
+            None,
+            ACLOperation.ANY,
+            ACLPermissionType.ANY,
+            ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+        )
+        services = {f"User:{s}" for s in stack.module.SERVICES}
+        present = {
+            stack.module.acl_entry(acl)
+            for acl in admin.describe_acls(every)[0]
+            if acl.principal in services
+        }
+    finally:
+        admin.close()
+    assert present == stack.module.kafka_acls(stack.module.read_acl_table())
