@@ -9,6 +9,12 @@ the fields that changed.
 """
 
 from plimsoll_events.types.allocation import CaseAllocated
+from plimsoll_events.types.audit import (
+    BundleExported,
+    BundleRefused,
+    CheckpointSigned,
+    PersonalDataRead,
+)
 from plimsoll_events.types.timesheet import (
     HoursCorrected,
     HoursLogged,
@@ -27,7 +33,10 @@ from plimsoll_events.types.timesheet import (
 from plimsoll_events.types.wellbeing import SupervisionHeld
 
 __all__ = [
+    "BundleExported",
+    "BundleRefused",
     "CaseAllocated",
+    "CheckpointSigned",
     "HoursCorrected",
     "HoursLogged",
     "HoursLoggedV1",
@@ -37,6 +46,7 @@ __all__ = [
     "LeaveKind",
     "LeaveRecorded",
     "OvertimeRecorded",
+    "PersonalDataRead",
     "SupervisionHeld",
     "ToilAccrued",
     "WorkCategory",

@@ -1,0 +1,228 @@
+"""The log in PostgreSQL: one writer appends leaves and the subtree hashes they complete;
+readers get tiles, entries, roots and proofs.
+
+One writer per log: `append` takes a transaction-scoped advisory lock first, then
+reads the size, so replicas (or a restarted runner) never interleave, and the
+order of the log is the order of the commits. It runs in the caller's
+transaction (the projection runner's, with its checkpoint), so the leaves, the
+hashes and the consumer's bookkeeping commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from plimsoll_audit.log.leaves import Leaf
+from plimsoll_audit.log.merkle import TILE_WIDTH, Tree, fold
+
+_WRITER_LOCK = "select pg_advisory_xact_lock(hashtext('plimsoll-audit-log-writer'))"
+
+
+def lock_writer(conn: Connection) -> None:
+    conn.execute(text(_WRITER_LOCK))
+
+
+def size(conn: Connection) -> int:
+    return int(conn.execute(text("select coalesce(max(idx) + 1, 0) from log_entries")).scalar_one())
+
+
+def append(conn: Connection, leaves: Sequence[Leaf]) -> int:
+    """Append the leaves not in the log yet (by event id and source), in order; returns how
+    many entered. Call inside a transaction; it holds the writer lock until commit."""
+    lock_writer(conn)
+    fresh = _not_logged(conn, leaves)
+    if not fresh:
+        return 0
+    start = size(conn)
+    conn.execute(
+        text(
+            "insert into log_entries (idx, source, event_id, type, subject, event_time, leaf, "
+            "leaf_hash) select * from unnest(cast(:idx as bigint[]), cast(:source as text[]), "
+            "cast(:event_id as text[]), cast(:type as text[]), cast(:subject as text[]), "
+            "cast(:time as timestamptz[]), cast(:leaf as bytea[]), cast(:hash as bytea[]))"
+        ),
+        {
+            "idx": list(range(start, start + len(fresh))),
+            "source": [leaf.source for leaf in fresh],
+            "event_id": [leaf.event_id for leaf in fresh],
+            "type": [leaf.type for leaf in fresh],
+            "subject": [leaf.subject for leaf in fresh],
+            "time": [leaf.time for leaf in fresh],
+            "leaf": [leaf.leaf for leaf in fresh],
+            "hash": [leaf.hash for leaf in fresh],
+        },
+    )
+    _complete_subtrees(conn, start, [leaf.hash for leaf in fresh])
+    return len(fresh)
+
+
+def _not_logged(conn: Connection, leaves: Sequence[Leaf]) -> list[Leaf]:
+    """The leaves whose (event id, source) is neither in the log nor earlier in the batch."""
+    if not leaves:
+        return []
+    logged = {
+        (row[0], row[1])
+        for row in conn.execute(
+            text(
+                "select e.event_id, e.source from log_entries e join unnest("
+                "cast(:ids as text[]), cast(:sources as text[])) as u(id, source) "
+                "on e.event_id = u.id and e.source = u.source"
+            ),
+            {
+                "ids": [leaf.event_id for leaf in leaves],
+                "sources": [leaf.source for leaf in leaves],
+            },
+        )
+    }
+    fresh = []
+    for leaf in leaves:
+        key = (leaf.event_id, leaf.source)
+        if key not in logged:
+            logged.add(key)
+            fresh.append(leaf)
+    return fresh
+
+
+def _complete_subtrees(conn: Connection, start: int, hashes: list[bytes]) -> None:
+    """Write the hash of every 256^level subtree the new leaves complete (levels >= 1).
+
+    The right edge below each new hash is read back from the log (at most 255
+    hashes per level), so nothing is kept in memory across transactions.
+    """
+    level, first, new = 0, start, hashes
+    rows: list[dict[str, Any]] = []
+    while new:
+        tile_start = first // TILE_WIDTH * TILE_WIDTH
+        below = list(StoredHashes(conn).read(level, tile_start, first)) + new
+        completed = []
+        for offset in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH):
+            completed.append(fold(below[offset : offset + TILE_WIDTH]))
+        parent_first = tile_start // TILE_WIDTH
+        rows.extend(
+            {"level": level + 1, "idx": parent_first + i, "hash": h}
+            for i, h in enumerate(completed)
+        )
+        level, first, new = level + 1, parent_first, completed
+    if rows:
+        conn.execute(
+            text("insert into log_nodes (level, idx, hash) values (:level, :idx, :hash)"), rows
+        )
+
+
+class StoredHashes:
+    """The `HashReader` of the stored log: a whole tile per query, remembered."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._tiles: dict[tuple[int, int], list[bytes]] = {}
+
+    def read(self, level: int, start: int, end: int) -> Sequence[bytes]:
+        out: list[bytes] = []
+        at = start
+        while at < end:
+            tile, offset = divmod(at, TILE_WIDTH)
+            take = min(end - at, TILE_WIDTH - offset)
+            hashes = self._tile(level, tile, offset + take)
+            if offset + take > len(hashes):
+                raise LookupError(f"level {level} hashes {at}..{at + take} are not in the log")
+            out.extend(hashes[offset : offset + take])
+            at += take
+        return out
+
+    def prefetch(self, level: int, tiles: Sequence[int]) -> None:
+        """Read many tiles of one level in one query (a bundle's proofs touch thousands)."""
+        wanted = sorted({t for t in tiles if (level, t) not in self._tiles})
+        if not wanted:
+            return
+        table, hash_column, where = (
+            ("log_entries", "leaf_hash", "true")
+            if level == 0
+            else ("log_nodes", "hash", "level = :level")
+        )
+        rows = self.conn.execute(
+            text(
+                f"select idx, {hash_column} from {table} join unnest(cast(:starts as bigint[])) "  # noqa: S608
+                f"as s(start) on idx >= s.start and idx < s.start + {TILE_WIDTH} where {where} "
+                "order by idx"
+            ),
+            {"starts": [t * TILE_WIDTH for t in wanted], "level": level},
+        )
+        found: dict[int, list[bytes]] = {t: [] for t in wanted}
+        for idx, digest in rows:
+            found[idx // TILE_WIDTH].append(bytes(digest))
+        for t, hashes in found.items():
+            self._tiles[(level, t)] = hashes
+
+    def _tile(self, level: int, tile: int, needed: int) -> list[bytes]:
+        key = (level, tile)
+        found = self._tiles.get(key)
+        if found is None or len(found) < needed:
+            lo, hi = tile * TILE_WIDTH, (tile + 1) * TILE_WIDTH
+            if level == 0:
+                query = (
+                    "select leaf_hash from log_entries where idx >= :lo and idx < :hi order by idx"
+                )
+                params: dict[str, int] = {"lo": lo, "hi": hi}
+            else:
+                query = (
+                    "select hash from log_nodes where level = :level and idx >= :lo and idx < :hi "
+                    "order by idx"
+                )
+                params = {"level": level, "lo": lo, "hi": hi}
+            found = [bytes(row[0]) for row in self.conn.execute(text(query), params)]
+            self._tiles[key] = found
+        return found
+
+
+def tree(conn: Connection, tree_size: int | None = None) -> Tree:
+    """The tree of the first `tree_size` leaves (the whole log when None)."""
+    return Tree(StoredHashes(conn), size(conn) if tree_size is None else tree_size)
+
+
+def tile_hashes(conn: Connection, level: int, index: int, width: int) -> list[bytes] | None:
+    """The hashes of tile (level, index) of the given width, or None if the log has fewer."""
+    reader = StoredHashes(conn)
+    try:
+        return list(reader.read(level, index * TILE_WIDTH, index * TILE_WIDTH + width))
+    except LookupError:
+        return None
+
+
+def entries(conn: Connection, first: int, count: int) -> list[bytes]:
+    rows = conn.execute(
+        text("select leaf from log_entries where idx >= :lo and idx < :hi order by idx"),
+        {"lo": first, "hi": first + count},
+    )
+    return [bytes(row[0]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Entry:
+    index: int
+    source: str
+    event_id: str
+    type: str
+    subject: str | None
+    time: datetime
+    leaf: bytes
+
+
+def find(conn: Connection, event_id: str, source: str | None = None) -> Entry | None:
+    """The entry of an event id (and source, when two services reused an id)."""
+    rows = conn.execute(
+        text(
+            "select idx, source, event_id, type, subject, event_time, leaf from log_entries "
+            "where event_id = :id and (cast(:source as text) is null or source = :source) "
+            "order by idx limit 1"
+        ),
+        {"id": event_id, "source": source},
+    ).first()
+    if rows is None:
+        return None
+    index, source_, id_, type_, subject, time, leaf = rows
+    return Entry(index, source_, id_, type_, subject, time, bytes(leaf))

@@ -1,0 +1,1 @@
+"""The evidence report a person reads: HTML and PDF, from a verified bundle's events."""

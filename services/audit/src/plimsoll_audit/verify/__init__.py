@@ -1,0 +1,1 @@
+"""Offline verification of evidence bundles: pure, no database, no network (`plimsoll-verify`)."""
