@@ -1,4 +1,5 @@
-"""The outbox relay publishes every recorded event, in order, and survives being killed."""
+"""The outbox relay publishes every recorded event, in order, survives being killed, never
+stops for good on a message Kafka refuses, and never records a position it no longer leads."""
 
 import itertools
 import json
@@ -13,9 +14,13 @@ import uuid
 from collections import defaultdict
 
 import pytest
+import sqlalchemy
+from kafka.admin import KafkaAdminClient, NewTopic
 from plimsoll_events.envelope import CONTENT_TYPE, decode, to_cloudevent
 from plimsoll_events.records import Metadata, NewEvent
-from plimsoll_events.relay import OutboxRelay
+from plimsoll_events.relay import LeadershipLost, OutboxRelay
+from plimsoll_events.store import EventStore
+from prometheus_client import REGISTRY
 
 from .eventing import hours_logged, new_topic, read_topic
 
@@ -94,7 +99,9 @@ def test_published_envelope_is_exactly_the_recorded_event(stack, store, engine):
     recorded = store.read_all(0)
     assert [decode(r.value) for r in records] == [to_cloudevent(e, SOURCE) for e in recorded]
     assert [r.key for r in records] == [b"P-1", b"s"]
-    assert dict(records[1].headers)["traceparent"] == traced.traceparent.encode()
+    # The header is the send's own span when a tracer records spans, in the recorded trace.
+    header = dict(records[1].headers)["traceparent"].decode()
+    assert header.split("-")[1] == traced.traceparent.split("-")[1]
     assert "traceparent" not in dict(records[0].headers)
 
 
@@ -267,3 +274,124 @@ def test_an_encoder_decides_each_events_messages_on_its_own_topic(stack, store, 
         (b"P-1", {"minutes": m, "position": m}) for m in (2, 4, 6, 8, 10)
     ]
     assert dict(records[0].headers)["content-type"] == b"application/json"
+
+
+def _big(practitioner: str, size: int) -> NewEvent:
+    event = hours_logged(practitioner, 5)
+    return NewEvent(event.type, event.version, {**event.data, "note": "x" * size}, practitioner,
+                    event.metadata)  # fmt: skip
+
+
+def _parked_count(topic: str) -> float:
+    return REGISTRY.get_sample_value("plimsoll_relay_parked_events_total", {"topic": topic}) or 0
+
+
+def test_an_event_too_large_for_kafka_is_parked_and_the_relay_carries_on(stack, engine):
+    """An event stored before the store had its size limit (here: a store without one)."""
+    topic = new_topic(stack.kafka, partitions=1)
+    unlimited = EventStore(engine, max_event_bytes=4 * 1024 * 1024)
+    unlimited.create_schema()
+    try:
+        unlimited.append("s", 0, [hours_logged("P-1", 1)])
+        unlimited.append("s", 1, [_big("P-1", 1_500_000)])  # above the producer's 1 MiB
+        unlimited.append("s", 2, [hours_logged("P-1", 3)])
+        relay = _relay(unlimited, engine, stack, topic)
+        try:
+            while relay.publish_pending():
+                pass
+            assert relay.last_published() == 3
+            ((position, reason),) = relay.parked()
+        finally:
+            relay.close()
+    finally:
+        unlimited.close()
+    assert position == 2
+    assert "too large" in reason
+    assert _parked_count(topic) == 1
+    records = read_topic(stack.kafka, topic, expect=2)
+    assert [decode(r.value).plimsollposition for r in records] == [1, 3]
+
+
+def test_an_event_the_broker_refuses_as_too_large_is_parked(stack, store, engine):
+    """The topic's own limit is lower than the producer's: the broker refuses the message."""
+    topic = f"test.small.{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(**stack.kafka.options())
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "65536"})])
+    finally:
+        admin.close()
+    store.append("s", 0, [hours_logged("P-1", 1), _big("P-1", 100_000), hours_logged("P-1", 3)])
+    store.append("s", 3, [hours_logged("P-1", 4)])
+    relay = _relay(store, engine, stack, topic)
+    try:
+        assert relay.publish_pending() == 4
+        assert [p for p, _ in relay.parked()] == [2]
+        assert relay.last_published() == 4
+    finally:
+        relay.close()
+    assert _parked_count(topic) == 1
+    positions = [decode(r.value).plimsollposition for r in read_topic(stack.kafka, topic, 3)]
+    # Those not acknowledged when the broker refused the big one go again: at least once.
+    assert sorted(set(positions)) == [1, 3, 4]
+    assert positions == sorted(positions)
+
+
+def _terminate_lock_session(engine, relay: OutboxRelay) -> None:
+    """End the relay's lock session from outside, as a restart or an admin would."""
+    pid = relay._lock_connection.info.backend_pid
+    with engine.begin() as conn:
+        # Waits (up to 10 s) until the session is gone, and its lock with it.
+        conn.execute(sqlalchemy.text("select pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+
+
+def test_a_relay_whose_lock_session_died_neither_publishes_nor_records(stack, store, engine):
+    topic = new_topic(stack.kafka, partitions=1)
+    first = _relay(store, engine, stack, topic)
+    second = _relay(store, engine, stack, topic)
+    stop = threading.Event()
+    try:
+        assert first.acquire_leadership(stop)
+        _terminate_lock_session(engine, first)
+        assert second.acquire_leadership(stop)  # the lock was released with the session
+        store.append("s", 0, [hours_logged("P-1", 1), hours_logged("P-1", 2)])
+
+        assert first.publish_pending() == 0  # it checks, finds it does not lead, sends nothing
+        assert not first.leading
+        assert first.last_published() == 0
+        assert second.publish_pending() == 2
+    finally:
+        stop.set()
+        first.close()
+        second.close()
+    records = read_topic(stack.kafka, topic, expect=2)
+    assert [decode(r.value).plimsollposition for r in records] == [1, 2]
+
+
+def test_a_relay_that_loses_its_lock_while_sending_does_not_record_its_position(
+    stack, store, engine
+):
+    topic = new_topic(stack.kafka, partitions=1)
+    relay = _relay(store, engine, stack, topic)
+    store.append("s", 0, [hours_logged("P-1", 1), hours_logged("P-1", 2)])
+    flush = relay.producer.flush
+
+    def flush_then_lose_the_lock(*args, **kwargs):
+        flush(*args, **kwargs)
+        _terminate_lock_session(engine, relay)
+
+    try:
+        assert relay.acquire_leadership(threading.Event())
+        relay.producer.flush = flush_then_lose_the_lock
+        with pytest.raises(LeadershipLost):
+            relay.publish_pending()
+        assert relay.last_published() == 0
+        assert not relay.leading
+        relay.producer.flush = flush
+        # Once it leads again (the lock is free), the batch goes out again: at least once.
+        assert relay.publish_pending() == 2
+        assert relay.last_published() == 2
+    finally:
+        relay.producer.flush = flush
+        relay.close()
+    records = read_topic(stack.kafka, topic, expect=4)
+    assert [decode(r.value).plimsollposition for r in records] == [1, 2, 1, 2]

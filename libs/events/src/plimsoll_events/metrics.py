@@ -1,4 +1,4 @@
-"""Prometheus metrics of the relay and the projection runner."""
+"""Prometheus metrics of the relay, the projection runner and the store-fed read models."""
 
 from prometheus_client import Counter, Gauge
 
@@ -7,6 +7,16 @@ RELAY_PUBLISHED = Counter(
 )
 RELAY_BACKLOG = Gauge(
     "plimsoll_relay_backlog_events", "Recorded events not yet published", ["topic"]
+)
+RELAY_PARKED = Counter(
+    "plimsoll_relay_parked_events_total",
+    "Events the relay parked because Kafka refused them (too large); see relay_parked",
+    ["topic"],
+)
+RELAY_LEADERSHIP_LOST = Counter(
+    "plimsoll_relay_leadership_lost_total",
+    "Times a relay found it no longer held its topic's lock",
+    ["topic"],
 )
 PROJECTION_EVENTS = Counter(
     "plimsoll_projection_events_total",
