@@ -12,12 +12,12 @@ of percentages. Points are integers; percents go out as JSON strings.
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from plimsoll_events.types.fields import Identifier
 from plimsoll_platform.access import Place
-from pydantic import AliasPath, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_allocation.api.deps import (
     PRACTITIONER_READ,
@@ -31,6 +31,7 @@ from plimsoll_allocation.api.deps import (
     TeamId,
     TeamReader,
     practitioner_reached,
+    read_from,
 )
 
 router = APIRouter(tags=["capacity"])
@@ -39,26 +40,22 @@ router = APIRouter(tags=["capacity"])
 # Answers.
 
 
-def _preview(attribute: str) -> Any:
-    return Field(validation_alias=AliasPath("preview", attribute))
-
-
 class PreviewFields(BaseModel):
     """A practitioner's capacity before and after taking a case (`domain.ImpactPreview`)."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    available_points: int = _preview("available_points")
-    points_before: int = _preview("points_before")
-    points_after: int = _preview("points_after")
-    capacity_before_percent: Decimal = _preview("capacity_before_percent")
-    capacity_after_percent: Decimal = _preview("capacity_after_percent")
+    available_points: int = read_from("preview", "available_points")
+    points_before: int = read_from("preview", "points_before")
+    points_after: int = read_from("preview", "points_after")
+    capacity_before_percent: Decimal = read_from("preview", "capacity_before_percent")
+    capacity_after_percent: Decimal = read_from("preview", "capacity_after_percent")
 
 
 class ImpactView(PreviewFields):
     practitioner_id: str
     case_id: str
-    case_points: int = _preview("case_points")
+    case_points: int = read_from("preview", "case_points")
     needs_override_reason: bool
     needs_head_of_service: bool
 

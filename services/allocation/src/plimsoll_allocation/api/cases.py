@@ -11,14 +11,13 @@ a head of service only. Points are integers; percents go out as JSON strings.
 """
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, status
 from plimsoll_events.types.fields import Identifier, Text
 from plimsoll_platform.access import Caller, Place
 from plimsoll_platform.api import IdempotencyKey, StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
-from pydantic import AliasPath, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_allocation.api.capacity import PreviewFields
 from plimsoll_allocation.api.deps import (
@@ -33,6 +32,7 @@ from plimsoll_allocation.api.deps import (
     Reader,
     actor_of,
     case_place,
+    read_from,
 )
 from plimsoll_allocation.domain import (
     AllocateCase,
@@ -97,10 +97,6 @@ class Closure(StrictBody):
 # Answers.
 
 
-def _profile(attribute: str) -> Any:
-    return Field(validation_alias=AliasPath("profile", attribute))
-
-
 class CaseView(BaseModel):
     """A case as its stream says, from `domain.Case`."""
 
@@ -108,10 +104,10 @@ class CaseView(BaseModel):
 
     case_id: str
     team_id: str
-    case_type: str = _profile("case_type")
-    tier: str | None = _profile("tier")
-    t2a: bool = _profile("t2a")
-    stage: str | None = _profile("stage")
+    case_type: str = read_from("profile", "case_type")
+    tier: str | None = read_from("profile", "tier")
+    t2a: bool = read_from("profile", "t2a")
+    stage: str | None = read_from("profile", "stage")
     points: int
     weighting_scheme: str = Field(validation_alias="scheme_name")
     weighting_scheme_version: int = Field(validation_alias="scheme_version")
@@ -126,7 +122,7 @@ class AllocationView(PreviewFields):
     """An allocation or reallocation recorded, from `handlers.Allocated`."""
 
     case: CaseView
-    practitioner_id: str = Field(validation_alias=AliasPath("case", "practitioner_id"))
+    practitioner_id: str = read_from("case", "practitioner_id")
     override_recorded: bool = Field(description="allocation-override-recorded was recorded")
 
 

@@ -18,6 +18,7 @@ from plimsoll_events.types.fields import Identifier
 from plimsoll_platform.access import SCOPED, Caller, Place, may
 from plimsoll_platform.api import held, problem_responses
 from plimsoll_platform.roles import EVERYWHERE, Role
+from pydantic import AliasPath, Field
 
 from plimsoll_allocation.domain import Actor, Case
 from plimsoll_allocation.handlers import Cases, Workforce
@@ -127,8 +128,7 @@ def actor_of(caller: Caller) -> Actor:
     return Actor(caller.actor_id, principal.roles, principal.team, principal.region)
 
 
-def with_status(
-    responses: dict[int | str, dict[str, Any]], status: int, description: str
-) -> dict[int | str, dict[str, Any]]:
-    """`responses` and a success `status` described (a route answering 200 and problems)."""
-    return {**responses, status: {"description": description}}
+def read_from(*path: str, description: str | None = None) -> Any:
+    """A view's field read from a nested attribute of what the view is validated from:
+    `read_from("practitioner", "name")` is the reading's `practitioner.name`."""
+    return Field(validation_alias=AliasPath(*path), description=description)

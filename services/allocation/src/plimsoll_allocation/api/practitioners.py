@@ -11,7 +11,7 @@ records nothing. Hours go out as JSON strings (exact decimals).
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 from uuid import uuid4
 
 from fastapi import APIRouter, status
@@ -19,7 +19,7 @@ from plimsoll_events.types.fields import Identifier, Name
 from plimsoll_platform.access import Place
 from plimsoll_platform.api import IdempotencyKey, StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
-from pydantic import AliasPath, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_allocation.api.deps import (
     PRACTITIONER_COMMAND,
@@ -33,6 +33,7 @@ from plimsoll_allocation.api.deps import (
     Reconciler,
     WorkforceDep,
     practitioner_reached,
+    read_from,
 )
 from plimsoll_allocation.domain import (
     ChangeContractedHours,
@@ -107,33 +108,34 @@ class ReductionView(BaseModel):
     status: Literal["active", "scheduled"]
 
 
-def _practitioner(attribute: str, description: str | None = None) -> Any:
-    """A field read from the reading's practitioner (as placed today)."""
-    return Field(validation_alias=AliasPath("practitioner", attribute), description=description)
-
-
 class PractitionerView(BaseModel):
     """A practitioner as placed today, from `PractitionerReading`."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    practitioner_id: str = _practitioner("practitioner_id")
-    name: str = _practitioner("name")
-    grade: str = _practitioner("grade")
-    team_id: str = _practitioner("team_id")
-    region_id: str = _practitioner("region_id")
-    line_manager_id: str | None = _practitioner("line_manager_id")
-    start_date: date = _practitioner("start_date")
-    contracted_hours: Decimal = _practitioner("contracted_hours")
-    reduction_hours: Decimal = _practitioner(
-        "active_reduction_hours", "Taken off by the reductions in force today"
+    practitioner_id: str = read_from("practitioner", "practitioner_id")
+    name: str = read_from("practitioner", "name")
+    grade: str = read_from("practitioner", "grade")
+    team_id: str = read_from("practitioner", "team_id")
+    region_id: str = read_from("practitioner", "region_id")
+    line_manager_id: str | None = read_from("practitioner", "line_manager_id")
+    start_date: date = read_from("practitioner", "start_date")
+    contracted_hours: Decimal = read_from("practitioner", "contracted_hours")
+    reduction_hours: Decimal = read_from(
+        "practitioner",
+        "active_reduction_hours",
+        description="Taken off by the reductions in force today",
     )
     available_points: int = Field(description="WMT's available points, as of `as_of`")
-    weighting_scheme: str = Field(validation_alias=AliasPath("scheme", "name"))
-    weighting_scheme_version: int = Field(validation_alias=AliasPath("scheme", "version"))
-    reductions: list[ReductionView] = _practitioner("reductions", "Active and scheduled reductions")
-    leaving_date: date | None = _practitioner("leaving_date")
-    has_left: bool = _practitioner("has_left", "A leaving is recorded (its date may be to come)")
+    weighting_scheme: str = read_from("scheme", "name")
+    weighting_scheme_version: int = read_from("scheme", "version")
+    reductions: list[ReductionView] = read_from(
+        "practitioner", "reductions", description="Active and scheduled reductions"
+    )
+    leaving_date: date | None = read_from("practitioner", "leaving_date")
+    has_left: bool = read_from(
+        "practitioner", "has_left", description="A leaving is recorded (its date may be to come)"
+    )
     as_of: date = Field(validation_alias="today")
 
 

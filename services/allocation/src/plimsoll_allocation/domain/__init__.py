@@ -29,8 +29,18 @@ does a handler's whole job for any aggregate:
 
 from plimsoll_events.handling import Decider
 
-from plimsoll_allocation.domain import capacity, caseload, errors, rules, weighting, workforce
+from plimsoll_allocation.domain import (
+    capacity,
+    caseload,
+    errors,
+    placement,
+    reductions,
+    rules,
+    weighting,
+    workforce,
+)
 from plimsoll_allocation.domain.capacity import (
+    MAX_CONTRACTED_HOURS,
     ImpactPreview,
     Workload,
     available_points,
@@ -70,6 +80,18 @@ from plimsoll_allocation.domain.errors import (
     Refused,
     StaleSchemeVersion,
 )
+from plimsoll_allocation.domain.placement import (
+    ChangeLineManager,
+    KnownRegion,
+    Transfer,
+    TransferPractitioner,
+)
+from plimsoll_allocation.domain.reductions import (
+    EndReduction,
+    ReconcileReductions,
+    Reduction,
+    StartReduction,
+)
 from plimsoll_allocation.domain.rules import (
     ALLOCATION_REASONS,
     DEFAULT_POLICY,
@@ -98,22 +120,13 @@ from plimsoll_allocation.domain.weighting import (
     scheme_stream,
 )
 from plimsoll_allocation.domain.workforce import (
-    MAX_CONTRACTED_HOURS,
     PRACTITIONER,
     ChangeContractedHours,
-    ChangeLineManager,
-    EndReduction,
-    KnownRegion,
     Practitioner,
     PractitionerCommand,
     PractitionerState,
-    ReconcileReductions,
     RecordLeaving,
-    Reduction,
     RegisterPractitioner,
-    StartReduction,
-    Transfer,
-    TransferPractitioner,
     available_points_of,
     practitioner_stream,
 )
@@ -191,10 +204,12 @@ __all__ = [
     "grade_allowance",
     "hours_to_points",
     "impact_preview",
+    "placement",
     "pooled",
     "practitioner_stream",
     "reduction_hours_from_percent",
     "reduction_reason",
+    "reductions",
     "rules",
     "scheme_for_case_type",
     "scheme_for_grade",

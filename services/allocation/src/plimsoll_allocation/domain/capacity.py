@@ -29,8 +29,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Final
+
+from plimsoll_events import refusals as check
 
 _HUNDREDTH = Decimal("0.01")
+
+MAX_CONTRACTED_HOURS: Final = Decimal("37.5")
+"""Contracted hours are from 0 to 37.5 a week (WMT's valid range)."""
+
+
+def hours_a_week(value: Decimal, field: str) -> Decimal:
+    """Hours a week from 0 to 37.5, at most 2 decimal places; `InvalidValue` otherwise."""
+    return check.decimal(value, field, low=Decimal(0), high=MAX_CONTRACTED_HOURS, unit="hours")
 
 
 def available_points(

@@ -51,6 +51,7 @@ from plimsoll_allocation.domain.errors import (
     NotFound,
     supplied,
 )
+from plimsoll_allocation.domain.placement import KnownRegion
 from plimsoll_allocation.domain.rules import (
     ALLOCATION_REASONS,
     REALLOCATION_REASONS,
@@ -64,7 +65,6 @@ from plimsoll_allocation.domain.rules import (
     override_record,
 )
 from plimsoll_allocation.domain.weighting import CaseProfile, Scheme, case_points, supplied_scheme
-from plimsoll_allocation.domain.workforce import KnownRegion
 
 # Commands.
 
