@@ -10,7 +10,7 @@ AsyncAPI document, and the document's examples to what the translator writes.
 import dataclasses
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from plimsoll_events.types.allocation import (
     ContractedHoursChanged,
     PractitionerLeft,
     PractitionerRegistered,
+    PractitionerTransferred,
     ReductionEnded,
     ReductionScheduled,
     ReductionStarted,
@@ -273,6 +274,39 @@ def test_available_hours_follow_the_practitioners_stream_at_each_event() -> None
     assert _hours_of(streams, left) == 0.0  # no new work from the leaving on
     [(_, message)] = _messages(streams, fewer)
     assert message["detailUrl"] == f"{BASE}/practitioners/P-0001"
+
+
+def test_the_team_code_is_the_team_they_are_in_on_the_events_day() -> None:
+    streams = Streams()
+    stream = "practitioner-P-0001"
+    streams.record(stream, _registered("37"))
+    day = RECORDED_AT.date()
+    for team_id, effective_on in (("T-SOUTH-1", day), ("T-SOUTH-2", day + timedelta(days=1))):
+        streams.record(
+            stream,
+            PractitionerTransferred(
+                practitioner_id="P-0001",
+                team_id=team_id,
+                region_id="R-SOUTH",
+                previous_team_id="T-NORTH-1",
+                previous_region_id="R-NORTH",
+                line_manager_id=None,
+                effective_on=effective_on,
+            ),
+        )
+    fewer = streams.record(
+        stream,
+        ContractedHoursChanged(
+            practitioner_id="P-0001",
+            contracted_hours=Decimal("30"),
+            previous_contracted_hours=Decimal("37"),
+        ),
+    )
+
+    [(_, message)] = _messages(streams, fewer)
+
+    team = {i["type"]: i["value"] for i in message["personReference"]["identifiers"]}["teamCode"]
+    assert team == "T-SOUTH-1"  # moved that day; the move to T-SOUTH-2 is the next day's
 
 
 def test_reductions_beyond_the_contracted_hours_leave_none_available() -> None:

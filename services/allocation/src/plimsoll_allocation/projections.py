@@ -16,9 +16,9 @@ Tables:
   day, else it waits in the row's `transfers` (pending, by day) until the daily
   reconciliation brings the due ones in (`move_due_transfers`). So from the
   effective day until that run (minutes after midnight, UK), and after a
-  rebuild until the next run, team figures count the practitioner in their old
-  team; their own record and every scope check read their stream, which
-  follows the effective day exactly;
+  rebuild until the next run, team and region figures count the practitioner
+  in their old team; their own record, and scope checks on them, read their
+  stream, which follows the effective day exactly;
 * `caseload_overrides`: each `allocation-override-recorded` (who, why,
   capacity before and after, the limit exceeded, when), for the head of
   service's list; filled from the whole log when the table is first created;
