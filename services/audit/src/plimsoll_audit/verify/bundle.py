@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 from plimsoll_audit.log.leaves import Unloggable, canonical
@@ -121,9 +122,11 @@ def parse(data: bytes) -> Bundle:
     if not data:
         raise BundleUnreadable("the file is empty")
     try:
-        parsed = json.loads(data)
-    except UnicodeDecodeError:
-        raise BundleUnreadable("the file is not UTF-8 text") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BundleUnreadable(f"the file is not UTF-8 text (byte {error.start})") from None
+    try:
+        parsed = json.loads(text)
     except ValueError as error:
         raise BundleUnreadable(
             f"not JSON, or cut short ({error.__class__.__name__}: {error})"
@@ -181,6 +184,11 @@ def parse(data: bytes) -> Bundle:
                 _hashes(item.get("inclusion"), where),
             )
         )
+    for name in ("period_start", "period_end"):
+        try:
+            date.fromisoformat(_get(content, name, str, "content"))
+        except ValueError:
+            raise BundleUnreadable(f"content: '{name}' is not a date (YYYY-MM-DD)") from None
     return Bundle(
         content=content,
         manifest=manifest,
