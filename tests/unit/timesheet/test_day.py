@@ -397,3 +397,23 @@ def test_overtime_is_held_to_the_day_and_the_clock():
     refused([], RecordOvertime(PRACTITIONER, DAY_WORKED, 0), InvalidValue, "minutes")
     future = RecordOvertime(PRACTITIONER, TODAY + timedelta(days=2), 60)
     refused([], future, InTheFuture, "day")
+
+
+# Sheets.
+
+
+def test_a_sheet_row_the_day_already_holds_records_nothing():
+    given = [logged(minutes=120, note="Visits"), logged(minutes=60)]
+
+    assert then(given, log(minutes=120, note="Visits", sheet_occurrence=1)) == []
+    assert then(given, log(minutes=120, note="Visits", sheet_occurrence=2)) == [
+        logged(minutes=120, note="Visits")
+    ]
+
+
+def test_a_sheet_row_whose_entry_was_corrected_or_withdrawn_is_recorded_again():
+    given = [logged(minutes=120), corrected(1, minutes=90), logged(minutes=60), withdrawn(3)]
+
+    assert then(given, log(minutes=120, sheet_occurrence=1)) == [logged(minutes=120)]
+    assert then(given, log(minutes=60, sheet_occurrence=1)) == [logged(minutes=60)]
+    assert then(given, log(minutes=90, sheet_occurrence=1)) == []

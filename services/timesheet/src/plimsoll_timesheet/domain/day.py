@@ -20,6 +20,9 @@ Rules (every refusal names the field, and records nothing):
   `on_behalf_reason`; the practitioner themself gives none.
 * Voluntary overtime is recorded by the practitioner only (the right to work
   contracted hours only); it counts towards the 24 hours, never towards TOIL.
+* A row of an imported sheet is recorded once: the n-th row of a sheet with the
+  same values for the day records nothing when the day already holds n entries
+  with those values (whoever logged them, however).
 * A correction or withdrawal names an entry of this day of this practitioner
   that is not withdrawn (else 404, or 409 once withdrawn), and says why. A
   correction that changes nothing records nothing.
@@ -109,6 +112,9 @@ class LogHours:
     ended_at: time | None = None
     note: str | None = None
     on_behalf_reason: str | None = None
+    sheet_occurrence: int | None = None
+    """Set for a row of an imported sheet: it is the n-th row of the sheet with these values
+    for this day. The day holding n such entries already means it was imported before."""
     context: DayContext = field(default_factory=DayContext)
 
 
@@ -219,6 +225,8 @@ initial_state: Final = Day()
 def decide(command: DayCommand, state: Day) -> list[EventData]:
     """The events a command records on the day's stream, or a refusal."""
     if isinstance(command, LogHours):
+        if _imported_before(command, state):
+            return []
         decided: list[EventData] = [_log(command, state)]
     elif isinstance(command, CorrectHours):
         decided = _correct(command, state)
@@ -260,6 +268,20 @@ def _log(command: LogHours, state: Day) -> HoursLogged:
         note=note,
         on_behalf_reason=reason,
     )
+
+
+def _imported_before(command: LogHours, state: Day) -> bool:
+    """A sheet's row whose entry the day already holds (the n-th identical row, n of them)."""
+    if command.sheet_occurrence is None:
+        return False
+    same = [
+        entry
+        for entry in state.entries(command.context.event_ids)
+        if not entry.withdrawn
+        and (entry.minutes, entry.category, entry.started_at, entry.ended_at, entry.note)
+        == (command.minutes, command.category, command.started_at, command.ended_at, command.note)
+    ]
+    return len(same) >= command.sheet_occurrence
 
 
 def _correct(command: CorrectHours, state: Day) -> list[EventData]:

@@ -205,6 +205,10 @@ class RollingAverage:
         return _per_week(self.contracted_minutes, self.weeks_counted)
 
     @property
+    def average_hours(self) -> Decimal | None:
+        return _per_week(self.counted_minutes, self.weeks_counted * 60)
+
+    @property
     def above_contract(self) -> bool:
         return self.weeks_counted > 0 and self.counted_minutes > self.contracted_minutes
 
@@ -239,6 +243,40 @@ def rolling_average(weeks: Sequence[WeekFigures], *, opted_out: bool = False) ->
         counted_minutes=sum(w.counted_minutes for w in counted),
         contracted_minutes=sum(w.contracted_minutes for w in counted),
         opted_out=opted_out,
+    )
+
+
+@dataclass(frozen=True)
+class TeamAverage:
+    """A team's rolling averages pooled: Σ counted / Σ weeks counted, and how many of its
+    practitioners are above their contract, or above 48 hours where the limit applies."""
+
+    practitioners: int
+    weeks_counted: int
+    counted_minutes: int
+    contracted_minutes: int
+    above_contract: int
+    above_48_hours: int
+    opted_out: int
+
+    @property
+    def average_minutes(self) -> Decimal | None:
+        return _per_week(self.counted_minutes, self.weeks_counted)
+
+    @property
+    def contracted_average_minutes(self) -> Decimal | None:
+        return _per_week(self.contracted_minutes, self.weeks_counted)
+
+
+def team_average(averages: Sequence[RollingAverage]) -> TeamAverage:
+    return TeamAverage(
+        practitioners=len(averages),
+        weeks_counted=sum(a.weeks_counted for a in averages),
+        counted_minutes=sum(a.counted_minutes for a in averages),
+        contracted_minutes=sum(a.contracted_minutes for a in averages),
+        above_contract=sum(a.above_contract for a in averages),
+        above_48_hours=sum(a.above_48_hours and a.limit_applies for a in averages),
+        opted_out=sum(a.opted_out for a in averages),
     )
 
 

@@ -90,6 +90,7 @@ class Leave:
     first_day: date
     last_day: date
     minutes_per_day: int | None
+    note: str | None = None
     cancelled: bool = False
 
     def overlaps(self, first_day: date, last_day: date) -> bool:
@@ -189,6 +190,7 @@ def evolve(state: LeaveBook, event: EventData) -> LeaveBook:
             first_day=event.first_day,
             last_day=event.last_day,
             minutes_per_day=event.minutes_per_day,
+            note=event.note,
         )
     elif isinstance(event, LeaveCancelled):
         leave = replace(state.leaves[event.leave_id], cancelled=True)

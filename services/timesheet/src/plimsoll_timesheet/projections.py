@@ -1,0 +1,295 @@
+"""The timesheet read model, fed from the service's own store (a read after a write sees it).
+
+Tables, every row a function of the events alone (no clock), so a rebuild gives
+the same rows:
+
+* `timesheet_entries`: one row per entry (the id of its `hours-logged` event):
+  its latest values, who logged it, whether corrected or withdrawn, and the
+  store position it was logged at (the order of a day's entries);
+* `timesheet_days`: per practitioner and day, overtime recorded and the day's
+  latest TOIL;
+* `timesheet_leave`: each leave, and whether it was cancelled;
+* `timesheet_opt_outs`: each opt-out recorded or withdrawn, in store order.
+
+Placements (team, region, contracted hours by day) are a read model of their
+own, fed from allocation's topic (`plimsoll_platform.placements`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.records import RecordedEvent
+from plimsoll_events.types.timesheet import (
+    HoursCorrected,
+    HoursLogged,
+    HoursWithdrawn,
+    LeaveCancelled,
+    LeaveRecorded,
+    OvertimeRecorded,
+    ToilAccrued,
+    WorkingTimeOptOutRecorded,
+    WorkingTimeOptOutWithdrawn,
+)
+from sqlalchemy import Connection, text
+
+NAME: Final = "timesheet"
+
+SCHEMA: Final = """
+create table if not exists timesheet_entries (
+    entry_id         uuid primary key,
+    position         bigint not null,
+    practitioner_id  text not null,
+    day              date not null,
+    minutes          integer not null,
+    category         text not null,
+    started_at       time,
+    ended_at         time,
+    note             text,
+    on_behalf_reason text,
+    logged_by        text not null,
+    corrected        boolean not null default false,
+    withdrawn        boolean not null default false
+);
+create index if not exists timesheet_entries_by_day on timesheet_entries (practitioner_id, day)
+    include (minutes, category, withdrawn);
+create table if not exists timesheet_days (
+    practitioner_id  text not null,
+    day              date not null,
+    overtime_minutes integer not null default 0,
+    toil_minutes     integer not null default 0,
+    primary key (practitioner_id, day)
+);
+create table if not exists timesheet_leave (
+    practitioner_id text not null,
+    leave_id        text not null,
+    kind            text not null,
+    first_day       date not null,
+    last_day        date not null,
+    minutes_per_day integer,
+    note            text,
+    cancelled       boolean not null default false,
+    primary key (practitioner_id, leave_id)
+);
+create table if not exists timesheet_opt_outs (
+    practitioner_id text not null,
+    position        bigint not null,
+    effective_from  date not null,
+    opted_out       boolean not null,
+    primary key (practitioner_id, position)
+);
+"""
+TABLES: Final = ("timesheet_entries", "timesheet_days", "timesheet_leave", "timesheet_opt_outs")
+
+_INSERT_ENTRIES: Final = text(
+    "insert into timesheet_entries (entry_id, position, practitioner_id, day, minutes, category, "
+    "started_at, ended_at, note, on_behalf_reason, logged_by) "
+    "select * from unnest(cast(:ids as uuid[]), cast(:positions as bigint[]), "
+    "cast(:practitioners as text[]), cast(:days as date[]), cast(:minutes as integer[]), "
+    "cast(:categories as text[]), cast(:starts as time[]), cast(:ends as time[]), "
+    "cast(:notes as text[]), cast(:reasons as text[]), cast(:actors as text[])) "
+    "on conflict (entry_id) do nothing"
+)
+_CORRECT: Final = text(
+    "update timesheet_entries set minutes = :minutes, category = :category, "
+    "started_at = :started_at, ended_at = :ended_at, note = :note, corrected = true "
+    "where entry_id = :entry_id"
+)
+_WITHDRAW: Final = text("update timesheet_entries set withdrawn = true where entry_id = :entry_id")
+_ADD_OVERTIME: Final = text(
+    "insert into timesheet_days (practitioner_id, day, overtime_minutes) "
+    "select * from unnest(cast(:practitioners as text[]), cast(:days as date[]), "
+    "cast(:minutes as integer[])) on conflict (practitioner_id, day) do update "
+    "set overtime_minutes = timesheet_days.overtime_minutes + excluded.overtime_minutes"
+)
+_SET_TOIL: Final = text(
+    "insert into timesheet_days (practitioner_id, day, toil_minutes) "
+    "select * from unnest(cast(:practitioners as text[]), cast(:days as date[]), "
+    "cast(:minutes as integer[])) on conflict (practitioner_id, day) do update "
+    "set toil_minutes = excluded.toil_minutes"
+)
+_RECORD_LEAVE: Final = text(
+    "insert into timesheet_leave (practitioner_id, leave_id, kind, first_day, last_day, "
+    "minutes_per_day, note) values (:practitioner_id, :leave_id, :kind, :first_day, :last_day, "
+    ":minutes_per_day, :note) on conflict do nothing"
+)
+_CANCEL_LEAVE: Final = text(
+    "update timesheet_leave set cancelled = true "
+    "where practitioner_id = :practitioner_id and leave_id = :leave_id"
+)
+_OPT_OUT: Final = text(
+    "insert into timesheet_opt_outs values (:practitioner_id, :position, :effective_from, "
+    ":opted_out) on conflict do nothing"
+)
+
+
+class TimesheetReadModel:
+    """The read model's tables and how each event changes them (see the module)."""
+
+    name = NAME
+
+    def create(self, conn: Connection) -> None:
+        conn.exec_driver_sql(SCHEMA)
+
+    def drop(self, conn: Connection) -> None:
+        conn.exec_driver_sql(f"drop table if exists {', '.join(TABLES)}")
+
+    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Apply a batch in order: runs of new entries in one statement each, the days'
+        overtime and TOIL in one statement each at the end (they commute with the rest)."""
+        logged: list[tuple[RecordedEvent, HoursLogged]] = []
+        overtime: dict[tuple[str, Any], int] = {}
+        toil: dict[tuple[str, Any], int] = {}
+        for recorded in events:
+            data = CATALOGUE.decode(recorded.type, recorded.version, recorded.data)
+            if isinstance(data, HoursLogged):
+                logged.append((recorded, data))
+                continue
+            _insert_entries(conn, logged)
+            if isinstance(data, OvertimeRecorded):
+                key = (data.practitioner_id, data.day)
+                overtime[key] = overtime.get(key, 0) + data.minutes
+            elif isinstance(data, ToilAccrued):
+                toil[(data.practitioner_id, data.day)] = data.toil_minutes
+            else:
+                _apply_one(conn, recorded, data)
+        _insert_entries(conn, logged)
+        for statement, minutes in ((_ADD_OVERTIME, overtime), (_SET_TOIL, toil)):
+            if minutes:
+                conn.execute(
+                    statement,
+                    {
+                        "practitioners": [p for p, _ in minutes],
+                        "days": [d for _, d in minutes],
+                        "minutes": list(minutes.values()),
+                    },
+                )
+
+
+def _insert_entries(conn: Connection, logged: list[tuple[RecordedEvent, HoursLogged]]) -> None:
+    """Insert the run of entries gathered so far, and empty it."""
+    if not logged:
+        return
+    conn.execute(
+        _INSERT_ENTRIES,
+        {
+            "ids": [r.event_id for r, _ in logged],
+            "positions": [r.position for r, _ in logged],
+            "practitioners": [d.practitioner_id for _, d in logged],
+            "days": [d.day for _, d in logged],
+            "minutes": [d.minutes for _, d in logged],
+            "categories": [d.category for _, d in logged],
+            "starts": [d.started_at for _, d in logged],
+            "ends": [d.ended_at for _, d in logged],
+            "notes": [d.note for _, d in logged],
+            "reasons": [d.on_behalf_reason for _, d in logged],
+            "actors": [r.metadata.actor for r, _ in logged],
+        },
+    )
+    logged.clear()
+
+
+def _apply_one(conn: Connection, recorded: RecordedEvent, data: Any) -> None:
+    if isinstance(data, HoursCorrected):
+        conn.execute(
+            _CORRECT,
+            {
+                "entry_id": data.entry_id,
+                "minutes": data.minutes,
+                "category": data.category,
+                "started_at": data.started_at,
+                "ended_at": data.ended_at,
+                "note": data.note,
+            },
+        )
+    elif isinstance(data, HoursWithdrawn):
+        conn.execute(_WITHDRAW, {"entry_id": data.entry_id})
+    elif isinstance(data, LeaveRecorded):
+        conn.execute(_RECORD_LEAVE, data.model_dump())
+    elif isinstance(data, LeaveCancelled):
+        conn.execute(
+            _CANCEL_LEAVE, {"practitioner_id": data.practitioner_id, "leave_id": data.leave_id}
+        )
+    elif isinstance(data, WorkingTimeOptOutRecorded | WorkingTimeOptOutWithdrawn):
+        conn.execute(
+            _OPT_OUT,
+            {
+                "practitioner_id": data.practitioner_id,
+                "position": recorded.position,
+                "effective_from": data.effective_from,
+                "opted_out": isinstance(data, WorkingTimeOptOutRecorded),
+            },
+        )
+
+
+# Until the kit's store-fed read-model helper (`plimsoll_events.readmodel`) lands: the same
+# contract, for this read model only. Replace it with the helper, do not copy it.
+_CHECKPOINTS: Final = """
+create table if not exists timesheet_read_model_checkpoint (
+    name     text primary key,
+    position bigint not null
+)
+"""
+BATCH: Final = 5000
+
+
+class StoreFedReadModel:
+    """Feeds the read model from the store: `catch_up` applies every event after the
+    checkpoint, in position order, with the checkpoint, in one transaction per batch, under
+    an advisory lock named after the read model (catch-ups never interleave)."""
+
+    def __init__(self, engine: Any, store: Any, read_model: TimesheetReadModel) -> None:
+        self.engine = engine
+        self.store = store
+        self.read_model = read_model
+
+    def start(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("select pg_advisory_xact_lock(hashtext(:n))"), {"n": f"{NAME}-ddl"})
+            conn.exec_driver_sql(_CHECKPOINTS)
+            self.read_model.create(conn)
+            conn.execute(
+                text(
+                    "insert into timesheet_read_model_checkpoint values (:n, 0) "
+                    "on conflict do nothing"
+                ),
+                {"n": NAME},
+            )
+
+    def stop(self) -> None:
+        pass
+
+    def catch_up(self) -> int:
+        """Apply what the store holds beyond the checkpoint; the number of events applied."""
+        applied = 0
+        while True:
+            with self.engine.begin() as conn:
+                conn.execute(text("select pg_advisory_xact_lock(hashtext(:n))"), {"n": NAME})
+                position = conn.execute(
+                    text("select position from timesheet_read_model_checkpoint where name = :n"),
+                    {"n": NAME},
+                ).scalar_one()
+                events = self.store.read_all(position, BATCH)
+                if not events:
+                    return applied
+                self.read_model.apply(conn, events)
+                conn.execute(
+                    text(
+                        "update timesheet_read_model_checkpoint set position = :p where name = :n"
+                    ),
+                    {"p": events[-1].position, "n": NAME},
+                )
+                applied += len(events)
+
+    def rebuild(self) -> int:
+        with self.engine.begin() as conn:
+            conn.execute(text("select pg_advisory_xact_lock(hashtext(:n))"), {"n": NAME})
+            self.read_model.drop(conn)
+            self.read_model.create(conn)
+            conn.execute(
+                text("update timesheet_read_model_checkpoint set position = 0 where name = :n"),
+                {"n": NAME},
+            )
+        return self.catch_up()
