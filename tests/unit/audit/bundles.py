@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import rfc8785
@@ -87,7 +88,7 @@ def build(
         "checkpoints": [{"note": n, "signed_at": "2025-04-01T00:00:00+00:00"} for n in notes],
         "consistency": [
             {"first": a, "second": b, "hashes": [b64(h) for h in Tree(hashes, b).consistency(a)]}
-            for a, b in zip(sizes, sizes[1:], strict=False)
+            for a, b in pairwise(sizes)
         ],
         "entries": [
             {"index": i, "leaf": b64(leaves[i]), "inclusion": [b64(h) for h in tree.inclusion(i)]}

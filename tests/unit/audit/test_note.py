@@ -18,11 +18,14 @@ def signer():
 
 def test_keys_round_trip_in_gos_formats(signer):
     again = Signer.parse(str(signer))
-    assert str(again) == str(signer) and str(again.verifier) == str(signer.verifier)
+    assert str(again) == str(signer)
+    assert str(again.verifier) == str(signer.verifier)
     text = str(signer.verifier)
     name, hex_id, encoded = text.split("+", 2)
     raw = base64.b64decode(encoded)
-    assert name == ORIGIN and raw[0] == 1 and len(raw) == 33
+    assert name == ORIGIN
+    assert raw[0] == 1
+    assert len(raw) == 33
     digest = hashlib.sha256(ORIGIN.encode() + b"\n\x01" + raw[1:]).digest()
     assert int(hex_id, 16) == int.from_bytes(digest[:4], "big") == key_id(ORIGIN, raw[1:])
     assert str(signer).startswith(f"PRIVATE+KEY+{ORIGIN}+{hex_id}+")
@@ -32,9 +35,11 @@ def test_checkpoint_note_layout(signer):
     note = Checkpoint(ORIGIN, 0, EMPTY_ROOT).signed([signer])
     text, _, signature = note.partition("\n\n")
     assert text == f"{ORIGIN}\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-    assert signature.startswith(f"\u2014 {ORIGIN} ") and signature.endswith("\n")
+    assert signature.startswith(f"\u2014 {ORIGIN} ")
+    assert signature.endswith("\n")
     blob = base64.b64decode(signature.split(" ")[2])
-    assert blob[:4] == signer.verifier.id.to_bytes(4, "big") and len(blob) == 68
+    assert blob[:4] == signer.verifier.id.to_bytes(4, "big")
+    assert len(blob) == 68
     assert open_checkpoint(note, [signer.verifier], ORIGIN) == Checkpoint(ORIGIN, 0, EMPTY_ROOT)
 
 
@@ -56,7 +61,8 @@ def test_unknown_signatures_are_ignored_when_a_known_one_verifies(signer):
     witness = Signer.generate("witness.example/w1")
     note = sign(Checkpoint(ORIGIN, 1, b"\x02" * 32).text(), [signer, witness])
     opened = open_note(note, [signer.verifier])
-    assert opened.verified_by == (signer.verifier,) and opened.unknown == ("witness.example/w1",)
+    assert opened.verified_by == (signer.verifier,)
+    assert opened.unknown == ("witness.example/w1",)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 import rfc8785
 from plimsoll_audit.log.note import Signer
 from plimsoll_audit.verify import cli
-from plimsoll_audit.verify.bundle import parse
+from plimsoll_audit.verify.bundle import digest, encode, manifest_text, parse
 from plimsoll_audit.verify.check import verify
 
 from .bundles import ORIGIN, b64, build, event, make_log
@@ -35,7 +35,8 @@ def run(tmp_path: Path, data: bytes, *args: str) -> tuple[int, str]:
 def test_an_honest_bundle_verifies(tmp_path):
     code, out = run(tmp_path, build(make_log(), SIGNER))
     assert code == 0, out
-    assert "VERIFIED" in out and "6 entries, each proved in the log of 12 entries" in out
+    assert "VERIFIED" in out
+    assert "6 entries, each proved in the log of 12 entries" in out
 
 
 def test_as_of_replays_the_state_at_an_instant(tmp_path):
@@ -93,14 +94,15 @@ def test_an_event_deleted_from_the_log_is_refused():
     leaves = make_log()
     honest = json.loads(build(leaves, SIGNER))
     rewritten = json.loads(build(leaves[:4] + leaves[5:], SIGNER, chain=()))
-    rewritten["content"]["checkpoints"] = (
-        honest["content"]["checkpoints"][:2] + rewritten["content"]["checkpoints"]
-    )
-    rewritten["content"]["consistency"] = honest["content"]["consistency"][:1] + [
-        {"first": 7, "second": 11, "hashes": []}
+    rewritten["content"]["checkpoints"] = [
+        *honest["content"]["checkpoints"][:2],
+        *rewritten["content"]["checkpoints"],
+    ]
+    rewritten["content"]["consistency"] = [
+        *honest["content"]["consistency"][:1],
+        {"first": 7, "second": 11, "hashes": []},
     ]
     content = rewritten["content"]
-    from plimsoll_audit.verify.bundle import digest, encode, manifest_text
 
     manifest = SIGNER.sign_note(manifest_text(ORIGIN, "b-1", digest(content)))
     failures = check(encode(content, manifest))
@@ -144,19 +146,23 @@ def test_every_single_byte_change_is_detected():
 )
 def test_unusable_files_get_one_clear_line_and_exit_2(tmp_path, data, says):
     code, out = run(tmp_path, data)
-    assert code == 2 and says in out and "Traceback" not in out
+    assert code == 2
+    assert says in out
+    assert "Traceback" not in out
 
 
 def test_a_truncated_bundle_is_unusable(tmp_path):
     data = build(make_log(), SIGNER)
     code, out = run(tmp_path, data[: len(data) // 2])
-    assert code == 2 and "cut short" in out
+    assert code == 2
+    assert "cut short" in out
 
 
 def test_an_oversized_bundle_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "MAX_BUNDLE_BYTES", 1000)
     code, out = run(tmp_path, build(make_log(), SIGNER))
-    assert code == 2 and "over the 1,000-byte limit" in out
+    assert code == 2
+    assert "over the 1,000-byte limit" in out
 
 
 def test_the_console_script_needs_a_key_and_never_prints_a_traceback(tmp_path):
@@ -166,14 +172,17 @@ def test_the_console_script_needs_a_key_and_never_prints_a_traceback(tmp_path):
     done = subprocess.run(
         [script, str(path), "--key", KEY], capture_output=True, text=True, check=False
     )
-    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 2
+    assert "Traceback" not in done.stdout + done.stderr
     path.write_bytes(build(make_log(), SIGNER))
     done = subprocess.run([script, str(path)], capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and "--key" in done.stdout
+    assert done.returncode == 2
+    assert "--key" in done.stdout
     done = subprocess.run(
         [script, str(path), "--key", KEY], capture_output=True, text=True, check=False
     )
-    assert done.returncode == 0 and done.stdout.strip().endswith("VERIFIED")
+    assert done.returncode == 0
+    assert done.stdout.strip().endswith("VERIFIED")
 
 
 def test_keys_carried_in_the_bundle_are_trusted_only_when_asked(tmp_path):
