@@ -13,25 +13,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from plimsoll_audit.log import store
 from plimsoll_audit.log.merkle import leaf_hash, verify_consistency, verify_inclusion
 from plimsoll_audit.log.note import Signer
-from plimsoll_audit.main import create_app
-from plimsoll_audit.settings import AuditSettings
 
-from .conftest import leaves
+from .conftest import ORIGIN, leaves
 
 REFERENCE = Path(__file__).resolve().parents[3] / "services" / "audit" / "reference"
-ORIGIN = "plimsoll.example.org/audit"
 
 
 def go() -> str:
@@ -65,39 +58,6 @@ def tlogcheck(tmp_path_factory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def served(stack, scratch_database, app_engine):
-    """The audit app on the scratch log, reading only (no Kafka: its relay cannot reach one)."""
-    signer = Signer.generate(ORIGIN)
-    settings = AuditSettings(
-        database_url=scratch_database,
-        kafka_bootstrap=f"127.0.0.1:{free_port()}",
-        keycloak_issuer=stack.keycloak_issuer,
-        checkpoint_key=str(signer),
-        feed=False,
-        checkpoint_every_seconds=3600,
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the audit app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", signer
-    server.should_exit = True
-    thread.join(15)
 
 
 def test_go_reads_and_verifies_our_log(served, app_engine, tlogcheck, stack):
