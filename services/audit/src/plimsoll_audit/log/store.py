@@ -61,6 +61,39 @@ def append(conn: Connection, leaves: Sequence[Leaf]) -> int:
     return len(fresh)
 
 
+def bulk_append(conn: Connection, leaves: Sequence[Leaf]) -> int:
+    """Append leaves known to be new (an import, a benchmark's log) through binary COPY.
+
+    The same writer lock, order and subtree hashes as `append`, without the
+    de-duplication query: the caller vouches that no (event id, source) is logged.
+    """
+    lock_writer(conn)
+    start = size(conn)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    columns = "idx, source, event_id, type, subject, event_time, leaf, leaf_hash"
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"copy log_entries ({columns}) from stdin (format binary)") as copy,
+    ):
+        copy.set_types(["int8", "text", "text", "text", "text", "timestamptz", "bytea", "bytea"])
+        for offset, leaf in enumerate(leaves):
+            copy.write_row(
+                (
+                    start + offset,
+                    leaf.source,
+                    leaf.event_id,
+                    leaf.type,
+                    leaf.subject,
+                    leaf.time,
+                    leaf.leaf,
+                    leaf.hash,
+                )
+            )
+    _complete_subtrees(conn, start, [leaf.hash for leaf in leaves])
+    return len(leaves)
+
+
 def _not_logged(conn: Connection, leaves: Sequence[Leaf]) -> list[Leaf]:
     """The leaves whose (event id, source) is neither in the log nor earlier in the batch."""
     if not leaves:
