@@ -15,9 +15,10 @@ from plimsoll_platform.projections import KafkaProjections
 import plimsoll_wellbeing
 from plimsoll_wellbeing.api import ROUTERS
 from plimsoll_wellbeing.api.deps import Time
+from plimsoll_wellbeing.case_holders import CaseHoldersProjection
 from plimsoll_wellbeing.deadlines import Deadlines
 from plimsoll_wellbeing.handlers import WellbeingHandlers
-from plimsoll_wellbeing.projections import CaseHoldersProjection, WellbeingRecords
+from plimsoll_wellbeing.projections import WellbeingRecords
 from plimsoll_wellbeing.queries import PolicyBook, WellbeingQueries
 from plimsoll_wellbeing.readmodel import StoreFed
 from plimsoll_wellbeing.settings import WellbeingSettings

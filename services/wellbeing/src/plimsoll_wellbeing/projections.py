@@ -1,26 +1,20 @@
-"""The wellbeing read models.
+"""The wellbeing records read model, fed from the service's own store (a read after a write
+sees it): one row per supervision, workload agreement, declaration, stress risk assessment and
+consent, with the columns queries filter on and `view`, the record as the API serves it.
 
-* `WellbeingRecords`, fed from the service's own store (store-fed: a read after a write sees
-  it): one row per supervision, workload agreement, declaration, stress risk assessment and
-  consent, each with the columns queries filter on and `view`, the record as the API serves
-  it (jsonb, merged event by event). Every row is a function of the events alone, so a
-  rebuild gives the same rows.
-* `CaseHoldersProjection`, fed by Kafka from the allocation service's topic: who carries
-  which case now (`case-allocated`, `case-reallocated`, `case-closed`). One case's events
-  are keyed by different practitioners and so may arrive out of order across partitions:
-  each row keeps the allocation store position of the fact it shows, and an older fact never
-  overwrites a newer one.
+A batch is folded in memory: the rows its events touch are read once, each event changes its
+row (in position order), and every touched row is written back with one statement per table.
+Each row is a function of the events alone, so a rebuild gives the same rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from plimsoll_events.catalogue import CATALOGUE, EventData, topic_for
-from plimsoll_events.projection import Delivered
+from plimsoll_events.catalogue import CATALOGUE, EventData
 from plimsoll_events.records import RecordedEvent
-from plimsoll_events.types.allocation import CaseAllocated, CaseClosed, CaseReallocated
 from plimsoll_events.types.wellbeing import (
     DeclarationAnswered,
     DeclarationClosed,
@@ -51,8 +45,6 @@ create table if not exists wellbeing_supervisions (
     view            jsonb not null,
     primary key (practitioner_id, supervision_id)
 );
-create index if not exists wellbeing_supervisions_held
-    on wellbeing_supervisions (practitioner_id, held_on) where status = 'held';
 create table if not exists wellbeing_agreements (
     practitioner_id text not null,
     agreement_id    text not null,
@@ -78,7 +70,7 @@ create table if not exists wellbeing_declarations (
 );
 create index if not exists wellbeing_declarations_practitioner
     on wellbeing_declarations (practitioner_id, declared_on);
-create index if not exists wellbeing_declarations_overdue
+create index if not exists wellbeing_declarations_awaiting
     on wellbeing_declarations (answer_due_by) where awaiting_answer;
 create table if not exists wellbeing_assessments (
     practitioner_id text not null,
@@ -93,18 +85,110 @@ create table if not exists wellbeing_assessments (
 create table if not exists wellbeing_consents (
     practitioner_id text not null,
     representative  text not null,
+    given           boolean not null,
     primary key (practitioner_id, representative)
 );
 """
-_RECORD_TABLES: Final = (
-    "wellbeing_supervisions, wellbeing_agreements, wellbeing_declarations, "
-    "wellbeing_assessments, wellbeing_consents"
-)
 _DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-wellbeing-records-ddl'))"
 
+Row = dict[str, Any]
+Key = tuple[str, ...]
 
-def _json(data: dict[str, Any]) -> str:
-    return to_json(data).decode()
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per table
+class _Table:
+    """A read-model table: its key columns, and every other column with its SQL type."""
+
+    name: str
+    keys: tuple[str, ...]
+    columns: dict[str, str]
+
+    def load(self, conn: Connection, keys: set[Key]) -> dict[Key, Row]:
+        if not keys:
+            return {}
+        ordered = sorted(keys)
+        params = {f"k{i}": [key[i] for key in ordered] for i in range(len(self.keys))}
+        unnest = ", ".join(f"cast(:k{i} as text[])" for i in range(len(self.keys)))
+        names = ", ".join(self.keys)
+        # Table and column names are this module's constants; values are bound.
+        query = f"select * from {self.name} where ({names}) in (select * from unnest({unnest}))"  # noqa: S608
+        rows = conn.execute(
+            text(query),
+            params,
+        ).mappings()
+        return {tuple(row[k] for k in self.keys): dict(row) for row in rows}
+
+    def save(self, conn: Connection, rows: dict[Key, Row]) -> None:
+        if not rows:
+            return
+        names = [*self.keys, *self.columns]
+        types = ["text"] * len(self.keys) + list(self.columns.values())
+        params: dict[str, list[Any]] = {f"c{i}": [] for i in range(len(names))}
+        for key, row in rows.items():
+            values = [*key, *(row[c] for c in self.columns)]
+            for i, value in enumerate(values):
+                params[f"c{i}"].append(to_json(value).decode() if types[i] == "jsonb" else value)
+        arrays = ", ".join(f"cast(:c{i} as {t}[])" for i, t in enumerate(types))
+        update = ", ".join(f"{c} = excluded.{c}" for c in self.columns)
+        upsert = (
+            f"insert into {self.name} ({', '.join(names)}) select * from unnest({arrays}) "  # noqa: S608
+            f"on conflict ({', '.join(self.keys)}) do update set {update}"
+        )
+        conn.execute(text(upsert), params)
+
+
+SUPERVISIONS: Final = _Table(
+    "wellbeing_supervisions",
+    ("practitioner_id", "supervision_id"),
+    {
+        "status": "text",
+        "scheduled_for": "date",
+        "held_on": "date",
+        "position": "bigint",
+        "view": "jsonb",
+    },
+)
+AGREEMENTS: Final = _Table(
+    "wellbeing_agreements",
+    ("practitioner_id", "agreement_id"),
+    {
+        "case_id": "text",
+        "in_force": "boolean",
+        "until": "date",
+        "agreed_on": "date",
+        "position": "bigint",
+        "view": "jsonb",
+    },
+)
+DECLARATIONS: Final = _Table(
+    "wellbeing_declarations",
+    ("declaration_id",),
+    {
+        "practitioner_id": "text",
+        "declared_on": "date",
+        "answer_due_by": "date",
+        "open": "boolean",
+        "awaiting_answer": "boolean",
+        "position": "bigint",
+        "view": "jsonb",
+    },
+)
+ASSESSMENTS: Final = _Table(
+    "wellbeing_assessments",
+    ("practitioner_id", "assessment_id"),
+    {
+        "assessed_on": "date",
+        "review_on": "date",
+        "reviewed": "boolean",
+        "position": "bigint",
+        "view": "jsonb",
+    },
+)
+CONSENTS: Final = _Table(
+    "wellbeing_consents", ("practitioner_id", "representative"), {"given": "boolean"}
+)
+_TABLES: Final = (SUPERVISIONS, AGREEMENTS, DECLARATIONS, ASSESSMENTS, CONSENTS)
+_OWN: Final = ("practitioner_id", "declaration_id")  # a declaration's parts do not repeat them
 
 
 def _data(event: EventData, *drop: str) -> dict[str, Any]:
@@ -114,96 +198,77 @@ def _data(event: EventData, *drop: str) -> dict[str, Any]:
     return dumped
 
 
-class WellbeingRecords:
-    """The store-fed read model of supervisions, agreements, declarations, assessments and
-    consents (see the module's docstring)."""
-
-    name = "wellbeing-records"
-
-    def create(self, conn: Connection) -> None:
-        conn.execute(text(_DDL_LOCK))
-        conn.exec_driver_sql(RECORDS_SCHEMA)
-
-    def drop(self, conn: Connection) -> None:
-        conn.execute(text(_DDL_LOCK))
-        conn.exec_driver_sql(f"drop table if exists {_RECORD_TABLES}")
-
-    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
-        """Apply the events in position order; other services' or unknown types are ignored."""
-        for recorded in events:
-            if recorded.type not in _APPLIERS:
-                continue
-            event = CATALOGUE.decode(recorded.type, recorded.version, recorded.data)
-            statement, values = _APPLIERS[recorded.type](event)
-            conn.execute(text(statement), {**values, "position": recorded.position})
+# Each fold step: the keys (per table) the event touches, and how it changes their rows.
 
 
-def _supervision(event: EventData) -> tuple[str, dict[str, Any]]:
-    upsert = (
-        "insert into wellbeing_supervisions as s (practitioner_id, supervision_id, status, "
-        "scheduled_for, held_on, position, view) values (:p, :id, :status, :scheduled_for, "
-        ":held_on, :position, cast(:view as jsonb)) "
-        "on conflict (practitioner_id, supervision_id) do update set status = excluded.status, "
-        "held_on = excluded.held_on, view = s.view || excluded.view"
-    )
+def _keys(event: EventData) -> list[tuple[_Table, Key]]:
+    p: str = getattr(event, "practitioner_id", "")
+    if isinstance(event, SupervisionScheduled | SupervisionHeld | SupervisionCancelled):
+        return [(SUPERVISIONS, (p, event.supervision_id))]
+    if isinstance(event, WorkSuspended | WorkMarkedNotToBeDone | WorkResumed):
+        return [(AGREEMENTS, (p, event.agreement_id))]
+    if isinstance(event, StressRiskAssessmentRecorded):
+        reviewed = [(ASSESSMENTS, (p, event.reviews))] if event.reviews else []
+        return [(ASSESSMENTS, (p, event.assessment_id)), *reviewed]
+    if isinstance(event, UnionConsentGiven | UnionConsentWithdrawn):
+        return [(CONSENTS, (p, event.representative))]
+    return [(DECLARATIONS, (event.declaration_id,))]  # type: ignore[attr-defined]
+
+
+def _supervision(event: EventData, row: Row | None, position: int) -> Row:
     if isinstance(event, SupervisionScheduled):
-        view = {**_data(event), "status": "scheduled"}
-        values = {"status": "scheduled", "scheduled_for": event.scheduled_for, "held_on": None}
-    elif isinstance(event, SupervisionHeld):
-        view = {**_data(event), "status": "held"}
-        values = {"status": "held", "scheduled_for": None, "held_on": event.held_on}
-    else:
-        assert isinstance(event, SupervisionCancelled)
-        view = {
-            "status": "cancelled",
-            "cancelled_on": event.cancelled_on.isoformat(),
-            "cancellation_reason": event.reason,
+        return {
+            "status": "scheduled",
+            "scheduled_for": event.scheduled_for,
+            "held_on": None,
+            "position": position,
+            "view": {**_data(event), "status": "scheduled"},
         }
-        values = {"status": "cancelled", "scheduled_for": None, "held_on": None}
-    return upsert, {
-        "p": event.practitioner_id,
-        "id": event.supervision_id,
-        "view": _json(view),
-        **values,
+    assert row is not None or isinstance(event, SupervisionHeld)
+    row = row or {"scheduled_for": None, "position": position, "view": {}}
+    if isinstance(event, SupervisionHeld):
+        view = {**row["view"], **_data(event), "status": "held"}
+        return {**row, "status": "held", "held_on": event.held_on, "view": view}
+    assert isinstance(event, SupervisionCancelled)
+    cancelled = {
+        "status": "cancelled",
+        "cancelled_on": event.cancelled_on.isoformat(),
+        "cancellation_reason": event.reason,
     }
+    return {**row, "status": "cancelled", "view": {**row["view"], **cancelled}}
 
 
-def _agreement(event: EventData) -> tuple[str, dict[str, Any]]:
+def _agreement(event: EventData, row: Row | None, position: int) -> Row:
     if isinstance(event, WorkResumed):
+        assert row is not None
         ended = {
             "in_force": False,
             "resumed_on": event.resumed_on.isoformat(),
             "resumed_because": event.cause,
             "resumption_reason": event.reason,
         }
-        return (
-            "update wellbeing_agreements set in_force = false, view = view || cast(:view as jsonb) "
-            "where practitioner_id = :p and agreement_id = :id",
-            {"p": event.practitioner_id, "id": event.agreement_id, "view": _json(ended)},
-        )
+        return {**row, "in_force": False, "view": {**row["view"], **ended}}
     assert isinstance(event, WorkSuspended | WorkMarkedNotToBeDone)
-    kind = "suspend" if isinstance(event, WorkSuspended) else "not-to-be-done"
+    suspended = isinstance(event, WorkSuspended)
     until = event.until if isinstance(event, WorkSuspended) else None
-    view = {"until": None, **_data(event), "kind": kind, "in_force": True, "resumed_on": None}
-    return (
-        "insert into wellbeing_agreements (practitioner_id, agreement_id, case_id, in_force, "
-        "until, agreed_on, position, view) values (:p, :id, :case, true, :until, :agreed_on, "
-        ":position, cast(:view as jsonb)) on conflict do nothing",
-        {
-            "p": event.practitioner_id,
-            "id": event.agreement_id,
-            "case": event.case_id,
-            "until": until,
-            "agreed_on": event.agreed_on,
-            "view": _json(view),
-        },
-    )
+    view = {
+        "until": None,
+        **_data(event),
+        "kind": "suspend" if suspended else "not-to-be-done",
+        "in_force": True,
+        "resumed_on": None,
+    }
+    return {
+        "case_id": event.case_id,
+        "in_force": True,
+        "until": until,
+        "agreed_on": event.agreed_on,
+        "position": position,
+        "view": view,
+    }
 
 
-_OWN: Final = ("practitioner_id", "declaration_id")  # a declaration's parts do not repeat them
-
-
-def _declaration(event: EventData) -> tuple[str, dict[str, Any]]:
+def _declaration(event: EventData, row: Row | None, position: int) -> Row:
     if isinstance(event, WorkloadDeclared):
         view = {
             **_data(event),
@@ -213,19 +278,16 @@ def _declaration(event: EventData) -> tuple[str, dict[str, Any]]:
             "three_way_meeting": None,
             "closing": None,
         }
-        return (
-            "insert into wellbeing_declarations (declaration_id, practitioner_id, declared_on, "
-            "answer_due_by, open, awaiting_answer, position, view) values (:id, :p, "
-            ":declared_on, :due, true, true, :position, cast(:view as jsonb)) "
-            "on conflict do nothing",
-            {
-                "id": event.declaration_id,
-                "p": event.practitioner_id,
-                "declared_on": event.declared_on,
-                "due": event.answer_due_by,
-                "view": _json(view),
-            },
-        )
+        return {
+            "practitioner_id": event.practitioner_id,
+            "declared_on": event.declared_on,
+            "answer_due_by": event.answer_due_by,
+            "open": True,
+            "awaiting_answer": True,
+            "position": position,
+            "view": view,
+        }
+    assert row is not None
     change: dict[str, Any]
     if isinstance(event, DeclarationAnswered):
         change = {"answer": _data(event, *_OWN), "status": "answered"}
@@ -236,54 +298,33 @@ def _declaration(event: EventData) -> tuple[str, dict[str, Any]]:
     else:
         assert isinstance(event, DeclarationClosed)
         change = {"closing": _data(event, *_OWN), "status": "closed"}
-    return (
-        "update wellbeing_declarations set view = view || cast(:view as jsonb), "
-        "open = open and not :closes, awaiting_answer = false where declaration_id = :id",
-        {
-            "id": event.declaration_id,
-            "view": _json(change),
-            "closes": isinstance(event, DeclarationClosed),
-        },
-    )
+    closed = isinstance(event, DeclarationClosed)
+    return {
+        **row,
+        "open": row["open"] and not closed,
+        "awaiting_answer": False,
+        "view": {**row["view"], **change},
+    }
 
 
-def _assessment(event: EventData) -> tuple[str, dict[str, Any]]:
+def _assessment(event: EventData, row: Row | None, position: int) -> Row:
     assert isinstance(event, StressRiskAssessmentRecorded)
-    return (
-        "with reviewed as (update wellbeing_assessments set reviewed = true "
-        "where practitioner_id = :p and assessment_id = :reviews) "
-        "insert into wellbeing_assessments (practitioner_id, assessment_id, assessed_on, "
-        "review_on, reviewed, position, view) values (:p, :id, :assessed_on, :review_on, "
-        "false, :position, cast(:view as jsonb)) on conflict do nothing",
-        {
-            "p": event.practitioner_id,
-            "id": event.assessment_id,
-            "reviews": event.reviews,
-            "assessed_on": event.assessed_on,
-            "review_on": event.review_on,
-            "view": _json(_data(event)),
-        },
-    )
+    return {
+        "assessed_on": event.assessed_on,
+        "review_on": event.review_on,
+        "reviewed": False,
+        "position": position,
+        "view": _data(event),
+    }
 
 
-def _consent(event: EventData) -> tuple[str, dict[str, Any]]:
-    values = {"p": event.practitioner_id, "rep": event.representative}  # type: ignore[attr-defined]
-    if isinstance(event, UnionConsentGiven):
-        return (
-            "insert into wellbeing_consents values (:p, :rep) on conflict do nothing",
-            values,
-        )
-    assert isinstance(event, UnionConsentWithdrawn)
-    return (
-        "delete from wellbeing_consents where practitioner_id = :p and representative = :rep",
-        values,
-    )
+def _consent(event: EventData, row: Row | None, position: int) -> Row:
+    return {"given": isinstance(event, UnionConsentGiven)}
 
 
-_APPLIERS: Final = {
+_FOLDS: Final[dict[str, Callable[[EventData, Row | None, int], Row]]] = {
     **dict.fromkeys(
-        (SupervisionScheduled.type, SupervisionHeld.type, SupervisionCancelled.type),
-        _supervision,
+        (SupervisionScheduled.type, SupervisionHeld.type, SupervisionCancelled.type), _supervision
     ),
     **dict.fromkeys((WorkSuspended.type, WorkMarkedNotToBeDone.type, WorkResumed.type), _agreement),
     **dict.fromkeys(
@@ -301,64 +342,42 @@ _APPLIERS: Final = {
 }
 
 
-# --- who carries which case (Kafka-fed) -------------------------------------------------------
+class WellbeingRecords:
+    """The store-fed read model of supervisions, agreements, declarations, assessments and
+    consents (see the module's docstring)."""
 
-CASE_HOLDERS_SCHEMA: Final = """
-create table if not exists wellbeing_case_holders (
-    case_id         text primary key,
-    practitioner_id text,
-    open            boolean not null,
-    position        bigint not null
-);
-create index if not exists wellbeing_case_holders_practitioner
-    on wellbeing_case_holders (practitioner_id) where open;
-"""
-_HOLDERS_DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-case-holders-ddl'))"
-_CASE_EVENTS: Final = frozenset({CaseAllocated.type, CaseReallocated.type, CaseClosed.type})
-
-
-class CaseHoldersProjection:
-    """Who carries which open case, from the allocation service's topic (see the module)."""
-
-    def __init__(self, service: str = "wellbeing", *, topic: str | None = None) -> None:
-        self.name = f"{service}-case-holders"
-        self.topics: Sequence[str] = [topic or topic_for("allocation")]
+    name = "wellbeing-records"
 
     def create(self, conn: Connection) -> None:
-        conn.execute(text(_HOLDERS_DDL_LOCK))
-        conn.exec_driver_sql(CASE_HOLDERS_SCHEMA)
+        conn.execute(text(_DDL_LOCK))
+        conn.exec_driver_sql(RECORDS_SCHEMA)
 
     def drop(self, conn: Connection) -> None:
-        conn.execute(text(_HOLDERS_DDL_LOCK))
-        conn.exec_driver_sql("drop table if exists wellbeing_case_holders")
+        conn.execute(text(_DDL_LOCK))
+        conn.exec_driver_sql(f"drop table if exists {', '.join(t.name for t in _TABLES)}")
 
-    def apply(self, conn: Connection, events: Sequence[Delivered]) -> None:
-        latest: dict[str, tuple[int, str | None, bool]] = {}
-        for event in events:
-            if event.type not in _CASE_EVENTS:
-                continue
-            data = event.data
-            holder: str | None = data.practitioner_id  # type: ignore[attr-defined]
-            fact = (event.position, holder, not isinstance(data, CaseClosed))
-            case_id: str = data.case_id  # type: ignore[attr-defined]
-            if case_id not in latest or latest[case_id][0] < event.position:
-                latest[case_id] = fact
-        if not latest:
+    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Fold the batch in position order; other types are ignored."""
+        decoded = [
+            (CATALOGUE.decode(e.type, e.version, e.data), e.position)
+            for e in events
+            if e.type in _FOLDS
+        ]
+        if not decoded:
             return
-        ids = sorted(latest)
-        conn.execute(
-            text(
-                "insert into wellbeing_case_holders as h "
-                "select * from unnest(cast(:ids as text[]), cast(:holders as text[]), "
-                "cast(:open as boolean[]), cast(:positions as bigint[])) "
-                "on conflict (case_id) do update set practitioner_id = excluded.practitioner_id, "
-                "open = excluded.open, position = excluded.position "
-                "where h.position < excluded.position"
-            ),
-            {
-                "ids": ids,
-                "holders": [latest[i][1] for i in ids],
-                "open": [latest[i][2] for i in ids],
-                "positions": [latest[i][0] for i in ids],
-            },
-        )
+        wanted: dict[_Table, set[Key]] = {table: set() for table in _TABLES}
+        for event, _ in decoded:
+            for table, key in _keys(event):
+                wanted[table].add(key)
+        rows = {table: table.load(conn, keys) for table, keys in wanted.items()}
+        touched: dict[_Table, dict[Key, Row]] = {table: {} for table in _TABLES}
+        for event, position in decoded:
+            [(table, key), *reviewed] = _keys(event)
+            row = _FOLDS[event.type](event, rows[table].get(key), position)
+            rows[table][key] = touched[table][key] = row
+            for _, earlier in reviewed:  # an assessment reviewed by this one
+                if earlier in rows[ASSESSMENTS]:
+                    marked = {**rows[ASSESSMENTS][earlier], "reviewed": True}
+                    rows[ASSESSMENTS][earlier] = touched[ASSESSMENTS][earlier] = marked
+        for table, changed in touched.items():
+            table.save(conn, changed)

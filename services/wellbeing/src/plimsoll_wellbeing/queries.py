@@ -31,7 +31,8 @@ Row = dict[str, Any]
 
 
 class CatchUp(Protocol):
-    """A store-fed read model's feed: applies every event recorded since it last did."""
+    """A store-fed read model's feed: applies every event recorded since it last did, and
+    says up to which store position it has (at least the head when called)."""
 
     def catch_up(self) -> int: ...
 
@@ -94,7 +95,7 @@ class WellbeingQueries:
     def representatives(self, practitioner_id: str) -> list[str]:
         """The union representatives the practitioner lets read their declarations."""
         rows = self._rows(
-            "select representative from wellbeing_consents where practitioner_id = :p "
+            "select representative from wellbeing_consents where practitioner_id = :p and given "
             "order by representative",
             p=practitioner_id,
         )
@@ -102,16 +103,21 @@ class WellbeingQueries:
 
     # A team.
 
-    def team(self, team_id: str, day: date, policy: PolicyInForce) -> list[Row]:
-        """One summary per practitioner in post in the team on `day`, by practitioner id."""
-        members = self.placements.team_members(team_id, day)
+    def team(
+        self, members: list[Placement], day: date, policy: PolicyBook, now: datetime
+    ) -> tuple[PolicyInForce, list[Row]]:
+        """The policy in force `now`, and one summary per member (in post on `day`)."""
+        head = self.records.catch_up()
+        in_force = policy.in_force(now, head=head)
         if not members:
-            return []
-        found = {
-            row["practitioner_id"]: row
-            for row in self._rows(_TEAM, ids=[m.practitioner_id for m in members], day=day)
-        }
-        return [_summary(member, found[member.practitioner_id], day, policy) for member in members]
+            return in_force, []
+        ids = [m.practitioner_id for m in members]
+        with self.engine.connect() as conn:
+            found = {
+                row["practitioner_id"]: dict(row)
+                for row in conn.execute(text(_TEAM), {"ids": ids, "day": day}).mappings()
+            }
+        return in_force, [_summary(m, found[m.practitioner_id], day, in_force) for m in members]
 
     # What the deadline sweeps look for.
 
@@ -158,27 +164,37 @@ class WellbeingQueries:
 
 
 _TEAM = """
-select t.practitioner_id,
-  (select max(held_on) from wellbeing_supervisions s
-    where s.practitioner_id = t.practitioner_id and s.status = 'held') as last_supervision_on,
-  (select count(*) from wellbeing_supervisions s
-    where s.practitioner_id = t.practitioner_id and s.status = 'held'
-      and s.held_on > cast(:day as date) - 365) as supervisions_last_12_months,
-  (select min(scheduled_for) from wellbeing_supervisions s
-    where s.practitioner_id = t.practitioner_id and s.status = 'scheduled'
-      and s.scheduled_for >= :day) as next_supervision_on,
-  (select coalesce(jsonb_agg(a.view order by a.agreed_on, a.position), '[]')
-    from wellbeing_agreements a
-    where a.practitioner_id = t.practitioner_id and a.in_force) as agreements_in_force,
-  (select coalesce(jsonb_agg(jsonb_build_object(
-      'declaration_id', d.declaration_id, 'declared_on', d.declared_on,
-      'answer_due_by', d.answer_due_by, 'status', d.view->'status')
-      order by d.declared_on, d.position), '[]')
-    from wellbeing_declarations d
-    where d.practitioner_id = t.practitioner_id and d.open) as open_declarations,
-  (select min(review_on) from wellbeing_assessments r
-    where r.practitioner_id = t.practitioner_id and not r.reviewed) as next_review_on
+with s as (
+  select practitioner_id,
+    max(held_on) filter (where status = 'held') as last_supervision_on,
+    count(*) filter (where status = 'held' and held_on > cast(:day as date) - 365)
+      as supervisions_last_12_months,
+    min(scheduled_for) filter (where status = 'scheduled' and scheduled_for >= :day)
+      as next_supervision_on
+  from wellbeing_supervisions where practitioner_id = any(:ids) group by practitioner_id
+), a as (
+  select practitioner_id, jsonb_agg(view order by agreed_on, position) as agreements_in_force
+  from wellbeing_agreements where practitioner_id = any(:ids) and in_force
+  group by practitioner_id
+), d as (
+  select practitioner_id, jsonb_agg(jsonb_build_object(
+      'declaration_id', declaration_id, 'declared_on', declared_on,
+      'answer_due_by', answer_due_by, 'status', view->'status')
+      order by declared_on, position) as open_declarations
+  from wellbeing_declarations where practitioner_id = any(:ids) and open
+  group by practitioner_id
+), r as (
+  select practitioner_id, min(review_on) as next_review_on
+  from wellbeing_assessments where practitioner_id = any(:ids) and not reviewed
+  group by practitioner_id
+)
+select t.practitioner_id, s.last_supervision_on,
+  coalesce(s.supervisions_last_12_months, 0) as supervisions_last_12_months,
+  s.next_supervision_on, coalesce(a.agreements_in_force, '[]') as agreements_in_force,
+  coalesce(d.open_declarations, '[]') as open_declarations, r.next_review_on
 from unnest(cast(:ids as text[])) as t(practitioner_id)
+left join s using (practitioner_id) left join a using (practitioner_id)
+left join d using (practitioner_id) left join r using (practitioner_id)
 """
 
 
@@ -227,6 +243,7 @@ class PolicyBook:
         self.store = store
         self._lock = threading.Lock()
         self._record = PolicyRecord(0, POLICY.initial_state, (), ())
+        self._read_at_head = -1  # the store's head when the stream was last read
 
     def record(self) -> PolicyRecord:
         with self._lock:
@@ -248,6 +265,14 @@ class PolicyBook:
             )
             return self._record
 
-    def in_force(self, at: datetime) -> PolicyInForce:
-        """The version in force at the instant `at`."""
-        return in_force(list(self.record().adoptions), at)
+    def in_force(self, at: datetime, *, head: int | None = None) -> PolicyInForce:
+        """The version in force at the instant `at`. `head`: a store position the caller
+        knows every event up to is recorded; if the stream was read since, it is not read
+        again (nothing can have changed)."""
+        if head is not None and head <= self._read_at_head:
+            record = self._record
+        else:
+            record = self.record()
+            if head is not None:
+                self._read_at_head = max(self._read_at_head, head)
+        return in_force(list(record.adoptions), at)

@@ -64,10 +64,11 @@ class StoreFed:
         return f"plimsoll-read-model-ddl {self.model.name}"
 
     def catch_up(self) -> int:
-        """Apply what was recorded since the checkpoint; returns how many events were read."""
-        if self.store.head_position() <= self._applied:
-            return 0
-        read = 0
+        """Apply what was recorded since the checkpoint; returns the position applied up to
+        (at least the store's head when called)."""
+        head = self.store.head_position()
+        if head <= self._applied:
+            return self._applied
         with self.engine.begin() as conn:
             conn.execute(
                 text("select pg_advisory_xact_lock(hashtext(:n))"),
@@ -80,7 +81,7 @@ class StoreFed:
             position = position or 0
             while events := self.store.read_all(position, self.batch):
                 self.model.apply(conn, events)
-                position, read = events[-1].position, read + len(events)
+                position = events[-1].position
             conn.execute(
                 text(
                     "insert into wellbeing_read_model_checkpoints values (:n, :p) "
@@ -89,7 +90,7 @@ class StoreFed:
                 {"n": self.model.name, "p": position},
             )
         self._applied = position
-        return read
+        return position
 
     def rebuild(self) -> None:
         """Drop the read model and its checkpoint; the next catch-up replays the whole log."""
