@@ -195,7 +195,7 @@ def story(endpoints: Json) -> None:
 
     step("W2. In supervision, work on her licence case is suspended until next month's end")
     last_day = (today.replace(day=1) + timedelta(days=62)).replace(day=1) - timedelta(days=1)
-    held_body = {
+    held_body: Json = {
         "held_on": str(today),
         "duration_minutes": 75,
         "workload_reviewed": True,
