@@ -20,8 +20,14 @@ RELAY_LEADERSHIP_LOST = Counter(
 )
 PROJECTION_EVENTS = Counter(
     "plimsoll_projection_events_total",
-    "Events a projection handled, by outcome (applied, duplicate, dead-lettered)",
+    "Events a projection handled, by outcome "
+    "(applied, duplicate, dead-lettered, skipped-stale: another member had applied them)",
     ["projection", "outcome"],
+)
+PROJECTION_RETRIES = Counter(
+    "plimsoll_projection_retries_total",
+    "Writes a projection retried from its checkpoint after a transient failure",
+    ["projection"],
 )
 PROJECTION_LAG = Gauge(
     "plimsoll_projection_lag_events",

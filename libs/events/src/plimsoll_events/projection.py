@@ -1,17 +1,37 @@
 """The projection runner: Kafka topics in, read models in PostgreSQL out.
 
-For each batch of messages from one partition, in ONE database transaction, the
-runner applies the events to the read model, records the highest source
-position it applied from each producer on that partition, and records the
-partition's next offset. Redelivery therefore changes nothing: an offset
-already recorded is skipped on restart (the runner seeks to its own
-checkpoint), and an event at or below a recorded position (a relay's resend)
-is not applied again. Decoding runs ahead of the database on a writer thread,
-so Kafka, Python and PostgreSQL work at the same time.
+For each poll's batches of messages, in ONE database transaction, the runner
+applies the events to the read model, records the highest source position it
+applied from each producer on each partition, and records each partition's
+next offset. Redelivery therefore changes nothing: an offset already recorded
+is skipped on restart (the runner seeks to its own checkpoint), and an event at
+or below a recorded position (a relay's resend) is not applied again. Decoding
+runs ahead of the database on a writer thread, so Kafka, Python and PostgreSQL
+work at the same time.
 
-A message that cannot be read (not a CloudEvent, unknown type, invalid data)
-or that the projection fails to apply goes to ``<topic>.dlq`` with the reason
-and its original headers; the runner carries on with the next one.
+Guarantees:
+
+* **Transient failures are retried, never dead-lettered.** A failure that says
+  nothing about the events (the connection lost, a serialization failure or
+  deadlock: `plimsoll_events.faults.is_transient`) rolls the transaction back;
+  the runner rewinds to its checkpoints and tries again, with backoff.
+* **Only an event's own fault dead-letters it.** A message that cannot be read
+  (not a CloudEvent, unknown type, invalid data) or that the projection fails
+  to apply deterministically (after the batch is retried event by event) goes
+  to ``<topic>.dlq`` with the reason in a ``dlq-reason`` header beside its
+  original headers. Dead letters are recorded in ``projection_dead_letters`` in
+  the same transaction as the read model and published after it commits (and
+  marked so; anything left unpublished by a crash is published on the next
+  write), so a failed transaction leaves none, and a rebuild gives the same
+  read model and the same set of dead letters as live, publishing none twice.
+* **Each event applied once across a consumer group.** Partitions being revoked
+  are drained first (their pending writes committed), and a batch is written
+  only if its partition's stored checkpoint, read under a row lock, is still
+  the offset the batch started from; otherwise the batch is skipped and the
+  partition re-read from the stored checkpoint. No event is applied twice and
+  no checkpoint moves back, even if two members briefly hold one partition.
+* **Traces.** A batch is applied in one CONSUMER span (``process <topic>``)
+  linked to each message's creation context (see `plimsoll_events.tracing`).
 """
 
 from __future__ import annotations
@@ -29,21 +49,27 @@ from uuid import UUID
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from opentelemetry import trace
-from opentelemetry.trace import Link
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Link, SpanKind
 from sqlalchemy import Connection, Engine, text
 
+from plimsoll_events import tracing
 from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, dead_letter_topic
 from plimsoll_events.envelope import TypedEnvelopes, decode
+from plimsoll_events.faults import is_transient
 from plimsoll_events.kafka import KafkaAccess
-from plimsoll_events.metrics import PROJECTION_EVENTS, PROJECTION_LAG
+from plimsoll_events.metrics import PROJECTION_EVENTS, PROJECTION_LAG, PROJECTION_RETRIES
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("plimsoll_events.projection")
 
 MAX_PENDING_WRITES = 2  # batches decoded ahead of the database: enough to overlap, bounded
+FIRST_RETRY_SECONDS = 0.2
+LAST_RETRY_SECONDS = 10.0  # backoff ceiling: well inside Kafka's max poll interval
+DEAD_LETTERS_PER_PUBLISH = 1000
+FROM_THE_BEGINNING = -1  # a checkpoint row of a partition nothing was applied from yet
 
 SCHEMA = """
+-- next_offset -1: from the beginning of the partition.
 create table if not exists projection_checkpoints (
     projection  text not null,
     topic       text not null,
@@ -59,6 +85,64 @@ create table if not exists projection_positions (
     position   bigint not null,
     primary key (projection, topic, partition, source)
 );
+-- Written with the read model; published to <topic>.dlq after it commits. A rebuild marks
+-- them not current; the replay marks again those it dead-letters again.
+create table if not exists projection_dead_letters (
+    projection    text not null,
+    topic         text not null,
+    partition     integer not null,
+    "offset"      bigint not null,
+    key           bytea,
+    value         bytea,
+    header_names  text[] not null,
+    header_values bytea[] not null,
+    reason        text not null,
+    recorded_at   timestamptz not null default now(),
+    published_at  timestamptz,
+    current       boolean not null default true,
+    primary key (projection, topic, partition, "offset")
+);
+"""
+# Checkpoint rows exist before they are locked: two members' first batches of one partition
+# then serialise on the row instead of both inserting it.
+ENSURE_CHECKPOINTS = """
+insert into projection_checkpoints
+select :name, t, p, -1 from unnest(cast(:topics as text[]), cast(:partitions as int[])) as u(t, p)
+on conflict do nothing
+"""
+LOCK_CHECKPOINTS = """
+select c.topic, c.partition, c.next_offset
+from projection_checkpoints c
+join unnest(cast(:topics as text[]), cast(:partitions as int[])) as u(t, p)
+  on c.topic = u.t and c.partition = u.p
+where c.projection = :name
+order by c.topic, c.partition
+for update of c
+"""
+RECORD_DEAD_LETTER = """
+insert into projection_dead_letters
+    (projection, topic, partition, "offset", key, value, header_names, header_values, reason)
+values (:name, :topic, :partition, :offset, :key, :value, cast(:header_names as text[]),
+        cast(:header_values as bytea[]), :reason)
+on conflict (projection, topic, partition, "offset") do update set
+    current = true,
+    reason = excluded.reason,
+    -- The same dead letter again (a replay) is not published again; another reason is.
+    published_at = case when projection_dead_letters.reason = excluded.reason
+                        then projection_dead_letters.published_at end
+"""
+UNPUBLISHED_DEAD_LETTERS = """
+select topic, partition, "offset", key, value, header_names, header_values, reason
+from projection_dead_letters
+where projection = :name and current and published_at is null
+order by topic, partition, "offset"
+limit :limit
+"""
+MARK_PUBLISHED = """
+update projection_dead_letters d set published_at = now()
+from unnest(cast(:topics as text[]), cast(:partitions as int[]), cast(:offsets as bigint[]))
+     as u(t, p, o)
+where d.projection = :name and d.topic = u.t and d.partition = u.p and d."offset" = u.o
 """
 
 
@@ -77,6 +161,8 @@ class Delivered:
     topic: str
     partition: int
     offset: int
+    # The message's creation context (the relay's send span), when it has one.
+    message_traceparent: str | None = None
 
 
 class Projection(Protocol):
@@ -104,17 +190,30 @@ class _Batch:
     records: Sequence[Any]
     readable: list[Delivered]
     rejected: list[_Rejected]
+    start: int  # the partition's checkpoint this batch continues from (-1: the beginning)
+
+
+@dataclass(frozen=True)
+class _Written:
+    offsets: dict[TopicPartition, int]  # the next offset of each partition written
+    stale: set[TopicPartition]  # partitions whose checkpoint had moved on: skipped
 
 
 class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Drain before partitions go, seek to the checkpoints when they come. Never raises:
+    kafka-python would fail the poll; anything missed here the checkpoint check catches."""
+
     def __init__(self, runner: ProjectionRunner) -> None:
         self.runner = runner
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        pass
+        self.runner._drain(revoked)
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.runner._seek_to_checkpoints(assigned)
+        try:
+            self.runner._seek_to_checkpoints(assigned)
+        except Exception:
+            log.warning("could not seek to the checkpoints; the writes will", exc_info=True)
 
 
 class ProjectionRunner:
@@ -132,7 +231,7 @@ class ProjectionRunner:
         self.catalogue = catalogue
         self.consumer = KafkaConsumer(
             **kafka.options(),
-            group_id=f"projection-{projection.name}",
+            group_id=f"projection-{projection.name}",  # = self.group
             client_id=f"projection-{projection.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -140,14 +239,19 @@ class ProjectionRunner:
             max_partition_fetch_bytes=4 * 1024 * 1024,  # fewer, larger fetches
             isolation_level="read_committed",
         )
+        self.group = f"projection-{projection.name}"
         self.dead_letters = KafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
         self._subscribed = False
         self._typed = TypedEnvelopes(catalogue)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{projection.name}")
-        self._writes: list[Future[dict[TopicPartition, int]]] = []
+        self._writes: list[Future[_Written]] = []
         # Highest source position applied, per partition and source: the writer's own.
         self._high_water: dict[TopicPartition, dict[str, int]] = {}
+        # Where each partition's next batch starts: its checkpoint, as this runner last saw it.
+        self._fetch_from: dict[TopicPartition, int] = {}
         self._failed = False
+        self._retry_seconds = FIRST_RETRY_SECONDS
+        self._dead_letters_pending = True  # anything a crash left unpublished goes first
 
     # --- schema and rebuild ------------------------------------------------------------------
 
@@ -160,18 +264,26 @@ class ProjectionRunner:
         """Drop the read model and forget every checkpoint: the next run replays from the start.
 
         Run it with the runner stopped; the replay gives the same read model as
-        the live one, because the same events are applied in the same order.
+        the live one, because the same events are applied in the same order, and
+        the same dead letters (kept, marked not current until dead-lettered again,
+        and not published twice).
         """
         self.flush()
-        self._high_water.clear()
+        self._writer.submit(self._high_water.clear).result()
+        name = {"name": self.projection.name}
         with self.engine.begin() as conn:
             self.projection.drop(conn)
             for table in ("projection_checkpoints", "projection_positions"):
                 conn.execute(
                     text(f"delete from {table} where projection = :name"),  # noqa: S608
-                    {"name": self.projection.name},
+                    name,
                 )
+            conn.execute(
+                text("update projection_dead_letters set current = false where projection = :name"),
+                name,
+            )
             self.projection.create(conn)
+        self._rewind_to_checkpoints()
 
     # --- consuming ---------------------------------------------------------------------------
 
@@ -180,7 +292,7 @@ class ProjectionRunner:
             self.consumer.subscribe(list(self.projection.topics), listener=_SeekToCheckpoint(self))
             self._subscribed = True
 
-    def _seek_to_checkpoints(self, assigned: list[TopicPartition]) -> None:
+    def _seek_to_checkpoints(self, assigned: Sequence[TopicPartition]) -> None:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
@@ -194,57 +306,112 @@ class ProjectionRunner:
         # (queued behind the writes already in flight, which it owns).
         self._writer.submit(self._high_water.clear)
         for tp in assigned:
-            if tp in checkpoints:
-                self.consumer.seek(tp, checkpoints[tp])
+            offset = checkpoints.get(tp, FROM_THE_BEGINNING)
+            if offset >= 0:
+                self.consumer.seek(tp, offset)
             else:
                 self.consumer.seek_to_beginning(tp)
+            self._fetch_from[tp] = offset
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Read one poll's worth of messages and queue their writes; returns how many.
 
         Decoding happens here while the writer thread commits earlier batches, so
         PostgreSQL's time overlaps Kafka's and Python's. A failed write stops all
-        writes after it; the next call rewinds to the checkpoints and raises.
+        writes after it; the next call rewinds to the checkpoints and, if the
+        failure was transient, waits (with backoff) and carries on; else raises.
         """
         self._ensure_subscribed()
         self._settle(wait=False)
         batches = self.consumer.poll(timeout_ms=timeout_ms)
         if batches:
-            decoded = [
-                _Batch(tp, records, *self._decode_all(records)) for tp, records in batches.items()
-            ]
+            decoded = []
+            for tp, records in batches.items():
+                start = self._fetch_from.get(tp, records[0].offset)
+                self._fetch_from[tp] = records[-1].offset + 1
+                decoded.append(_Batch(tp, records, *self._decode_all(records), start))
             self._writes.append(self._writer.submit(self._write, decoded))
         while len(self._writes) > MAX_PENDING_WRITES:
             self._settle(wait=True, keep=MAX_PENDING_WRITES)
         self._export_lag()
         return sum(len(records) for records in batches.values())
 
-    def _settle(self, *, wait: bool, keep: int = 0) -> None:
-        """Collect finished writes (all but ``keep`` when waiting); rewind and raise on failure."""
+    def _settle(self, *, wait: bool, keep: int = 0, draining: bool = False) -> None:
+        """Collect finished writes (all but ``keep`` when waiting); on failure rewind, then
+        retry later (transient) or raise. ``draining``: in a rebalance, neither wait nor
+        seek (the partitions are going; the next owner starts from the checkpoint)."""
         while self._writes and (self._writes[0].done() or (wait and len(self._writes) > keep)):
             write = self._writes.pop(0)
             try:
-                offsets = write.result()
-            except Exception:
+                written = write.result()
+            except Exception as exc:
                 for later in self._writes:  # they see the failure and write nothing
                     later.exception()
                 self._writes.clear()
                 self._failed = False
+                if draining:
+                    raise
+                if not is_transient(exc):
+                    self._rewind_to_checkpoints()
+                    raise
+                PROJECTION_RETRIES.labels(self.projection.name).inc()
+                log.warning(
+                    "projection %s: transient failure, retrying from the checkpoint in %.1fs",
+                    self.projection.name,
+                    self._retry_seconds,
+                    exc_info=True,
+                )
+                time.sleep(self._retry_seconds)
+                self._retry_seconds = min(self._retry_seconds * 2, LAST_RETRY_SECONDS)
                 self._rewind_to_checkpoints()
-                raise
+                return
+            self._retry_seconds = FIRST_RETRY_SECONDS
+            if written.stale and not draining:
+                log.info(
+                    "projection %s: %s moved on elsewhere; reading from the checkpoint",
+                    self.projection.name,
+                    sorted(map(tuple, written.stale)),
+                )
+                self._seek_to_checkpoints([tp for tp in written.stale if tp in self._assigned()])
             # Kafka's committed offset is only a hint for tools; the checkpoint is the truth.
-            self.consumer.commit_async(
-                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+            if written.offsets and not draining:
+                self.consumer.commit_async(
+                    {
+                        tp: OffsetAndMetadata(offset, "", -1)
+                        for tp, offset in written.offsets.items()
+                    }
+                )
+
+    def _drain(self, revoked: Sequence[TopicPartition]) -> None:
+        """Commit every pending write before partitions are revoked, so that their next owner
+        starts from checkpoints that include everything this runner read."""
+        try:
+            self._settle(wait=True, draining=True)
+        except Exception:
+            log.warning(
+                "projection %s: a pending write failed while partitions were revoked; "
+                "their next owner starts from the checkpoint",
+                self.projection.name,
+                exc_info=True,
             )
+        for tp in revoked:
+            self._fetch_from.pop(tp, None)
+
+    def _assigned(self) -> set[TopicPartition]:
+        return set(self.consumer.assignment())
 
     def run(self, stop: threading.Event) -> None:
+        """Poll and write until ``stop`` is set; failures are retried from the checkpoints."""
         while not stop.is_set():
             try:
                 self.poll_once()
             except Exception:
                 log.exception("projection batch failed; it will be retried from the checkpoint")
-                self._rewind_to_checkpoints()
                 stop.wait(1.0)
+                try:
+                    self._rewind_to_checkpoints()
+                except Exception:  # the database may still be away: the next write re-seeks
+                    log.warning("could not rewind to the checkpoints", exc_info=True)
 
     def run_until_caught_up(self, timeout_seconds: float = 60) -> None:
         """Poll until every assigned partition is read to its end (for tests and rebuilds)."""
@@ -260,7 +427,8 @@ class ProjectionRunner:
         )
 
     def flush(self) -> None:
-        """Wait until every batch read so far is written (or raise its failure)."""
+        """Wait until every batch read so far is written (or raise its failure; a transient
+        one is retried by the next poll instead)."""
         self._settle(wait=True)
 
     def lag(self) -> int:
@@ -288,45 +456,95 @@ class ProjectionRunner:
                 rejected.append(_Rejected(record, f"unreadable: {type(exc).__name__}: {exc}"))
         return readable, rejected
 
-    def _write(self, batches: list[_Batch]) -> dict[TopicPartition, int]:
+    def _write(self, batches: list[_Batch]) -> _Written:
         """One poll's batches in one transaction; runs on the writer thread, in order."""
         if self._failed:
             raise RuntimeError("an earlier batch failed; this one waits for the rewind")
         try:
-            return self._write_batches(batches)
+            written, dead_lettered = self._write_batches(batches)
         except Exception:
             self._failed = True
             self._high_water.clear()  # reloaded from the database after the rewind
             raise
+        if dead_lettered or self._dead_letters_pending:
+            self._publish_dead_letters()
+        return written
 
-    def _write_batches(self, batches: list[_Batch]) -> dict[TopicPartition, int]:
-        readable = [event for batch in batches for event in batch.readable]
-        links = [Link(c) for c in (_span_context(d) for d in readable) if c is not None]
+    def _write_batches(self, batches: list[_Batch]) -> tuple[_Written, int]:
+        name = self.projection.name
+        topics = sorted({b.tp.topic for b in batches})
+        messages = sum(len(b.records) for b in batches)
+        attributes: dict[str, str | int] = {
+            tracing.MESSAGING_SYSTEM: tracing.KAFKA,
+            tracing.MESSAGING_OPERATION_TYPE: "process",
+            tracing.MESSAGING_OPERATION_NAME: "process",
+            tracing.MESSAGING_CONSUMER_GROUP_NAME: self.group,
+            tracing.MESSAGING_BATCH_MESSAGE_COUNT: messages,
+        }
+        if len(topics) == 1:
+            attributes[tracing.MESSAGING_DESTINATION_NAME] = topics[0]
+        if len(batches) == 1:
+            attributes[tracing.MESSAGING_DESTINATION_PARTITION_ID] = str(batches[0].tp.partition)
         with (
             tracer.start_as_current_span(
-                "process " + ",".join(sorted({b.tp.topic for b in batches})),
-                kind=trace.SpanKind.CONSUMER,
-                links=links,
+                f"process {','.join(topics)}",
+                kind=SpanKind.CONSUMER,
+                links=_links(batches),
+                attributes=attributes,
             ),
             self.engine.begin() as conn,
         ):
-            fresh = [event for batch in batches for event in self._fresh(conn, batch)]
+            current, stale = self._claim(conn, batches)
+            fresh = [event for batch in current for event in self._fresh(conn, batch)]
             failed = self._apply(conn, fresh)
-            offsets_of = {(b.tp.topic, b.tp.partition): b.records for b in batches}
-            rejected = [item for batch in batches for item in batch.rejected]
+            offsets_of = {(b.tp.topic, b.tp.partition): b.records for b in current}
+            rejected = [item for batch in current for item in batch.rejected]
             rejected.extend(
                 _Rejected(_record_of(offsets_of[(d.topic, d.partition)], d), reason)
                 for d, reason in failed
             )
-            # Dead letters are durable before the checkpoint moves past them.
-            self._send_dead_letters(rejected)
-            offsets = {b.tp: b.records[-1].offset + 1 for b in batches}
+            # Recorded with the read model: a rolled-back batch leaves no dead letter.
+            self._record_dead_letters(conn, rejected)
+            offsets = {b.tp: b.records[-1].offset + 1 for b in current}
             self._save_progress(conn, offsets)
-        name = self.projection.name
+        readable = sum(len(b.readable) for b in current)
         PROJECTION_EVENTS.labels(name, "applied").inc(len(fresh) - len(failed))
-        PROJECTION_EVENTS.labels(name, "duplicate").inc(len(readable) - len(fresh))
+        PROJECTION_EVENTS.labels(name, "duplicate").inc(readable - len(fresh))
         PROJECTION_EVENTS.labels(name, "dead-lettered").inc(len(rejected))
-        return offsets
+        if stale:
+            skipped = sum(len(b.records) for b in batches if b.tp in stale)
+            PROJECTION_EVENTS.labels(name, "skipped-stale").inc(skipped)
+        return _Written(offsets, stale), len(rejected)
+
+    def _claim(
+        self, conn: Connection, batches: list[_Batch]
+    ) -> tuple[list[_Batch], set[TopicPartition]]:
+        """Lock the batches' checkpoint rows; the batches that start where their partition's
+        checkpoint still is, and the partitions whose checkpoint moved on (stale)."""
+        new = [b.tp for b in batches if b.start < 0]
+        if new:
+            conn.execute(
+                text(ENSURE_CHECKPOINTS),
+                {
+                    "name": self.projection.name,
+                    "topics": [tp.topic for tp in new],
+                    "partitions": [tp.partition for tp in new],
+                },
+            )
+        rows = conn.execute(
+            text(LOCK_CHECKPOINTS),
+            {
+                "name": self.projection.name,
+                "topics": [b.tp.topic for b in batches],
+                "partitions": [b.tp.partition for b in batches],
+            },
+        ).all()
+        stored = {TopicPartition(t, p): o for t, p, o in rows}
+        current = [b for b in batches if stored.get(b.tp) == b.start]
+        stale = {b.tp for b in batches} - {b.tp for b in current}
+        for tp in stale:
+            self._high_water.pop(tp, None)  # another member moved it: reread the marks
+        return current, stale
 
     def _save_progress(self, conn: Connection, offsets: dict[TopicPartition, int]) -> None:
         conn.execute(
@@ -383,6 +601,10 @@ class ProjectionRunner:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
+            # Only a traced event was sent with a traceparent header.
+            message_traceparent=_header(record.headers, "traceparent")
+            if envelope.traceparent
+            else None,
         )
 
     def _fresh(self, conn: Connection, batch: _Batch) -> list[Delivered]:
@@ -418,14 +640,17 @@ class ProjectionRunner:
         return fresh
 
     def _apply(self, conn: Connection, events: list[Delivered]) -> list[tuple[Delivered, str]]:
-        """Apply all at once; if that fails, one by one, to set the poison aside."""
+        """Apply all at once; if that fails deterministically, one by one, to set the poison
+        aside. A transient failure raises: the whole write is retried, nobody is blamed."""
         if not events:
             return []
         try:
             with conn.begin_nested():
                 self.projection.apply(conn, events)
             return []
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             log.warning("batch apply failed; applying one event at a time", exc_info=True)
         failed = []
         for event in events:
@@ -433,38 +658,92 @@ class ProjectionRunner:
                 with conn.begin_nested():
                     self.projection.apply(conn, [event])
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 failed.append((event, f"apply failed: {type(exc).__name__}: {exc}"))
         return failed
 
-    def _send_dead_letters(self, rejected: list[_Rejected]) -> None:
+    def _record_dead_letters(self, conn: Connection, rejected: list[_Rejected]) -> None:
         if not rejected:
             return
-        sends = []
+        conn.execute(
+            text(RECORD_DEAD_LETTER),
+            [
+                {
+                    "name": self.projection.name,
+                    "topic": item.record.topic,
+                    "partition": item.record.partition,
+                    "offset": item.record.offset,
+                    "key": item.record.key,
+                    "value": item.record.value,
+                    "header_names": [name for name, _ in item.record.headers or []],
+                    "header_values": [value for _, value in item.record.headers or []],
+                    "reason": item.reason,
+                }
+                for item in rejected
+            ],
+        )
         for item in rejected:
-            record = item.record
-            headers = [
-                *(record.headers or []),
-                ("dlq-reason", item.reason.encode()),
-                ("dlq-projection", self.projection.name.encode()),
-                ("dlq-topic", record.topic.encode()),
-                ("dlq-partition", str(record.partition).encode()),
-                ("dlq-offset", str(record.offset).encode()),
-            ]
             log.error(
                 "dead-lettered a message",
-                extra={"topic": record.topic, "offset": record.offset, "reason": item.reason},
+                extra={
+                    "topic": item.record.topic,
+                    "offset": item.record.offset,
+                    "reason": item.reason,
+                },
             )
-            sends.append(
-                self.dead_letters.send(
-                    dead_letter_topic(record.topic),
-                    key=record.key,
-                    value=record.value,
-                    headers=headers,
+
+    def _publish_dead_letters(self) -> None:
+        """Publish the recorded dead letters not published yet, and mark them published.
+
+        At least once: a crash between Kafka's acknowledgement and the mark sends one
+        again, with the same ``dlq-topic``/``dlq-partition``/``dlq-offset`` headers. A
+        failure here fails no write (the read model has committed): it is retried on
+        the next write.
+        """
+        name = self.projection.name
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    text(UNPUBLISHED_DEAD_LETTERS),
+                    {"name": name, "limit": DEAD_LETTERS_PER_PUBLISH},
+                ).all()
+            sends = []
+            for topic, partition, offset, key, value, names, values, reason in rows:
+                headers = [
+                    *zip(names, map(bytes, values), strict=True),
+                    ("dlq-reason", reason.encode()),
+                    ("dlq-projection", name.encode()),
+                    ("dlq-topic", topic.encode()),
+                    ("dlq-partition", str(partition).encode()),
+                    ("dlq-offset", str(offset).encode()),
+                ]
+                sends.append(
+                    self.dead_letters.send(
+                        dead_letter_topic(topic),
+                        key=None if key is None else bytes(key),
+                        value=None if value is None else bytes(value),
+                        headers=headers,
+                    )
                 )
-            )
-        self.dead_letters.flush()
-        for sent in sends:
-            sent.get(timeout=0)
+            self.dead_letters.flush()
+            for sent in sends:
+                sent.get(timeout=30)
+            if rows:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        text(MARK_PUBLISHED),
+                        {
+                            "name": name,
+                            "topics": [r[0] for r in rows],
+                            "partitions": [r[1] for r in rows],
+                            "offsets": [r[2] for r in rows],
+                        },
+                    )
+            self._dead_letters_pending = len(rows) == DEAD_LETTERS_PER_PUBLISH
+        except Exception:
+            self._dead_letters_pending = True
+            log.exception("projection %s: dead letters not published yet; will retry", name)
 
     def _rewind_to_checkpoints(self) -> None:
         assignment = list(self.consumer.assignment())
@@ -483,9 +762,22 @@ def _record_of(records: Sequence[Any], event: Delivered) -> Any:
     return next(r for r in records if r.offset == event.offset)
 
 
-def _span_context(event: Delivered) -> trace.SpanContext | None:
-    if not event.traceparent:
-        return None
-    context = TraceContextTextMapPropagator().extract({"traceparent": event.traceparent})
-    span_context = trace.get_current_span(context).get_span_context()
-    return span_context if span_context.is_valid else None
+def _header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> str | None:
+    for key, value in headers or ():
+        if key == name:
+            return value.decode("ascii", "replace")
+    return None
+
+
+def _links(batches: Sequence[_Batch]) -> list[Link]:
+    """Links to the messages' creation contexts (the header, else the recorded span), at most
+    as many as a span keeps."""
+    links: list[Link] = []
+    for batch in batches:
+        for event in batch.readable:
+            context = tracing.span_context_of(event.message_traceparent or event.traceparent)
+            if context is not None:
+                links.append(Link(context))
+                if len(links) == tracing.MAX_LINKS:
+                    return links
+    return links
