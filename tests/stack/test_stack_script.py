@@ -90,20 +90,25 @@ def test_taken_port_fails_in_one_line_and_stops_what_it_started(tmp_path):
 
 
 def test_up_makes_kafkas_acls_those_of_the_table(stack):
-    """An ACL granted by hand to a service's principal goes, one removed comes back."""
+    """An ACL granted by hand to a service's principal goes, one removed comes back.
+
+    Both are chosen so that the running services do not notice the moment between: a
+    right nobody uses, and audit's right to dead-letter a notification it cannot read."""
     stray = ACL(
         "User:timesheet",
         "*",
-        ACLOperation.WRITE,
+        ACLOperation.DESCRIBE,
         ACLPermissionType.ALLOW,
-        ResourcePattern(ResourceType.TOPIC, "plimsoll.allocation", ACLResourcePatternType.LITERAL),
+        ResourcePattern(ResourceType.TOPIC, "plimsoll.audit", ACLResourcePatternType.LITERAL),
     )
     wanted = ACL(
-        "User:wellbeing",
+        "User:audit",
         "*",
-        ACLOperation.READ,
+        ACLOperation.WRITE,
         ACLPermissionType.ALLOW,
-        ResourcePattern(ResourceType.TOPIC, "plimsoll.allocation", ACLResourcePatternType.LITERAL),
+        ResourcePattern(
+            ResourceType.TOPIC, "plimsoll.notifications.dlq", ACLResourcePatternType.LITERAL
+        ),
     )
     admin = KafkaAdminClient(**stack.kafka.options())
     try:
