@@ -44,6 +44,8 @@ def test_stored_tiles_give_the_roots_and_proofs_of_the_definition(app_engine):
     with app_engine.connect() as conn:
         nodes = conn.execute(text("select level, count(*) from log_nodes group by 1")).all()
         assert nodes == [(1, 2)]  # 700 leaves: two complete 256-leaf subtrees
+        tiles = conn.execute(text("select level, idx, length(hashes) from log_tiles")).all()
+        assert sorted(tiles) == [(0, 0, 8192), (0, 1, 8192)]  # and two full level-0 tiles
         for size in (1, 255, 256, 257, 512, 699, 700):
             stored = store.tree(conn, size)
             assert stored.root() == Tree(expected, size).root()

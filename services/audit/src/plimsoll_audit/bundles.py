@@ -42,7 +42,7 @@ from plimsoll_audit.checkpoints import Checkpointer, Signed
 from plimsoll_audit.keys import Keys
 from plimsoll_audit.log import store
 from plimsoll_audit.verify.bundle import FORMAT, digest, encode, manifest_text
-from plimsoll_audit.verify.replay import CONSENT_PREFIX, POLICY_PREFIX
+from plimsoll_audit.verify.replay import CONSENT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -185,20 +185,24 @@ class Bundles:
         size = final.checkpoint.size
         since = datetime.combine(start, time(), tzinfo=UK)
         until = datetime.combine(end + timedelta(days=1), time(), tzinfo=UK)
+        # Three index scans (subject, then type ranges), not one OR that would scan the log.
         rows = conn.execute(
             text(
-                "select idx, leaf from log_entries where idx < :size and ("
-                "(subject = :p and event_time >= :since and event_time < :until) "
-                "or (type like :policy and event_time < :until) "
-                "or (subject = :p and type like :consent and event_time < :until)) order by idx"
+                "select idx, leaf from log_entries where subject = :p and event_time >= :since "
+                "and event_time < :until and idx < :size "
+                # The literal range is the partial index's own predicate (schema).
+                "union select idx, leaf from log_entries where type >= 'policy-' "
+                "and type < 'policy.' and event_time < :until and idx < :size "
+                "union select idx, leaf from log_entries where subject = :p and type >= :consent "
+                "and type < :consent_end and event_time < :until and idx < :size order by idx"
             ),
             {
                 "size": size,
                 "p": practitioner_id,
                 "since": since,
                 "until": until,
-                "policy": POLICY_PREFIX + "%",
-                "consent": CONSENT_PREFIX + "%",
+                "consent": CONSENT_PREFIX,
+                "consent_end": _after(CONSENT_PREFIX),
             },
         ).all()
         tree = store.tree(conn, size)
@@ -274,6 +278,11 @@ class Bundles:
         metadata = Metadata(actor=str(actor or "system:audit"), correlation_id=uuid4())
         event = CATALOGUE.new_event(data, metadata)
         self.events.append(f"{data.type}-{UUID(int=uuid4().int).hex[:12]}", 0, [event])
+
+
+def _after(prefix: str) -> str:
+    """The first string after every string starting with `prefix` (a range for an index)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _b64(raw: bytes) -> str:

@@ -45,9 +45,9 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical JSON of a parsed JSON value."""
-    if _plain(value):
+def canonical(value: Any, *, plain: bool | None = None) -> bytes:
+    """RFC 8785 canonical JSON of a parsed JSON value (`plain`: already known to qualify)."""
+    if plain if plain is not None else _plain(value):
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         return rfc8785.dumps(value)
@@ -71,10 +71,36 @@ class Leaf:
 _REQUIRED: Final = ("specversion", "id", "source", "type", "time")
 
 
+class _Numbers:
+    """Notes, while parsing, anything that rules out the fast path (cheaper than a walk)."""
+
+    __slots__ = ("plain",)
+
+    def __init__(self) -> None:
+        self.plain = True
+
+    def float_(self, text: str) -> float:
+        self.plain = False
+        return float(text)
+
+    def int_(self, text: str) -> int:
+        value = int(text)
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            self.plain = False
+        return value
+
+    def constant(self, text: str) -> float:
+        self.plain = False
+        return float(text)
+
+
 def to_leaf(raw: bytes) -> Leaf:
     """The leaf of a CloudEvent in structured JSON mode, as Kafka delivered it."""
+    numbers = _Numbers()
     try:
-        event = json.loads(raw)
+        event = json.loads(
+            raw, parse_float=numbers.float_, parse_int=numbers.int_, parse_constant=numbers.constant
+        )
     except (ValueError, UnicodeError) as error:
         raise Unloggable(f"not UTF-8 JSON: {error}") from None
     if not isinstance(event, dict):
@@ -82,6 +108,8 @@ def to_leaf(raw: bytes) -> Leaf:
     for name in _REQUIRED:
         if not isinstance(event.get(name), str) or not event[name]:
             raise Unloggable(f"attribute {name!r} is missing or not a non-empty string")
+    if any(ord(c) < 0x20 for c in event["id"] + event["source"]):
+        raise Unloggable("attribute 'id' or 'source' holds a control character")
     if event["specversion"] != "1.0":
         raise Unloggable(f"specversion {event['specversion']!r} is not 1.0")
     subject = event.get("subject")
@@ -93,7 +121,8 @@ def to_leaf(raw: bytes) -> Leaf:
         raise Unloggable(f"time {event['time'][:40]!r} is not an RFC 3339 timestamp") from None
     if time.tzinfo is None:
         raise Unloggable("time has no offset")
-    body = canonical(event)
+    # ASCII bytes mean ASCII keys; otherwise the keys are looked at one by one.
+    body = canonical(event, plain=numbers.plain and (raw.isascii() or _plain(event)))
     return Leaf(
         event["source"],
         event["id"],

@@ -10,6 +10,8 @@ signed checkpoints are for; a rewritten log no longer matches them.
   source) is unique, so an event enters once however often Kafka delivers it.
 * `log_nodes`: the hash of every complete subtree of 256^level leaves (level >= 1),
   i.e. every hash of the C2SP tiles above level 0, written once when it completes.
+* `log_tiles`: every full C2SP tile (256 hashes of one level) as one row, written
+  when it completes: a proof reads a handful of rows, even at ten million leaves.
 * `log_checkpoints`: every signed checkpoint, in the order signed.
 """
 
@@ -20,7 +22,7 @@ from typing import Final
 from psycopg import sql
 from sqlalchemy import Connection, text
 
-APPEND_ONLY_TABLES: Final = ("log_entries", "log_nodes", "log_checkpoints")
+APPEND_ONLY_TABLES: Final = ("log_entries", "log_nodes", "log_tiles", "log_checkpoints")
 
 TABLES = """
 create table if not exists log_entries (
@@ -35,11 +37,21 @@ create table if not exists log_entries (
     unique (event_id, source)
 );
 create index if not exists log_entries_subject on log_entries (subject, event_time);
-create index if not exists log_entries_type on log_entries (type, event_time);
+-- Only policies are looked up by type across everyone (a few rows): a partial index
+-- keeps the cost of every other insert down.
+drop index if exists log_entries_type;
+create index if not exists log_entries_policies on log_entries (type, event_time)
+    where type >= 'policy-' and type < 'policy.';
 create table if not exists log_nodes (
     level smallint not null,
     idx   bigint not null,
     hash  bytea not null,
+    primary key (level, idx)
+);
+create table if not exists log_tiles (
+    level  smallint not null,
+    idx    bigint not null,
+    hashes bytea not null,
     primary key (level, idx)
 );
 create table if not exists log_checkpoints (

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from plimsoll_audit.log.leaves import Leaf
-from plimsoll_audit.log.merkle import TILE_WIDTH, Tree, fold
+from plimsoll_audit.log.merkle import HASH_SIZE, TILE_WIDTH, Tree, fold
 
+_SEP = "\x1f"  # unit separator: in no event id or source a service issues
 _WRITER_LOCK = "select pg_advisory_xact_lock(hashtext('plimsoll-audit-log-writer'))"
 
 
@@ -39,24 +40,7 @@ def append(conn: Connection, leaves: Sequence[Leaf]) -> int:
     if not fresh:
         return 0
     start = size(conn)
-    conn.execute(
-        text(
-            "insert into log_entries (idx, source, event_id, type, subject, event_time, leaf, "
-            "leaf_hash) select * from unnest(cast(:idx as bigint[]), cast(:source as text[]), "
-            "cast(:event_id as text[]), cast(:type as text[]), cast(:subject as text[]), "
-            "cast(:time as timestamptz[]), cast(:leaf as bytea[]), cast(:hash as bytea[]))"
-        ),
-        {
-            "idx": list(range(start, start + len(fresh))),
-            "source": [leaf.source for leaf in fresh],
-            "event_id": [leaf.event_id for leaf in fresh],
-            "type": [leaf.type for leaf in fresh],
-            "subject": [leaf.subject for leaf in fresh],
-            "time": [leaf.time for leaf in fresh],
-            "leaf": [leaf.leaf for leaf in fresh],
-            "hash": [leaf.hash for leaf in fresh],
-        },
-    )
+    _copy(conn, start, fresh)
     _complete_subtrees(conn, start, [leaf.hash for leaf in fresh])
     return len(fresh)
 
@@ -69,29 +53,43 @@ def bulk_append(conn: Connection, leaves: Sequence[Leaf]) -> int:
     """
     lock_writer(conn)
     start = size(conn)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    columns = "idx, source, event_id, type, subject, event_time, leaf, leaf_hash"
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"copy log_entries ({columns}) from stdin (format binary)") as copy,
-    ):
-        copy.set_types(["int8", "text", "text", "text", "text", "timestamptz", "bytea", "bytea"])
-        for offset, leaf in enumerate(leaves):
-            copy.write_row(
-                (
-                    start + offset,
-                    leaf.source,
-                    leaf.event_id,
-                    leaf.type,
-                    leaf.subject,
-                    leaf.time,
-                    leaf.leaf,
-                    leaf.hash,
-                )
-            )
+    _copy(conn, start, leaves)
     _complete_subtrees(conn, start, [leaf.hash for leaf in leaves])
     return len(leaves)
+
+
+_COPY = (
+    "copy log_entries (idx, source, event_id, type, subject, event_time, leaf, leaf_hash) "
+    "from stdin"
+)
+
+
+def _text(value: str | None) -> str:
+    """A text column in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if any(c in value for c in "\\\t\n\r"):
+        value = (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
+def _copy(conn: Connection, start: int, leaves: Sequence[Leaf]) -> None:
+    """The leaves as rows, in one COPY (text format: one string built, no per-value adapters)."""
+    lines = [
+        f"{start + i}\t{_text(leaf.source)}\t{_text(leaf.event_id)}\t{_text(leaf.type)}\t"
+        f"{_text(leaf.subject)}\t{leaf.time.isoformat()}\t\\\\x{leaf.leaf.hex()}\t"
+        f"\\\\x{leaf.hash.hex()}\n"
+        for i, leaf in enumerate(leaves)
+    ]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(_COPY) as copy:
+        copy.write("".join(lines).encode())
 
 
 def _not_logged(conn: Connection, leaves: Sequence[Leaf]) -> list[Leaf]:
@@ -124,18 +122,23 @@ def _not_logged(conn: Connection, leaves: Sequence[Leaf]) -> list[Leaf]:
 def _complete_subtrees(conn: Connection, start: int, hashes: list[bytes]) -> None:
     """Write the hash of every 256^level subtree the new leaves complete (levels >= 1).
 
-    The right edge below each new hash is read back from the log (at most 255
-    hashes per level), so nothing is kept in memory across transactions.
+    Each tile those subtrees complete is written whole too (`log_tiles`), so that a
+    full tile is one row to read. The right edge below each new hash is read back
+    from the log (at most 255 hashes per level): nothing is kept in memory across
+    transactions.
     """
     level, first, new = 0, start, hashes
     rows: list[dict[str, Any]] = []
+    tiles: list[dict[str, Any]] = []
     while new:
         tile_start = first // TILE_WIDTH * TILE_WIDTH
         below = list(StoredHashes(conn).read(level, tile_start, first)) + new
         completed = []
-        for offset in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH):
-            completed.append(fold(below[offset : offset + TILE_WIDTH]))
         parent_first = tile_start // TILE_WIDTH
+        for i, offset in enumerate(range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH)):
+            tile = below[offset : offset + TILE_WIDTH]
+            completed.append(fold(tile))
+            tiles.append({"level": level, "idx": parent_first + i, "hashes": b"".join(tile)})
         rows.extend(
             {"level": level + 1, "idx": parent_first + i, "hash": h}
             for i, h in enumerate(completed)
@@ -144,6 +147,10 @@ def _complete_subtrees(conn: Connection, start: int, hashes: list[bytes]) -> Non
     if rows:
         conn.execute(
             text("insert into log_nodes (level, idx, hash) values (:level, :idx, :hash)"), rows
+        )
+        conn.execute(
+            text("insert into log_tiles (level, idx, hashes) values (:level, :idx, :hashes)"),
+            tiles,
         )
 
 
@@ -168,33 +175,29 @@ class StoredHashes:
         return out
 
     def prefetch(self, level: int, tiles: Sequence[int]) -> None:
-        """Read many tiles of one level in one query (a bundle's proofs touch thousands)."""
+        """Read many full tiles of one level in one query (a bundle's proofs touch thousands)."""
         wanted = sorted({t for t in tiles if (level, t) not in self._tiles})
         if not wanted:
             return
-        table, hash_column, where = (
-            ("log_entries", "leaf_hash", "true")
-            if level == 0
-            else ("log_nodes", "hash", "level = :level")
-        )
         rows = self.conn.execute(
-            text(
-                f"select idx, {hash_column} from {table} join unnest(cast(:starts as bigint[])) "  # noqa: S608
-                f"as s(start) on idx >= s.start and idx < s.start + {TILE_WIDTH} where {where} "
-                "order by idx"
-            ),
-            {"starts": [t * TILE_WIDTH for t in wanted], "level": level},
+            text("select idx, hashes from log_tiles where level = :level and idx = any(:tiles)"),
+            {"level": level, "tiles": wanted},
         )
-        found: dict[int, list[bytes]] = {t: [] for t in wanted}
-        for idx, digest in rows:
-            found[idx // TILE_WIDTH].append(bytes(digest))
-        for t, hashes in found.items():
-            self._tiles[(level, t)] = hashes
+        for idx, hashes in rows:
+            self._tiles[(level, idx)] = _split(bytes(hashes))
 
     def _tile(self, level: int, tile: int, needed: int) -> list[bytes]:
         key = (level, tile)
         found = self._tiles.get(key)
-        if found is None or len(found) < needed:
+        if found is not None and len(found) >= needed:
+            return found
+        whole = self.conn.execute(
+            text("select hashes from log_tiles where level = :level and idx = :idx"),
+            {"level": level, "idx": tile},
+        ).scalar_one_or_none()
+        if whole is not None:
+            found = _split(bytes(whole))
+        else:  # the partial tile at the right edge: its hashes one row each
             lo, hi = tile * TILE_WIDTH, (tile + 1) * TILE_WIDTH
             if level == 0:
                 query = (
@@ -208,8 +211,12 @@ class StoredHashes:
                 )
                 params = {"level": level, "lo": lo, "hi": hi}
             found = [bytes(row[0]) for row in self.conn.execute(text(query), params)]
-            self._tiles[key] = found
+        self._tiles[key] = found
         return found
+
+
+def _split(hashes: bytes) -> list[bytes]:
+    return [hashes[i : i + HASH_SIZE] for i in range(0, len(hashes), HASH_SIZE)]
 
 
 def tree(conn: Connection, tree_size: int | None = None) -> Tree:
