@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import allocation, append, caseload, import_, projection, relay
+from bench import allocation, append, audit, caseload, import_, projection, relay
 from bench.harness import ROOT, Settings, source_under_test
 from bench.results import Result, summary_table, write_result
 
@@ -48,6 +48,10 @@ REGISTRY: list[Benchmark] = [
     Benchmark("team_capacity_p99", allocation.team_capacity_p99),
     Benchmark("allocation_command_p99", allocation.allocation_command_p99),
     Benchmark("caseload_catch_up", caseload.caseload_catch_up),
+    Benchmark("audit_append_throughput", audit.audit_append_throughput),
+    Benchmark("audit_inclusion_proof_p99", audit.audit_inclusion_proof_p99),
+    Benchmark("audit_bundle_build", audit.audit_bundle_build),
+    Benchmark("audit_bundle_verify", audit.audit_bundle_verify),
 ]
 
 
