@@ -34,3 +34,8 @@ PROJECTION_LAG = Gauge(
     "Messages on the topic not yet handled by the projection",
     ["projection", "topic", "partition"],
 )
+READ_MODEL_PARKED = Counter(
+    "plimsoll_read_model_parked_events_total",
+    "Events a store-fed read model could not apply and set aside; see read_model_parked",
+    ["read_model"],
+)
