@@ -74,7 +74,7 @@ def test_tampered_token_is_rejected(stack, verifier):
     header, payload, signature = _segments(stack.token("pat.practitioner"))
     claims = _decode_segment(payload)
     claims["realm_access"]["roles"].append("head-of-service")
-    with pytest.raises(TokenRejected, match="Signature verification failed"):
+    with pytest.raises(TokenRejected, match="signature does not verify"):
         verifier.verify(".".join([header, _encode_segment(claims), signature]))
 
 
@@ -94,7 +94,7 @@ def test_token_signed_by_a_foreign_key_is_rejected(stack, verifier):
     claims = _decode_segment(_segments(real)[1])
     foreign_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode(claims, foreign_key, algorithm="RS256", headers={"kid": header["kid"]})
-    with pytest.raises(TokenRejected, match="Signature verification failed"):
+    with pytest.raises(TokenRejected, match="signature does not verify"):
         verifier.verify(forged)
 
 

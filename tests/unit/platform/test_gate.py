@@ -129,14 +129,14 @@ def test_operational_routes_need_no_token():
 
 
 class _SlowRealm(BaseHTTPRequestHandler):
-    """A realm whose key set takes `delay` seconds to arrive; counts the fetches."""
+    """A realm whose key set arrives only once `release` is set; counts the fetches."""
 
-    delay = 0.0
+    release = threading.Event()
     fetches = 0
 
     def do_GET(self) -> None:
         type(self).fetches += 1
-        time.sleep(self.delay)
+        self.release.wait(timeout=30)
         jwk = json.loads(RSAAlgorithm.to_jwk(KEY.public_key()))
         body = json.dumps({"keys": [{**jwk, "kid": "k2", "use": "sig"}]}).encode()
         self.send_response(200)
@@ -152,30 +152,39 @@ class _SlowRealm(BaseHTTPRequestHandler):
 def slow_realm() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowRealm)
     _SlowRealm.fetches = 0
+    _SlowRealm.release.clear()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/realms/plimsoll"
+    _SlowRealm.release.set()
     server.shutdown()
 
 
 def test_known_keys_are_served_while_the_realm_is_slow_to_answer(slow_realm):
-    _SlowRealm.delay = 2.0
     verifier = _verifier(slow_realm)
+    verifier.fetch_timeout_seconds = 30
     fetching = threading.Thread(
         target=lambda: verifier.verify(_token("k2", iss=slow_realm)), daemon=True
     )
     fetching.start()
-    time.sleep(0.2)  # the fetch for k2 is under way
-    started = time.monotonic()
-    principal = verifier.verify(_token("k1", iss=slow_realm))
-    assert principal.username == "mo.manager"
-    assert time.monotonic() - started < 0.5
-    fetching.join()
+    while _SlowRealm.fetches == 0:  # the fetch for k2 is under way, and held
+        time.sleep(0.01)
+    known: list[str | None] = []
+    checking = threading.Thread(
+        target=lambda: known.append(verifier.verify(_token("k1", iss=slow_realm)).username)
+    )
+    checking.start()
+    checking.join(timeout=10)
+    # Checked while the realm still holds the fetch: no lock is held across it.
+    assert known == ["mo.manager"]
+    assert fetching.is_alive()
+    _SlowRealm.release.set()
+    fetching.join(timeout=10)
     assert verifier.verify(_token("k2", iss=slow_realm)).subject == "u-1"  # fetched meanwhile
 
 
 def test_unknown_keys_are_fetched_at_most_once_per_interval(slow_realm):
-    _SlowRealm.delay = 0.0
+    _SlowRealm.release.set()
     verifier = _verifier(slow_realm)
     for n in range(20):
         with pytest.raises(TokenRejected, match="does not publish"):

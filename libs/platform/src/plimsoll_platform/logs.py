@@ -51,3 +51,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python warns "exchanging credentials in the clear" on every SCRAM login: SCRAM never
+    # sends the password, so the warning misleads.
+    logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
