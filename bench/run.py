@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import allocation, append, audit, caseload, import_, projection, relay
+from bench import allocation, append, audit, caseload, import_, projection, relay, wellbeing
 from bench.harness import ROOT, Settings, source_under_test
 from bench.results import Result, summary_table, write_result
 
@@ -52,6 +52,7 @@ REGISTRY: list[Benchmark] = [
     Benchmark("audit_inclusion_proof_p99", audit.audit_inclusion_proof_p99),
     Benchmark("audit_bundle_build", audit.audit_bundle_build),
     Benchmark("audit_bundle_verify", audit.audit_bundle_verify),
+    Benchmark("wellbeing_team_view_p99", wellbeing.wellbeing_team_view_p99),
 ]
 
 
