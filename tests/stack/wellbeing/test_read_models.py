@@ -8,10 +8,10 @@ from uuid import uuid4
 import pytest
 import sqlalchemy
 from plimsoll_events.projection import Delivered
+from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_events.types.allocation import CaseAllocated, CaseClosed, CaseReallocated
 from plimsoll_wellbeing.case_holders import CaseHoldersProjection
-from plimsoll_wellbeing.projections import WellbeingRecords
-from plimsoll_wellbeing.readmodel import StoreFed
+from plimsoll_wellbeing.projections import TYPES, WellbeingRecords
 
 pytestmark = pytest.mark.stack
 
@@ -50,13 +50,15 @@ def test_folding_in_small_batches_gives_the_rows_one_batch_gives(
     store = UpTo(wellbeing_store, wellbeing_store.head_position())
     engine = sqlalchemy.create_engine(scratch_database)
     try:
-        by_seven = StoreFed(engine, store, WellbeingRecords(), batch=7)
-        by_seven.start()
-        assert by_seven.catch_up() == store.head
+        by_seven = StoreFedReadModel(engine, store, WellbeingRecords(), types=TYPES, batch_size=7)
+        assert by_seven.rebuild() == store.head
         small = _rows(engine)
-        by_seven.rebuild()
-        assert StoreFed(engine, store, WellbeingRecords(), batch=100_000).catch_up() == store.head
+        at_once = StoreFedReadModel(
+            engine, store, WellbeingRecords(), types=TYPES, batch_size=100_000
+        )
+        assert at_once.rebuild() == store.head
         whole = _rows(engine)
+        assert by_seven.parked() == []
     finally:
         engine.dispose()
 

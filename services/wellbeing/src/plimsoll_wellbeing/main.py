@@ -5,6 +5,7 @@ from typing import cast
 
 from fastapi import FastAPI
 from plimsoll_events.projection import Projection
+from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_platform.api import attach
 from plimsoll_platform.app import create_service_app
 from plimsoll_platform.clock import SystemClock
@@ -18,9 +19,8 @@ from plimsoll_wellbeing.api.deps import Time
 from plimsoll_wellbeing.case_holders import CaseHoldersProjection
 from plimsoll_wellbeing.deadlines import Deadlines
 from plimsoll_wellbeing.handlers import WellbeingHandlers
-from plimsoll_wellbeing.projections import WellbeingRecords
+from plimsoll_wellbeing.projections import TYPES, WellbeingRecords
 from plimsoll_wellbeing.queries import PolicyBook, WellbeingQueries
-from plimsoll_wellbeing.readmodel import StoreFed
 from plimsoll_wellbeing.settings import WellbeingSettings
 
 
@@ -35,8 +35,8 @@ def create_app() -> FastAPI:
     )
     engine, store, clock = app.state.engine, app.state.store, SystemClock()
     placements = Placements(engine, clock)
-    records = StoreFed(engine, store, WellbeingRecords())
-    queries = WellbeingQueries(engine, records, placements)
+    records = StoreFedReadModel(engine, store, WellbeingRecords(), types=TYPES)
+    queries = WellbeingQueries(records, placements)
     handlers = WellbeingHandlers(store)
     deadlines = Deadlines(
         handlers, queries, placements, every=timedelta(seconds=settings.sweep_every_seconds)

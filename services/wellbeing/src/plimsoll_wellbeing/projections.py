@@ -1,6 +1,7 @@
-"""The wellbeing records read model, fed from the service's own store (a read after a write
-sees it): one row per supervision, workload agreement, declaration, stress risk assessment and
-consent, with the columns queries filter on and `view`, the record as the API serves it.
+"""The wellbeing records read model, fed from the service's own store by the kit's
+`StoreFedReadModel` (a read after a write sees it; `TYPES` are the events it takes): one row
+per supervision, workload agreement, declaration, stress risk assessment and consent, with the
+columns queries filter on and `view`, the record as the API serves it.
 
 A batch is folded in memory: the rows its events touch are read once, each event changes its
 row (in position order), and every touched row is written back with one statement per table.
@@ -13,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from plimsoll_events.catalogue import CATALOGUE, EventData
-from plimsoll_events.records import RecordedEvent
+from plimsoll_events.catalogue import EventData
+from plimsoll_events.readmodel import StoreEvent
 from plimsoll_events.types.wellbeing import (
     DeclarationAnswered,
     DeclarationClosed,
@@ -342,6 +343,10 @@ _FOLDS: Final[dict[str, Callable[[EventData, Row | None, int], Row]]] = {
 }
 
 
+TYPES: Final = frozenset(_FOLDS)
+"""The event types the records read model folds."""
+
+
 class WellbeingRecords:
     """The store-fed read model of supervisions, agreements, declarations, assessments and
     consents (see the module's docstring)."""
@@ -356,13 +361,9 @@ class WellbeingRecords:
         conn.execute(text(_DDL_LOCK))
         conn.exec_driver_sql(f"drop table if exists {', '.join(t.name for t in _TABLES)}")
 
-    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: Sequence[StoreEvent]) -> None:
         """Fold the batch in position order; other types are ignored."""
-        decoded = [
-            (CATALOGUE.decode(e.type, e.version, e.data), e.position)
-            for e in events
-            if e.type in _FOLDS
-        ]
+        decoded = [(e.data, e.position) for e in events if e.data.type in _FOLDS]
         if not decoded:
             return
         wanted: dict[_Table, set[Key]] = {table: set() for table in _TABLES}

@@ -1,9 +1,9 @@
 """Reads, apart from commands: the wellbeing records read model, who carries which case, and
 the policy stream.
 
-Every read of the records read model first catches it up with the store (`CatchUp`), so a
-read after a write sees it. Case holders and placements are fed by Kafka: they lag
-allocation by the time a message takes.
+Every read of the records read model first catches it up with the store (the kit's
+`StoreFedReadModel`), so a read after a write sees it. Case holders and placements are fed
+by Kafka: they lag allocation by the time a message takes.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.handling import Store
+from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_events.types.wellbeing import PolicyAdopted
 from plimsoll_platform.placements import Placement, Placements
 from sqlalchemy import Engine, text
@@ -30,24 +31,19 @@ from plimsoll_wellbeing.domain.policy import (
 Row = dict[str, Any]
 
 
-class CatchUp(Protocol):
-    """A store-fed read model's feed: applies every event recorded since it last did, and
-    says up to which store position it has (at least the head when called)."""
-
-    def catch_up(self) -> int: ...
-
-
 class WellbeingQueries:
     """The practitioner's records, a team's view, and what the deadline sweeps look for."""
 
-    def __init__(self, engine: Engine, records: CatchUp, placements: Placements) -> None:
-        self.engine = engine
+    def __init__(
+        self, records: StoreFedReadModel, placements: Placements, engine: Engine | None = None
+    ) -> None:
         self.records = records
         self.placements = placements
+        self.engine = engine or records.engine
+        """For the Kafka-fed case holders (the records' engine unless another is given)."""
 
     def _rows(self, sql: str, **values: Any) -> list[Row]:
-        self.records.catch_up()
-        with self.engine.connect() as conn:
+        with self.records.reading() as conn:
             return [dict(row) for row in conn.execute(text(sql), values).mappings()]
 
     def _views(self, sql: str, **values: Any) -> list[Row]:
@@ -107,16 +103,15 @@ class WellbeingQueries:
         self, members: list[Placement], day: date, policy: PolicyBook, now: datetime
     ) -> tuple[PolicyInForce, list[Row]]:
         """The policy in force `now`, and one summary per member (in post on `day`)."""
-        head = self.records.catch_up()
-        in_force = policy.in_force(now, head=head)
-        if not members:
-            return in_force, []
         ids = [m.practitioner_id for m in members]
-        with self.engine.connect() as conn:
-            found = {
-                row["practitioner_id"]: dict(row)
-                for row in conn.execute(text(_TEAM), {"ids": ids, "day": day}).mappings()
-            }
+        with self.records.engine.connect() as conn:
+            head = self.records.catch_up(conn)  # at least the store's head when called
+            conn.commit()
+            in_force = policy.in_force(now, head=head)
+            found: dict[str, Row] = {}
+            if ids:
+                for row in conn.execute(text(_TEAM), {"ids": ids, "day": day}).mappings():
+                    found[row["practitioner_id"]] = dict(row)
         return in_force, [_summary(m, found[m.practitioner_id], day, in_force) for m in members]
 
     # What the deadline sweeps look for.
