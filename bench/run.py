@@ -23,7 +23,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import allocation, append, audit, caseload, import_, projection, relay, wellbeing
+from bench import (
+    allocation,
+    append,
+    audit,
+    caseload,
+    import_,
+    projection,
+    relay,
+    timesheet,
+    wellbeing,
+)
 from bench.harness import ROOT, Settings, source_under_test
 from bench.results import Result, summary_table, write_result
 
@@ -52,6 +62,9 @@ REGISTRY: list[Benchmark] = [
     Benchmark("audit_inclusion_proof_p99", audit.audit_inclusion_proof_p99),
     Benchmark("audit_bundle_build", audit.audit_bundle_build),
     Benchmark("audit_bundle_verify", audit.audit_bundle_verify),
+    Benchmark("timesheet_write_p99", timesheet.timesheet_write_p99),
+    Benchmark("timesheet_figures_p99", timesheet.timesheet_figures_p99),
+    Benchmark("timesheet_csv_import", timesheet.timesheet_csv_import),
     Benchmark("wellbeing_team_view_p99", wellbeing.wellbeing_team_view_p99),
 ]
 
@@ -89,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     source_under_test()  # fingerprint the store's code as imported, before anyone edits it
     began = time.perf_counter()
     failed: list[str] = []
-    # The allocation benchmarks share one loaded allocation service, stopped at the end.
-    with allocation.shared_service():
+    # The allocation benchmarks share one loaded allocation service, stopped at the end;
+    # the timesheet benchmarks one loaded timesheet service.
+    with allocation.shared_service(), timesheet.shared_service():
         for benchmark in chosen:
             print(f"== {benchmark.name} ({settings.mode})", file=sys.stderr, flush=True)
             t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from plimsoll_timesheet.domain import (
     LeaveSpan,
     contracted_day_minutes,
     rolling_average,
+    team_average,
     toil_taken,
     week_figures,
     window,
@@ -189,3 +190,28 @@ def test_toil_taken_counts_each_working_day_of_toil_leave_up_to_the_day():
 def test_the_window_counts_back_across_years():
     assert window(IsoWeek(2026, 1), 2) == [IsoWeek(2025, 52), IsoWeek(2026, 1)]
     assert IsoWeek(2026, 1).back(1).last_day + timedelta(days=1) == IsoWeek(2026, 1).first_day
+
+
+def test_a_team_pools_its_members_and_counts_who_is_above():
+    weeks = window(W10, 4)
+    long_weeks: dict[date, DayRecord] = {}
+    for week in weeks:
+        long_weeks |= week_of(600, week)
+    at_contract: dict[date, DayRecord] = {}
+    for week in weeks:
+        at_contract |= week_of(444, week)
+
+    def average(records, opted_out=False):
+        return rolling_average(
+            [week_figures(w, records, [], contract) for w in weeks], opted_out=opted_out
+        )
+
+    team = team_average(
+        [average(long_weeks), average(long_weeks, opted_out=True), average(at_contract)]
+    )
+
+    assert team.practitioners == 3
+    assert team.above_contract == 2
+    assert team.above_48_hours == 1  # the opted-out one is above too, but not held to it
+    assert team.opted_out == 1
+    assert team.average_minutes == Decimal((2 * 3000 + 2220) * 4) / 12

@@ -76,7 +76,7 @@ class ImportReport:
 class SheetImports:
     """Imports sheets row by row (see the module); runs with the app (its table at start)."""
 
-    def __init__(self, timesheets: Timesheets, engine: Engine, *, workers: int = 8) -> None:
+    def __init__(self, timesheets: Timesheets, engine: Engine, *, workers: int = 16) -> None:
         self.timesheets = timesheets
         self.engine = engine
         self.workers = workers

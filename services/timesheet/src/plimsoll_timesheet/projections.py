@@ -1,4 +1,5 @@
-"""The timesheet read model, fed from the service's own store (a read after a write sees it).
+"""The timesheet read model, fed from the service's own store by the kit's
+`plimsoll_events.readmodel.StoreFedReadModel` (a read after a write sees it).
 
 Tables, every row a function of the events alone (no clock), so a rebuild gives
 the same rows:
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.readmodel import StoreEvent
 from plimsoll_events.records import RecordedEvent
 from plimsoll_events.types.timesheet import (
     HoursCorrected,
@@ -136,18 +137,20 @@ class TimesheetReadModel:
     def drop(self, conn: Connection) -> None:
         conn.exec_driver_sql(f"drop table if exists {', '.join(TABLES)}")
 
-    def apply(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
-        """Apply a batch in order: runs of new entries in one statement each, the days'
-        overtime and TOIL in one statement each at the end (they commute with the rest)."""
+    def apply(self, conn: Connection, events: Sequence[StoreEvent]) -> None:
+        """Apply a batch in order: new entries gathered into one statement until a correction
+        or withdrawal needs them in place; the days' overtime and TOIL in one statement each
+        at the end (they touch no entry)."""
         logged: list[tuple[RecordedEvent, HoursLogged]] = []
         overtime: dict[tuple[str, Any], int] = {}
         toil: dict[tuple[str, Any], int] = {}
-        for recorded in events:
-            data = CATALOGUE.decode(recorded.type, recorded.version, recorded.data)
+        for event in events:
+            recorded, data = event.recorded, event.data
             if isinstance(data, HoursLogged):
                 logged.append((recorded, data))
                 continue
-            _insert_entries(conn, logged)
+            if isinstance(data, HoursCorrected | HoursWithdrawn):
+                _insert_entries(conn, logged)  # the entry it changes may be among them
             if isinstance(data, OvertimeRecorded):
                 key = (data.practitioner_id, data.day)
                 overtime[key] = overtime.get(key, 0) + data.minutes
@@ -222,74 +225,3 @@ def _apply_one(conn: Connection, recorded: RecordedEvent, data: Any) -> None:
                 "opted_out": isinstance(data, WorkingTimeOptOutRecorded),
             },
         )
-
-
-# Until the kit's store-fed read-model helper (`plimsoll_events.readmodel`) lands: the same
-# contract, for this read model only. Replace it with the helper, do not copy it.
-_CHECKPOINTS: Final = """
-create table if not exists timesheet_read_model_checkpoint (
-    name     text primary key,
-    position bigint not null
-)
-"""
-BATCH: Final = 5000
-
-
-class StoreFedReadModel:
-    """Feeds the read model from the store: `catch_up` applies every event after the
-    checkpoint, in position order, with the checkpoint, in one transaction per batch, under
-    an advisory lock named after the read model (catch-ups never interleave)."""
-
-    def __init__(self, engine: Any, store: Any, read_model: TimesheetReadModel) -> None:
-        self.engine = engine
-        self.store = store
-        self.read_model = read_model
-
-    def start(self) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(text("select pg_advisory_xact_lock(hashtext(:n))"), {"n": f"{NAME}-ddl"})
-            conn.exec_driver_sql(_CHECKPOINTS)
-            self.read_model.create(conn)
-            conn.execute(
-                text(
-                    "insert into timesheet_read_model_checkpoint values (:n, 0) "
-                    "on conflict do nothing"
-                ),
-                {"n": NAME},
-            )
-
-    def stop(self) -> None:
-        pass
-
-    def catch_up(self) -> int:
-        """Apply what the store holds beyond the checkpoint; the number of events applied."""
-        applied = 0
-        while True:
-            with self.engine.begin() as conn:
-                conn.execute(text("select pg_advisory_xact_lock(hashtext(:n))"), {"n": NAME})
-                position = conn.execute(
-                    text("select position from timesheet_read_model_checkpoint where name = :n"),
-                    {"n": NAME},
-                ).scalar_one()
-                events = self.store.read_all(position, BATCH)
-                if not events:
-                    return applied
-                self.read_model.apply(conn, events)
-                conn.execute(
-                    text(
-                        "update timesheet_read_model_checkpoint set position = :p where name = :n"
-                    ),
-                    {"p": events[-1].position, "n": NAME},
-                )
-                applied += len(events)
-
-    def rebuild(self) -> int:
-        with self.engine.begin() as conn:
-            conn.execute(text("select pg_advisory_xact_lock(hashtext(:n))"), {"n": NAME})
-            self.read_model.drop(conn)
-            self.read_model.create(conn)
-            conn.execute(
-                text("update timesheet_read_model_checkpoint set position = 0 where name = :n"),
-                {"n": NAME},
-            )
-        return self.catch_up()

@@ -1,10 +1,10 @@
 """Reads of the timesheet read model, apart from commands: weeks, working-time figures,
 TOIL balances and sheets, for a practitioner or a team.
 
-Every read first brings the store-fed read model up to date (`catch_up`), so it
-sees every write that returned. The arithmetic is the domain's (`figures`); the
-contracted day of each day comes from the practitioner's placement that day and
-the working days of England and Wales.
+Every read is made on a connection the store-fed read model has first brought up
+to date (`StoreFedReadModel.reading`), so it sees every write that returned. The
+arithmetic is the domain's (`figures`); the contracted day of each day comes from
+the practitioner's placement that day and the working days of England and Wales.
 
 A team is those in post in it on the last day read (the window's last day, or
 today while it runs): someone who moved team is counted in their new team.
@@ -13,17 +13,17 @@ today while it runs): someone who moved team is counted in their new team.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from functools import cache
-from typing import Any
 from uuid import UUID
 
+from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_platform.clock import Clock, is_working_day
 from plimsoll_platform.placement_history import PlacementHistory
 from plimsoll_platform.placements import Placements, load_histories
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from plimsoll_timesheet.domain import (
     CONTRACT_WINDOW_WEEKS,
@@ -41,9 +41,6 @@ from plimsoll_timesheet.domain import (
     window,
 )
 from plimsoll_timesheet.sheets import SheetRow
-
-CatchUp = Callable[[], object]
-"""Brings the store-fed read model up to date with the store."""
 
 
 @dataclass(frozen=True)
@@ -126,20 +123,20 @@ def contract_of(history: PlacementHistory | None) -> Callable[[date], int | None
 class Queries:
     """The timesheet's reads (see the module)."""
 
-    def __init__(
-        self, engine: Engine, placements: Placements, clock: Clock, catch_up: CatchUp
-    ) -> None:
-        self.engine = engine
+    def __init__(self, read_model: StoreFedReadModel, placements: Placements, clock: Clock) -> None:
+        self.read_model = read_model
         self.placements = placements
         self.clock = clock
-        self.catch_up = catch_up
 
     # --- a practitioner ----------------------------------------------------------------------
 
-    def week(self, practitioner_id: str, week: IsoWeek) -> WeekReading:
-        self.catch_up()
-        with self.engine.connect() as conn:
-            reading = self._readings(conn, [practitioner_id], [week])[practitioner_id]
+    def week(
+        self, practitioner_id: str, week: IsoWeek, history: PlacementHistory | None
+    ) -> WeekReading:
+        with self.read_model.reading() as conn:
+            readings, records = self._readings(
+                conn, [practitioner_id], [week], {practitioner_id: history}
+            )
             entries = conn.execute(
                 text(
                     "select entry_id, day, minutes, category, started_at, ended_at, note, "
@@ -149,23 +146,24 @@ class Queries:
                 ),
                 {"p": practitioner_id, "first": week.first_day, "last": week.last_day},
             ).all()
-            leave = _leave_of(conn, [practitioner_id]).get(practitioner_id, [])
+        leave = records[practitioner_id].leave
         in_week = [
             s for s in leave if s.first_day <= week.last_day and week.first_day <= s.last_day
         ]
-        return WeekReading(reading, [EntryRow(*row) for row in entries], in_week)
+        return WeekReading(readings[practitioner_id], [EntryRow(*row) for row in entries], in_week)
 
-    def working_time(self, practitioner_id: str, until: IsoWeek) -> Reading:
+    def working_time(
+        self, practitioner_id: str, until: IsoWeek, history: PlacementHistory | None
+    ) -> Reading:
         """17 weeks ending with `until` (the 4-week window is their last 4)."""
-        self.catch_up()
-        with self.engine.connect() as conn:
-            weeks = window(until, REFERENCE_PERIOD_WEEKS)
-            return self._readings(conn, [practitioner_id], weeks)[practitioner_id]
+        weeks = window(until, REFERENCE_PERIOD_WEEKS)
+        with self.read_model.reading() as conn:
+            readings, _ = self._readings(conn, [practitioner_id], weeks, {practitioner_id: history})
+        return readings[practitioner_id]
 
     def sheet(self, practitioner_id: str, first: date, last: date) -> list[SheetRow]:
         """The entries that count from `first` to `last`, as sheet rows, in the order logged."""
-        self.catch_up()
-        with self.engine.connect() as conn:
+        with self.read_model.reading() as conn:
             rows = conn.execute(
                 text(
                     "select day, minutes, category, started_at, ended_at, note "
@@ -180,20 +178,23 @@ class Queries:
 
     def team(self, team_id: str, weeks: Sequence[IsoWeek]) -> list[Reading]:
         """The figures of those in post in the team on the last day read, by practitioner."""
-        self.catch_up()
         last = min(weeks[-1].last_day, self.clock.today())
         members = self.placements.team_members(team_id, last)
-        with self.engine.connect() as conn:
-            readings = self._readings(conn, [m.practitioner_id for m in members], weeks)
-        return [readings[m.practitioner_id] for m in members]
+        ids = [m.practitioner_id for m in members]
+        with self.read_model.reading() as conn:
+            readings, _ = self._readings(conn, ids, weeks, load_histories(conn, ids))
+        return [readings[practitioner_id] for practitioner_id in ids]
 
     # --- the one way figures are read --------------------------------------------------------
 
     def _readings(
-        self, conn: Connection, practitioner_ids: list[str], weeks: Sequence[IsoWeek]
-    ) -> dict[str, Reading]:
+        self,
+        conn: Connection,
+        practitioner_ids: list[str],
+        weeks: Sequence[IsoWeek],
+        histories: Mapping[str, PlacementHistory | None],
+    ) -> tuple[dict[str, Reading], dict[str, Record]]:
         first, last = weeks[0].first_day, weeks[-1].last_day
-        histories = load_histories(conn, practitioner_ids)
         records = _records(conn, practitioner_ids, first, last)
         readings = {}
         for practitioner_id in practitioner_ids:
@@ -208,69 +209,68 @@ class Queries:
                 toil_balance_minutes=record.toil_to_date - toil_taken(record.leave, contract, last),
                 opted_out=opted_out_on(record.opt_outs, last),
             )
-        return readings
+        return readings, records
+
+
+_RECORDS = text(
+    """
+    select
+      (select coalesce(json_agg(json_build_array(practitioner_id, day, category, minutes)), '[]')
+       from (select practitioner_id, day, category, sum(minutes)::int as minutes
+             from timesheet_entries
+             where practitioner_id = any(:ids) and day between :first and :last
+               and not withdrawn
+             group by practitioner_id, day, category) as worked),
+      (select coalesce(json_agg(json_build_array(practitioner_id, day, overtime_minutes,
+                                                 toil_minutes)), '[]')
+       from timesheet_days where practitioner_id = any(:ids) and day <= :last),
+      (select coalesce(json_agg(json_build_array(practitioner_id, leave_id, kind, first_day,
+                                                 last_day, minutes_per_day)
+                                order by first_day), '[]')
+       from timesheet_leave where practitioner_id = any(:ids) and not cancelled),
+      (select coalesce(json_agg(json_build_array(practitioner_id, effective_from, opted_out)
+                                order by position), '[]')
+       from timesheet_opt_outs where practitioner_id = any(:ids))
+    """
+)
 
 
 def _records(conn: Connection, ids: list[str], first: date, last: date) -> dict[str, Record]:
-    """Each practitioner's days from `first` to `last`, leave, TOIL to date and opt-outs."""
-    span = {"ids": ids, "first": first, "last": last}
+    """Each practitioner's days from `first` to `last`, leave, TOIL to date and opt-outs,
+    in one round trip."""
+    worked, days, leave, opt_outs = conn.execute(
+        _RECORDS, {"ids": ids, "first": first, "last": last}
+    ).one()
     by_category: dict[str, dict[date, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    for practitioner_id, day, category, minutes in conn.execute(
-        text(
-            "select practitioner_id, day, category, sum(minutes)::int from timesheet_entries "
-            "where practitioner_id = any(:ids) and day between :first and :last "
-            "and not withdrawn group by practitioner_id, day, category"
-        ),
-        span,
-    ):
-        by_category[practitioner_id][day][category] = minutes
+    for practitioner_id, day, category, minutes in worked:
+        by_category[practitioner_id][date.fromisoformat(day)][category] = minutes
     extra: dict[str, dict[date, tuple[int, int]]] = defaultdict(dict)
     toil_to_date: dict[str, int] = defaultdict(int)
-    for practitioner_id, day, overtime, toil in conn.execute(
-        text(
-            "select practitioner_id, day, overtime_minutes, toil_minutes from timesheet_days "
-            "where practitioner_id = any(:ids) and day <= :last"
-        ),
-        span,
-    ):
+    for practitioner_id, day_text, overtime, toil in days:
         toil_to_date[practitioner_id] += toil
+        day = date.fromisoformat(day_text)
         if day >= first:
             extra[practitioner_id][day] = (overtime, toil)
-    leave = _leave_of(conn, ids)
-    opt_outs: dict[str, list[tuple[date, bool]]] = defaultdict(list)
-    for practitioner_id, effective_from, opted_out in conn.execute(
-        text(
-            "select practitioner_id, effective_from, opted_out from timesheet_opt_outs "
-            "where practitioner_id = any(:ids) order by position"
-        ),
-        span,
-    ):
-        opt_outs[practitioner_id].append((effective_from, opted_out))
+    spans: dict[str, list[LeaveSpan]] = defaultdict(list)
+    for practitioner_id, leave_id, kind, first_day, last_day, minutes in leave:
+        spans[practitioner_id].append(
+            LeaveSpan(
+                leave_id, kind, date.fromisoformat(first_day), date.fromisoformat(last_day), minutes
+            )
+        )
+    changes: dict[str, list[tuple[date, bool]]] = defaultdict(list)
+    for practitioner_id, effective_from, opted_out in opt_outs:
+        changes[practitioner_id].append((date.fromisoformat(effective_from), opted_out))
     records = {}
     for practitioner_id in ids:
-        categories, days = by_category[practitioner_id], extra[practitioner_id]
+        categories, extras = by_category[practitioner_id], extra[practitioner_id]
         records[practitioner_id] = Record(
             days={
-                day: DayRecord(day, categories.get(day, {}), *days.get(day, (0, 0)))
-                for day in categories.keys() | days.keys()
+                day: DayRecord(day, categories.get(day, {}), *extras.get(day, (0, 0)))
+                for day in categories.keys() | extras.keys()
             },
-            leave=leave.get(practitioner_id, []),
+            leave=spans[practitioner_id],
             toil_to_date=toil_to_date[practitioner_id],
-            opt_outs=opt_outs[practitioner_id],
+            opt_outs=changes[practitioner_id],
         )
     return records
-
-
-def _leave_of(conn: Connection, ids: list[str]) -> dict[str, list[LeaveSpan]]:
-    leave: dict[str, list[LeaveSpan]] = defaultdict(list)
-    rows: Any = conn.execute(
-        text(
-            "select practitioner_id, leave_id, kind, first_day, last_day, minutes_per_day "
-            "from timesheet_leave where practitioner_id = any(:ids) and not cancelled "
-            "order by first_day"
-        ),
-        {"ids": ids},
-    )
-    for practitioner_id, *span in rows:
-        leave[practitioner_id].append(LeaveSpan(*span))
-    return leave

@@ -159,8 +159,8 @@ def read_week(
     placements: PlacementsDep,
 ) -> WeekView:
     wanted = iso_week(week, placements.clock.today(), "week")
-    practitioner_reached(placements, caller, practitioner_id)
-    found = queries.week(practitioner_id, wanted)
+    practitioner = practitioner_reached(placements, caller, practitioner_id)
+    found = queries.week(practitioner_id, wanted, practitioner.history)
     return WeekView(
         practitioner_id=practitioner_id,
         week=str(wanted),
@@ -186,5 +186,5 @@ def read_working_time(
     until: Until = None,
 ) -> WorkingTimeView:
     last = iso_week(until, placements.clock.today(), "until")
-    practitioner_reached(placements, caller, practitioner_id)
-    return working_time_view(queries.working_time(practitioner_id, last))
+    practitioner = practitioner_reached(placements, caller, practitioner_id)
+    return working_time_view(queries.working_time(practitioner_id, last, practitioner.history))
