@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.handling import Decider, Idempotency, Store, execute
@@ -103,7 +104,7 @@ class DayOutcome:
         return self.outcome.state
 
     @property
-    def event_ids(self) -> tuple[Any, ...]:
+    def event_ids(self) -> tuple[UUID, ...]:
         return tuple(e.event_id for e in self.outcome.events)
 
 
@@ -152,7 +153,7 @@ class Timesheets:
     ) -> DayOutcome:
         return self._on_day(command, practitioner, metadata, idempotency)
 
-    def read_day(self, practitioner_id: str, day: date) -> tuple[Day, tuple[Any, ...]]:
+    def read_day(self, practitioner_id: str, day: date) -> tuple[Day, tuple[UUID, ...]]:
         """A day as its stream stands: the state and its event ids."""
         events = self.store.read_stream(day_stream(practitioner_id, day))
         return _fold(DAY, events), tuple(e.event_id for e in events)

@@ -8,8 +8,9 @@ stream: its entries (an entry's id is its `hours-logged` event's), worked minute
 overtime and the day's TOIL. A refusal records nothing and names the field.
 """
 
+from collections.abc import Sequence
 from datetime import date, time
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, status
@@ -119,7 +120,11 @@ class EntryLogged(BaseModel):
 
 
 def day_view(
-    practitioner_id: str, day: date, state: DayState, ids: Any, contracted: int | None
+    practitioner_id: str,
+    day: date,
+    state: DayState,
+    ids: Sequence[UUID],
+    contracted: int | None,
 ) -> DayView:
     entries = state.entries(ids)
     return DayView(

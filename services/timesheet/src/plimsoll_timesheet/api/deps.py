@@ -11,7 +11,7 @@ everyone, a practitioner themself. Anyone but admins and services gets the same
 """
 
 from datetime import date
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import Depends, Header, Path, Request
 from plimsoll_events.handling import Idempotency
@@ -135,10 +135,3 @@ def practitioner_reached(
         place = Place(today.team_id, today.region_id)
     caller.check_practitioner(practitioner_id, place, field="practitioner_id")
     return Practitioner(practitioner_id, history, caller.is_practitioner(practitioner_id))
-
-
-def with_status(
-    responses: dict[int | str, dict[str, Any]], status: int, description: str
-) -> dict[int | str, dict[str, Any]]:
-    """`responses` and a success `status` described."""
-    return {**responses, status: {"description": description}}
