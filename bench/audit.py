@@ -152,12 +152,15 @@ def audit_append_throughput(settings: Settings) -> Result:
                 projection.topics = [topic]
                 if run:  # each run appends the same events to an empty log
                     with owner.begin() as conn:
+                        tables = "log_entries, log_nodes, log_tiles"
                         conn.exec_driver_sql(
                             "alter table log_entries disable trigger user; "
                             "alter table log_nodes disable trigger user; "
-                            "truncate log_entries, log_nodes; "
+                            "alter table log_tiles disable trigger user; "
+                            f"truncate {tables}; "
                             "alter table log_entries enable trigger user; "
-                            "alter table log_nodes enable trigger user"
+                            "alter table log_nodes enable trigger user; "
+                            "alter table log_tiles enable trigger user"
                         )
                 runner = RawEventRunner(engine, projection, kafka=access)
                 runner.create_schema()
