@@ -27,7 +27,8 @@ class CheckpointSigned(EventData):
             "root_hash": "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=",
             "key_names": ["plimsoll.example.org/audit"],
             "note": "plimsoll.example.org/audit\n20852\n"
-            "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\u2014 plimsoll.example.org/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoR"
+            "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
+            "\u2014 plimsoll.example.org/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoR"
             "De4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n",
             "signed_at": "2025-03-04T10:15:00+00:00",
         },
