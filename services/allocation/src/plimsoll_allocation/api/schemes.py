@@ -11,7 +11,7 @@ many.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from plimsoll_events.types.allocation import WeightingScheme
 from plimsoll_events.types.fields import Identifier, Text
 from plimsoll_platform.auth import CurrentPrincipal
@@ -26,10 +26,11 @@ from plimsoll_allocation.api.deps import (
     SchemesDep,
 )
 from plimsoll_allocation.domain import ChangeWeightingScheme, InvalidValue
+from plimsoll_allocation.schemes import SchemesInForce
 
 router = APIRouter(prefix="/weighting-schemes", tags=["oversight"])
 
-Kind = Annotated[Identifier, "probation or cafcass"]
+Kind = Annotated[Identifier, Path(description="probation or cafcass")]
 
 
 class SchemeView(BaseModel):
@@ -52,9 +53,14 @@ class SchemeChangeView(BaseModel):
     )
 
 
+def _view(schemes: SchemesInForce, kind: str) -> SchemeView:
+    scheme, stream_version = schemes.in_force(kind)
+    return SchemeView(kind=kind, stream_version=stream_version, scheme=scheme)
+
+
 @router.get("", summary="The weighting schemes in force", responses=SCHEMES)
 def read_schemes(_: CurrentPrincipal, schemes: SchemesDep) -> list[SchemeView]:
-    return [read_scheme(scheme.kind, _, schemes) for scheme in schemes.current()]
+    return [_view(schemes, scheme.kind) for scheme in schemes.current()]
 
 
 @router.get(
@@ -63,8 +69,7 @@ def read_schemes(_: CurrentPrincipal, schemes: SchemesDep) -> list[SchemeView]:
     responses=SCHEMES,
 )
 def read_scheme(kind: Kind, _: CurrentPrincipal, schemes: SchemesDep) -> SchemeView:
-    scheme, stream_version = schemes.in_force(kind)
-    return SchemeView(kind=kind, stream_version=stream_version, scheme=scheme)
+    return _view(schemes, kind)
 
 
 @router.put(
