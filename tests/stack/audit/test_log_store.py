@@ -120,3 +120,11 @@ def test_not_even_the_owner_can_change_it_without_dropping_the_trigger(
 def test_the_application_role_cannot_read_the_development_key(app_engine):
     with pytest.raises(sqlalchemy.exc.ProgrammingError), app_engine.connect() as conn:
         conn.execute(text("select * from checkpoint_dev_key"))
+
+
+def test_text_that_copy_must_escape_is_stored_as_sent(app_engine):
+    odd = "P-\\\\x41\ttab\nline\r"
+    assert append(app_engine, leaves(3, subject=odd)) == 3
+    with app_engine.connect() as conn:
+        subjects = conn.execute(text("select distinct subject from log_entries")).scalars().all()
+    assert subjects == [odd]

@@ -108,8 +108,8 @@ def to_leaf(raw: bytes) -> Leaf:
     for name in _REQUIRED:
         if not isinstance(event.get(name), str) or not event[name]:
             raise Unloggable(f"attribute {name!r} is missing or not a non-empty string")
-    if any(ord(c) < 0x20 for c in event["id"] + event["source"]):
-        raise Unloggable("attribute 'id' or 'source' holds a control character")
+    if not (event["id"] + event["source"]).isprintable():
+        raise Unloggable("attribute 'id' or 'source' holds a control or unprintable character")
     if event["specversion"] != "1.0":
         raise Unloggable(f"specversion {event['specversion']!r} is not 1.0")
     subject = event.get("subject")

@@ -10,6 +10,7 @@ hashes and the consumer's bookkeeping commit together or not at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy import Connection, text
 from plimsoll_audit.log.leaves import Leaf
 from plimsoll_audit.log.merkle import HASH_SIZE, TILE_WIDTH, Tree, fold
 
+_ESCAPE = re.compile(r"[\\\t\n\r]")
 _SEP = "\x1f"  # unit separator: in no event id or source a service issues
 _WRITER_LOCK = "select pg_advisory_xact_lock(hashtext('plimsoll-audit-log-writer'))"
 
@@ -68,7 +70,7 @@ def _text(value: str | None) -> str:
     """A text column in COPY's text format."""
     if value is None:
         return "\\N"
-    if any(c in value for c in "\\\t\n\r"):
+    if _ESCAPE.search(value):
         value = (
             value.replace("\\", "\\\\")
             .replace("\t", "\\t")
