@@ -18,10 +18,15 @@ from plimsoll_events.handling import (
     load_many,
 )
 from plimsoll_events.records import Metadata
-from plimsoll_events.store import ConcurrencyError
+from plimsoll_events.refusals import Refused
+from plimsoll_events.store import ConcurrencyError, EventTooLarge
 from plimsoll_events.types.allocation import ContractedHoursChanged, PractitionerRegistered
 from plimsoll_platform.event_sourcing import EVENT_PROBLEMS
-from plimsoll_platform.problems import install_problem_handlers, install_problem_mapping
+from plimsoll_platform.problems import (
+    install_problem_handlers,
+    install_problem_mapping,
+    refusal_problem,
+)
 
 from unit.memory_store import MemoryStore
 
@@ -121,3 +126,23 @@ def test_concurrency_error_is_a_409_problem():
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("/concurrency-conflict")
+
+
+def test_an_event_too_large_to_store_records_nothing_and_is_a_422_naming_data():
+    """The edge needs no mapping of its own: the store's refusals are `InvalidValue`s."""
+    store = MemoryStore(max_event_bytes=200)
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_problem_mapping(app, {Refused: refusal_problem})
+
+    @app.post("/register")
+    def register() -> None:
+        execute(store, HOURS, "s", 37, METADATA)
+
+    with pytest.raises(EventTooLarge):
+        execute(store, HOURS, "s", 37, METADATA)
+    response = TestClient(app).post("/register")
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("/invalid-value")
+    assert [p["name"] for p in response.json()["invalid-params"]] == ["data"]
+    assert store.events == []

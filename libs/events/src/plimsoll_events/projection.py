@@ -775,7 +775,10 @@ def _links(batches: Sequence[_Batch]) -> list[Link]:
     links: list[Link] = []
     for batch in batches:
         for event in batch.readable:
-            context = tracing.span_context_of(event.message_traceparent or event.traceparent)
+            traceparent = event.message_traceparent or event.traceparent
+            if not traceparent:
+                continue  # most events of a bulk import: no trace to link
+            context = tracing.span_context_of(traceparent)
             if context is not None:
                 links.append(Link(context))
                 if len(links) == tracing.MAX_LINKS:
