@@ -304,12 +304,14 @@ class OutboxRelay:
         the lock was lost while the batch was sent: the position is not recorded,
         so the batch goes out again (at least once) from whoever leads next.
         """
-        if not self._confirm_leadership():
+        if not self.leading and not self._try_lock():
             return 0
         after = self.last_published()
         batch = self._pending_after(after)
         if not batch.events:
             RELAY_BACKLOG.labels(self.topic).set(0)
+            return 0
+        if not self._confirm_leadership():  # its session must still answer, holding the lock
             return 0
         last = batch.last
         # PostgreSQL builds the next batch while this one goes to Kafka.
