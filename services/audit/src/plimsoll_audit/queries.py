@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from plimsoll_events.refusals import NotFound
 from plimsoll_platform.problems import InvalidParam, Problem
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from plimsoll_audit import checkpoints
 from plimsoll_audit.log import store
@@ -54,6 +54,7 @@ class ConsistencyProof:
 class LogReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.cache = store.TileCache()
 
     def tile(self, ref: TileRef) -> bytes:
         with self.engine.connect() as conn:
@@ -71,17 +72,20 @@ class LogReader:
                         kind="entry-too-large",
                     )
                 return bundle(found)
-            hashes = store.tile_hashes(conn, ref.level, ref.index, ref.width)
+            hashes = store.tile_hashes(conn, ref.level, ref.index, ref.width, self.cache)
         if hashes is None:
             raise NotFound(f"the log holds no tile {ref.path}")
         return tile_bytes(hashes)
 
-    def _size(self, requested: int | None, name: str) -> int:
-        with self.engine.connect() as conn:
-            current = store.size(conn)
-            if requested is None:
-                signed = checkpoints.latest(conn)
-                return signed.checkpoint.size if signed else current
+    @staticmethod
+    def _size(conn: Connection, requested: int | None, name: str) -> int:
+        if requested is None:
+            signed = checkpoints.latest(conn)
+            if signed is not None:
+                return signed.checkpoint.size
+        current = store.size(conn)
+        if requested is None:
+            return current
         if requested > current:
             raise bad_request(name, f"{requested} is past the tree's size ({current})")
         return requested
@@ -94,8 +98,8 @@ class LogReader:
         size: int | None,
         source: str | None = None,
     ) -> InclusionProof:
-        tree_size = self._size(size, "size")
         with self.engine.connect() as conn:
+            tree_size = self._size(conn, size, "size")
             if event_id is not None:
                 entry = store.find(conn, event_id, source)
                 if entry is None:
@@ -105,7 +109,7 @@ class LogReader:
                 raise bad_request("index", "give event_id or index")
             if not 0 <= index < tree_size:
                 raise bad_request("index", f"{index} is not below the tree size {tree_size}")
-            tree = store.tree(conn, tree_size)
+            tree = store.tree(conn, tree_size, self.cache)
             leaf = tree.reader.read(0, index, index + 1)[0]
             proof = tree.inclusion(index)
             ids = conn.exec_driver_sql(
@@ -114,9 +118,9 @@ class LogReader:
         return InclusionProof(index, tree_size, b64(leaf), [b64(h) for h in proof], ids[0], ids[1])
 
     def consistency(self, first: int, second: int | None) -> ConsistencyProof:
-        second = self._size(second, "second")
-        if not 0 <= first <= second:
-            raise bad_request("first", f"{first} is not between 0 and {second}")
         with self.engine.connect() as conn:
-            proof = store.tree(conn, second).consistency(first)
+            second = self._size(conn, second, "second")
+            if not 0 <= first <= second:
+                raise bad_request("first", f"{first} is not between 0 and {second}")
+            proof = store.tree(conn, second, self.cache).consistency(first)
         return ConsistencyProof(first, second, [b64(h) for h in proof])

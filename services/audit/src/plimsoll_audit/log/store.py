@@ -11,6 +11,8 @@ hashes and the consumer's bookkeeping commit together or not at all.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,11 +158,43 @@ def _complete_subtrees(conn: Connection, start: int, hashes: list[bytes]) -> Non
         )
 
 
-class StoredHashes:
-    """The `HashReader` of the stored log: a whole tile per query, remembered."""
+class TileCache:
+    """Tiles read before, shared by a process's read requests (LRU, thread-safe).
 
-    def __init__(self, conn: Connection) -> None:
+    Safe because a tile never changes once written: the first W hashes of a tile are
+    the same at every later size, so a cached prefix is right for any request that
+    needs no more of it. The signing path does not use it: checking a checkpoint
+    against the last one must read what the database holds now.
+    """
+
+    def __init__(self, max_tiles: int = 4096) -> None:
+        self.max_tiles = max_tiles
+        self._tiles: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int], needed: int) -> list[bytes] | None:
+        with self._lock:
+            found = self._tiles.get(key)
+            if found is None or len(found) < needed:
+                return None
+            self._tiles.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[int, int], hashes: list[bytes]) -> None:
+        with self._lock:
+            self._tiles[key] = hashes
+            self._tiles.move_to_end(key)
+            while len(self._tiles) > self.max_tiles:
+                self._tiles.popitem(last=False)
+
+
+class StoredHashes:
+    """The `HashReader` of the stored log: a whole tile per query, remembered for the
+    request (and across requests through a `TileCache`, when given one)."""
+
+    def __init__(self, conn: Connection, cache: TileCache | None = None) -> None:
         self.conn = conn
+        self.cache = cache
         self._tiles: dict[tuple[int, int], list[bytes]] = {}
 
     def read(self, level: int, start: int, end: int) -> Sequence[bytes]:
@@ -193,6 +227,11 @@ class StoredHashes:
         found = self._tiles.get(key)
         if found is not None and len(found) >= needed:
             return found
+        if self.cache is not None:
+            found = self.cache.get(key, needed)
+            if found is not None:
+                self._tiles[key] = found
+                return found
         whole = self.conn.execute(
             text("select hashes from log_tiles where level = :level and idx = :idx"),
             {"level": level, "idx": tile},
@@ -214,6 +253,8 @@ class StoredHashes:
                 params = {"level": level, "lo": lo, "hi": hi}
             found = [bytes(row[0]) for row in self.conn.execute(text(query), params)]
         self._tiles[key] = found
+        if self.cache is not None:
+            self.cache.put(key, found)
         return found
 
 
@@ -221,14 +262,16 @@ def _split(hashes: bytes) -> list[bytes]:
     return [hashes[i : i + HASH_SIZE] for i in range(0, len(hashes), HASH_SIZE)]
 
 
-def tree(conn: Connection, tree_size: int | None = None) -> Tree:
+def tree(conn: Connection, tree_size: int | None = None, cache: TileCache | None = None) -> Tree:
     """The tree of the first `tree_size` leaves (the whole log when None)."""
-    return Tree(StoredHashes(conn), size(conn) if tree_size is None else tree_size)
+    return Tree(StoredHashes(conn, cache), size(conn) if tree_size is None else tree_size)
 
 
-def tile_hashes(conn: Connection, level: int, index: int, width: int) -> list[bytes] | None:
+def tile_hashes(
+    conn: Connection, level: int, index: int, width: int, cache: TileCache | None = None
+) -> list[bytes] | None:
     """The hashes of tile (level, index) of the given width, or None if the log has fewer."""
-    reader = StoredHashes(conn)
+    reader = StoredHashes(conn, cache)
     try:
         return list(reader.read(level, index * TILE_WIDTH, index * TILE_WIDTH + width))
     except LookupError:
