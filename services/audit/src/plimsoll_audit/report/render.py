@@ -170,5 +170,9 @@ def pdf(bundle: Bundle, trusted: Sequence[Verifier]) -> bytes:
     return out.getvalue()
 
 
+def _inline(svg: str) -> str:
+    return svg[svg.find("<svg") :]
+
+
 def image_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
