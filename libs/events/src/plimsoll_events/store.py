@@ -280,7 +280,7 @@ class EventStore:
             raise ValueError("append needs at least one event")
         if expected_version < 0:
             raise ValueError("expected_version cannot be negative")
-        with tracer.start_as_current_span(
+        span = tracer.start_span(
             "event-store append",
             attributes={
                 "db.system.name": "postgresql",
@@ -288,11 +288,23 @@ class EventStore:
                 "plimsoll.stream.id": stream_id,
                 "plimsoll.event.count": len(events),
             },
-        ):
-            # Encoded here, on the writer's own thread: a bad event fails its own writer.
-            data, metadata = encode_events(stream_id, events, self.max_event_bytes)
-            request = Append(stream_id, expected_version, events, idempotency, data, metadata)
-            return self._group_committer().submit(request)
+        )
+        if not span.is_recording():  # no tracing configured: spare the context switch
+            return self._append(stream_id, expected_version, events, idempotency)
+        with trace.use_span(span, end_on_exit=True):  # the statements' spans nest under it
+            return self._append(stream_id, expected_version, events, idempotency)
+
+    def _append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        idempotency: Idempotency | None,
+    ) -> list[RecordedEvent]:
+        # Encoded here, on the writer's own thread: a bad event fails its own writer.
+        data, metadata = encode_events(stream_id, events, self.max_event_bytes)
+        request = Append(stream_id, expected_version, events, idempotency, data, metadata)
+        return self._group_committer().submit(request)
 
     def _group_committer(self) -> GroupCommitter:
         if self._committer is None:
