@@ -168,8 +168,13 @@ class Delivered:
 class Projection(Protocol):
     """A read model fed by events. ``apply`` runs inside the runner's transaction."""
 
-    name: str
-    topics: Sequence[str]
+    @property
+    def name(self) -> str:
+        """The read model's name: its consumer group, its checkpoints' key."""
+        ...
+
+    @property
+    def topics(self) -> Sequence[str]: ...
 
     def create(self, conn: Connection) -> None: ...
 
