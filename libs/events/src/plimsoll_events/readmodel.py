@@ -200,13 +200,15 @@ class StoreFedReadModel:
 
     # --- catching up -------------------------------------------------------------------------
 
-    def catch_up(self, conn: Connection) -> int:
+    def catch_up(self, conn: Connection, *, batches: int | None = None) -> int:
         """Apply every event after the checkpoint; returns the new checkpoint.
 
         Works in the caller's transaction, which the caller commits: the rows and
         the checkpoint move together, and the lock taken here (only when there is
         something new) keeps other catch-ups out until then. Raises what is
         transient (the caller's transaction must roll back; try again later).
+        ``batches`` stops after that many batches (a background process manager
+        commits batch by batch rather than hold one transaction over a long log).
         """
         self.create_schema()
         position = self.position(conn)
@@ -214,11 +216,13 @@ class StoreFedReadModel:
             return position  # nothing new: most reads end here, without the lock
         self.lock(conn)
         position = self.position(conn)  # another catch-up may have moved it meanwhile
-        while True:
+        applied = 0
+        while batches is None or applied < batches:
             batch = self.store.read_all(position, self.batch_size)
             if not batch:
                 break
             self._apply(conn, batch)
+            applied += 1
             position = batch[-1].position
             conn.execute(text(_MOVE), {**self._named, "position": position})
             if len(batch) < self.batch_size:

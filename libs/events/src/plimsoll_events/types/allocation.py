@@ -12,7 +12,8 @@ the producer never computes with binary floating point.
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from plimsoll_events.catalogue import CATALOGUE, EventData
+from plimsoll_events.refusals import EARLIEST_DAY, LARGEST_WHOLE_NUMBER, LATEST_DAY
 from plimsoll_events.types.fields import ActorName, Identifier, Name, Text
 
 WmtTier = Annotated[str, StringConstraints(pattern=r"^[A-D][0-3]S?$")]
@@ -103,8 +105,22 @@ CapacityPercent = Annotated[
 ]
 """A capacity as WMT shows it: workload over available points, to 0.1% (e.g. 60.4)."""
 
-Points = Annotated[int, Field(ge=0)]
-"""Weighted workload points (for Cafcass schemes, estimated minutes a week)."""
+Points = Annotated[int, Field(ge=0, le=LARGEST_WHOLE_NUMBER)]
+"""Weighted workload points of one case or one grade (for Cafcass schemes, estimated minutes
+a week): 0 to 2,147,483,647, so that a 32-bit integer column holds any of them."""
+
+LARGEST_TOTAL: Final = 2**53 - 1
+"""The largest sum of points an event carries: every JSON reader holds it exactly (RFC 8785
+refuses integers beyond it)."""
+
+TotalPoints = Annotated[int, Field(ge=0, le=LARGEST_TOTAL)]
+"""A sum of points (a practitioner's workload, a team's): 0 to 2^53 - 1."""
+
+Day = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY)]
+"""A calendar day from 1900-01-01 to 2199-12-31 (`plimsoll_events.refusals.day`)."""
+
+SchemeVersion = Annotated[int, Field(ge=1, le=LARGEST_WHOLE_NUMBER)]
+"""A weighting scheme's version: 1, 2, ... (at most 2,147,483,647)."""
 
 
 class _Data(BaseModel):
@@ -160,7 +176,7 @@ class ProbationWeightingScheme(_Data):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The scheme's name, e.g. wmt."
     )
-    version: int = Field(ge=1, description="Increases by one with each change.")
+    version: SchemeVersion = Field(description="Increases by one with each change.")
     grades: dict[GradeCode, GradeAllowance] = Field(
         min_length=1, description="Every grade this scheme knows, with its allowance."
     )
@@ -190,7 +206,7 @@ class CafcassWeightingScheme(_Data):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The scheme's name, e.g. cafcass-hours."
     )
-    version: int = Field(ge=1, description="Increases by one with each change.")
+    version: SchemeVersion = Field(description="Increases by one with each change.")
     grades: dict[GradeCode, GradeAllowance] = Field(
         min_length=1, description="Every grade this scheme knows, with its allowance."
     )
@@ -244,7 +260,7 @@ class PractitionerRegistered(EventData):
     region_id: Identifier = Field(description="The region (probation) or area (Cafcass).")
     contracted_hours: Hours = Field(description="Contracted hours a week, 0 to 37.5.")
     line_manager_id: Identifier | None = Field(description="Their line manager, if known.")
-    start_date: date = Field(description="The day they started in post.")
+    start_date: Day = Field(description="The day they started in post.")
 
 
 @CATALOGUE.register
@@ -277,10 +293,8 @@ class _Reduction(EventData):
     percent: Percent | None = Field(
         description="The percent of contracted hours the hours were worked out from, if any."
     )
-    effective_from: date = Field(description="The first day the reduction applies.")
-    effective_to: date | None = Field(
-        description="The last day it applies; null until it is ended."
-    )
+    effective_from: Day = Field(description="The first day the reduction applies.")
+    effective_to: Day | None = Field(description="The last day it applies; null until it is ended.")
 
 
 _REDUCTION_EXAMPLE = {
@@ -346,7 +360,7 @@ class ReductionEnded(EventData):
     practitioner_id: Identifier = Field(description="The practitioner.")
     reduction_id: Identifier = Field(description="The reduction that ended.")
     hours: Hours = Field(description="The hours a week that are available again.")
-    ended_on: date = Field(description="The first day the reduction no longer applies.")
+    ended_on: Day = Field(description="The first day the reduction no longer applies.")
     ended_because: Literal["effective-to-passed", "ended-early"] = Field(
         description="Whether its last day passed, or a manager ended it before then."
     )
@@ -379,7 +393,7 @@ class PractitionerLeft(EventData):
     examples = ({"practitioner_id": "P-0001", "leaving_date": "2025-06-30"},)
 
     practitioner_id: Identifier = Field(description="The practitioner.")
-    leaving_date: date = Field(description="Their last day in post.")
+    leaving_date: Day = Field(description="Their last day in post.")
 
 
 @CATALOGUE.register
@@ -414,7 +428,7 @@ class PractitionerTransferred(EventData):
     line_manager_id: Identifier | None = Field(
         description="Their line manager in the new team, if known."
     )
-    effective_on: date = Field(description="The first day in the new team.")
+    effective_on: Day = Field(description="The first day in the new team.")
 
 
 @CATALOGUE.register
@@ -460,7 +474,7 @@ class _Weighing(EventData):
     scheme_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The weighting scheme that gave the points."
     )
-    scheme_version: int = Field(ge=1, description="Its version.")
+    scheme_version: SchemeVersion = Field(description="Its version.")
 
 
 @CATALOGUE.register
@@ -499,7 +513,7 @@ class CaseOpened(_Weighing):
 
     case_id: Identifier = Field(description="The case (for probation, the person's CRN).")
     team_id: Identifier = Field(description="The team the case is to be held in.")
-    opened_on: date = Field(description="The day the case was opened.")
+    opened_on: Day = Field(description="The day the case was opened.")
 
 
 @CATALOGUE.register
@@ -542,7 +556,7 @@ class CaseAllocated(EventData):
         description="community, custody, licence, standard-court-report or fast-court-report "
         "for probation; the Cafcass case type (e.g. public-law, private-law) otherwise.",
     )
-    points: int = Field(ge=0, description="The case's weighting at allocation, in points.")
+    points: Points = Field(description="The case's weighting at allocation, in points.")
     allocated_by: ActorName = Field(description="Who made the allocation decision.")
     reason: str | None = Field(
         default=None,
@@ -592,12 +606,9 @@ class CaseReallocated(EventData):
 
 
 @CATALOGUE.register
-class CaseWeightingChanged(_Weighing):
-    """A case's weighting changed: its tier or stage changed, or a new scheme weighed it anew.
-
-    The practitioner carrying it, if anyone, carries `points` from now on
-    instead of `previous_points`.
-    """
+class CaseWeightingChangedV1(_Weighing):
+    """Superseded by v2, which adds the causes of suspended work and `agreement_id`. Kept so
+    that data written as v1 is still validated before it is upcast."""
 
     type = "case-weighting-changed"
     version = 1
@@ -628,6 +639,83 @@ class CaseWeightingChanged(_Weighing):
     )
 
 
+WeightingCause = Literal[
+    "tier-changed",
+    "stage-changed",
+    "scheme-changed",
+    "work-suspended",
+    "work-not-to-be-done",
+    "work-resumed",
+]
+"""What changed a case's weighting."""
+
+
+@CATALOGUE.register
+class CaseWeightingChanged(_Weighing):
+    """A case's weighting changed: its tier or stage changed, a new scheme weighed it anew, or
+    work on it was suspended, marked not to be done, or resumed by a workload agreement.
+
+    The practitioner carrying it, if anyone, carries `points` from now on instead of
+    `previous_points`. While work is suspended (or not to be done) the case counts for
+    nothing: `points` is 0, and stays 0 through a change of tier, stage or scheme, until
+    `work-resumed` (citing the same `agreement_id`) weighs it again under the scheme in force,
+    or a reallocation moves it at full points. The agreements are wellbeing's
+    (`work-suspended`, `work-marked-not-to-be-done`, `work-resumed`); this event is allocation's
+    answer to them, its causation id the wellbeing event's id.
+    """
+
+    type = "case-weighting-changed"
+    version = 2
+    service = "allocation"
+    examples = (
+        {
+            "case_id": "X777519",
+            "practitioner_id": "P-0001",
+            "case_type": "community",
+            "tier": "B2",
+            "t2a": False,
+            "stage": None,
+            "points": 115,
+            "previous_points": 50,
+            "scheme_name": "wmt",
+            "scheme_version": 1,
+            "cause": "tier-changed",
+            "agreement_id": None,
+        },
+        {
+            "case_id": "X123456",
+            "practitioner_id": "P-0001",
+            "case_type": "community",
+            "tier": "C1",
+            "t2a": False,
+            "stage": None,
+            "points": 0,
+            "previous_points": 50,
+            "scheme_name": "wmt",
+            "scheme_version": 1,
+            "cause": "work-suspended",
+            "agreement_id": "A-7d2c41e0b9aa",
+        },
+    )
+
+    case_id: Identifier = Field(description="The case.")
+    practitioner_id: Identifier | None = Field(
+        description="Who carries the case, or null while it is unallocated."
+    )
+    previous_points: Points = Field(description="The weighting until now.")
+    cause: WeightingCause = Field(description="What changed the weighting.")
+    agreement_id: Identifier | None = Field(
+        description="The workload agreement (wellbeing's) that suspended, marked not to be "
+        "done or resumed the work; null for the other causes."
+    )
+
+
+@CATALOGUE.upcaster("case-weighting-changed", from_version=1)
+def case_weighting_changed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 becomes v2: no workload agreement was involved (`agreement_id` null)."""
+    return {**data, "agreement_id": None}
+
+
 @CATALOGUE.register
 class CaseClosed(EventData):
     """A case closed: it no longer counts in anyone's workload."""
@@ -651,7 +739,7 @@ class CaseClosed(EventData):
     )
     team_id: Identifier = Field(description="The team it was held in.")
     points: Points = Field(description="The weighting that leaves the workload.")
-    closed_on: date = Field(description="The day it closed.")
+    closed_on: Day = Field(description="The day it closed.")
 
 
 @CATALOGUE.register
@@ -696,9 +784,9 @@ class AllocationOverrideRecorded(EventData):
     team_id: Identifier = Field(description="The practitioner's team.")
     action: Literal["allocate", "reallocate"] = Field(description="What was decided.")
     case_points: Points = Field(description="The case's weighting.")
-    points_before: Points = Field(description="The practitioner's workload points before.")
-    points_after: Points = Field(description="Their workload points after.")
-    available_points: Points = Field(description="Their available points.")
+    points_before: TotalPoints = Field(description="The practitioner's workload points before.")
+    points_after: TotalPoints = Field(description="Their workload points after.")
+    available_points: TotalPoints = Field(description="Their available points.")
     capacity_before_percent: CapacityPercent = Field(
         description="Capacity before, as WMT shows it."
     )
@@ -781,3 +869,146 @@ class WeightingSchemeChanged(EventData):
     scheme: WeightingScheme = Field(description="The whole scheme now in force.")
     changed_by: ActorName = Field(description="Who brought it into force.")
     reason: Text | None = Field(description="Why it changed, e.g. the agreement it records.")
+
+
+# Capacity, as the allocation service works it out (the one place it is worked out).
+
+Threshold = Literal["override-threshold", "hard-ceiling"]
+"""An agreed limit of the allocation service: above the override threshold an allocation
+needs a written reason; above the hard ceiling only a head of service may allocate."""
+
+Position = Annotated[int, Field(ge=1, le=LARGEST_TOTAL)]
+"""A position in the allocation service's event log."""
+
+
+class _Capacity(EventData):
+    """A capacity figure as WMT computes it, the limits it is above, and what moved it."""
+
+    total_points: TotalPoints = Field(description="Points of the open cases carried.")
+    available_points: TotalPoints = Field(
+        description="Points that can be carried at 100%, after the reductions in force."
+    )
+    capacity_percent: CapacityPercent = Field(
+        description="total / available as WMT shows it (0 when either is 0)."
+    )
+    above: list[Threshold] = Field(
+        max_length=2,
+        description="The agreed limits the figure is above (strictly): override-threshold, "
+        "then hard-ceiling. Points with no available points at all are above both, as "
+        "allocation judges them, though WMT shows 0%.",
+    )
+    override_threshold_percent: CapacityPercent = Field(
+        description="The override threshold in force when it was worked out."
+    )
+    hard_ceiling_percent: CapacityPercent = Field(
+        description="The hard ceiling in force when it was worked out."
+    )
+    previous_total_points: TotalPoints | None = Field(
+        description="The figure published before this one; null for the first."
+    )
+    previous_available_points: TotalPoints | None = Field(
+        description="Likewise, the available points."
+    )
+    previous_capacity_percent: CapacityPercent | None = Field(description="Likewise, the capacity.")
+    cause_event_id: UUID = Field(description="The allocation event that moved the figure.")
+    cause_type: Code = Field(description="Its type, e.g. case-allocated, reduction-started.")
+    cause_position: Position = Field(description="Its position in the allocation log.")
+
+
+@CATALOGUE.register
+class CapacityChanged(_Capacity):
+    """A practitioner's capacity changed: the figure every other system reads, never works out.
+
+    Published after each allocation event that moves the practitioner's points or available
+    points (an allocation, a reallocation to or from them, a case re-weighed for its tier,
+    stage, a new scheme or suspended work, a closure, a change of contracted hours, a
+    reduction starting or ending, a scheme's grade table), after that event and keyed by the
+    practitioner, so a consumer reads it after its cause. The first is published when they
+    are registered. Worked out from the allocation log alone, in log order, so replaying the
+    log publishes the same sequence.
+    """
+
+    type = "capacity-changed"
+    version = 1
+    service = "allocation"
+    examples = (
+        {
+            "practitioner_id": "P-0001",
+            "team_id": "T-NORTH-1",
+            "region_id": "R-NORTH",
+            "total_points": 2263,
+            "available_points": 2176,
+            "capacity_percent": 104.0,
+            "above": ["override-threshold"],
+            "override_threshold_percent": 100.0,
+            "hard_ceiling_percent": 120.0,
+            "previous_total_points": 2100,
+            "previous_available_points": 2176,
+            "previous_capacity_percent": 96.5,
+            "cause_event_id": "0195a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+            "cause_type": "case-allocated",
+            "cause_position": 1042,
+        },
+    )
+
+    practitioner_id: Identifier = Field(description="The practitioner.")
+    team_id: Identifier = Field(description="The team they are counted in.")
+    region_id: Identifier = Field(description="That team's region.")
+
+
+@CATALOGUE.register
+class TeamCapacityChanged(_Capacity):
+    """A team's capacity changed: Σ points / Σ available points of those in post in it.
+
+    Published after each allocation event that moves a member's figure, or who is in post in
+    the team (a registration, a transfer or a leaving taking effect); keyed by the team's
+    stream (`team-capacity-<team>`). Not the mean of the members' percentages.
+    """
+
+    type = "team-capacity-changed"
+    version = 1
+    service = "allocation"
+    examples = (
+        {
+            "team_id": "T-NORTH-1",
+            "region_id": "R-NORTH",
+            "practitioner_count": 8,
+            "total_points": 15632,
+            "available_points": 16320,
+            "capacity_percent": 95.8,
+            "above": [],
+            "override_threshold_percent": 100.0,
+            "hard_ceiling_percent": 120.0,
+            "previous_total_points": 15369,
+            "previous_available_points": 16320,
+            "previous_capacity_percent": 94.2,
+            "cause_event_id": "0195a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+            "cause_type": "case-allocated",
+            "cause_position": 1042,
+        },
+    )
+
+    team_id: Identifier = Field(description="The team.")
+    region_id: Identifier = Field(description="Its region.")
+    practitioner_count: int = Field(
+        ge=0, le=LARGEST_WHOLE_NUMBER, description="Those in post in it."
+    )
+
+
+@CATALOGUE.register
+class CalendarDayBegan(EventData):
+    """A day began in the service's calendar (UK): what was recorded to take effect on it
+    does so now.
+
+    Recorded once a day by the daily reconciliation, before the reductions it starts and
+    ends. A transfer recorded for this day (or before) moves the practitioner between teams'
+    figures now, and a practitioner whose last day has passed leaves their team's figures:
+    so a reader of the log alone knows when time passed, and a replay gives the same figures.
+    """
+
+    type = "calendar-day-began"
+    version = 1
+    service = "allocation"
+    examples = ({"day": "2025-05-01"},)
+
+    day: Day = Field(description="The UK calendar day that began.")
