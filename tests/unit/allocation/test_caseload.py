@@ -553,6 +553,7 @@ def test_changing_the_tier_reweighs_the_case_for_whoever_holds_it():
             scheme_name="wmt",
             scheme_version=1,
             cause="tier-changed",
+            agreement_id=None,
         )
     ]
 

@@ -8,7 +8,8 @@ Three aggregates, each a `Decider` (`initial_state`, `decide`, `evolve`):
   `ChangeLineManager`, `RecordLeaving`.
 * `caseload.CASE`: one stream per case (`case_stream`); commands `OpenCase`,
   `AllocateCase`, `ReallocateCase`, `ChangeTier`, `ChangeStage`, `ReweighCase`,
-  `CloseCase`.
+  `CloseCase`, and `SuspendCaseWork` / `ResumeCaseWork` (wellbeing's workload
+  agreements).
 * `weighting.WEIGHTING_SCHEME`: one stream per kind of scheme (`scheme_stream`);
   command `ChangeWeightingScheme`.
 
@@ -60,7 +61,11 @@ from plimsoll_allocation.domain.caseload import (
     CloseCase,
     OpenCase,
     ReallocateCase,
+    ResumeCaseWork,
     ReweighCase,
+    SuspendCaseWork,
+    Suspension,
+    SuspensionKind,
     case_stream,
 )
 from plimsoll_allocation.domain.errors import (
@@ -101,6 +106,7 @@ from plimsoll_allocation.domain.rules import (
     AllocationPolicy,
     PractitionerFacts,
     assess_allocation,
+    thresholds_above,
 )
 from plimsoll_allocation.domain.weighting import (
     DEFAULT_CAFCASS_SCHEME,
@@ -184,11 +190,15 @@ __all__ = [
     "Reduction",
     "Refused",
     "RegisterPractitioner",
+    "ResumeCaseWork",
     "ReweighCase",
     "Scheme",
     "SchemeState",
     "StaleSchemeVersion",
     "StartReduction",
+    "SuspendCaseWork",
+    "Suspension",
+    "SuspensionKind",
     "Transfer",
     "TransferPractitioner",
     "Workload",
@@ -214,6 +224,7 @@ __all__ = [
     "scheme_for_case_type",
     "scheme_for_grade",
     "scheme_stream",
+    "thresholds_above",
     "weighting",
     "workforce",
 ]

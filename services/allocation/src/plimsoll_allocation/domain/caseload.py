@@ -12,6 +12,17 @@ allocated (`case-allocated`), reallocated (`case-reallocated`), re-weighed
 when its tier or stage changes or a new scheme version comes
 (`case-weighting-changed`), and closed (`case-closed`).
 
+Suspended work. A workload agreement made in supervision (wellbeing's
+`work-suspended`, `work-marked-not-to-be-done`) suspends work on a case its
+holder carries: `SuspendCaseWork` records `case-weighting-changed` at 0 points,
+citing the agreement, unless the case is closed, held by someone else now, or
+suspended already (then nothing: a redelivered agreement records nothing
+twice). While suspended (`Case.suspended_by`), a change of tier, stage or scheme
+keeps the points at 0. `ResumeCaseWork` (wellbeing's `work-resumed`) weighs the
+case again under the scheme in force, but only if that same agreement suspended
+it. A reallocation ends the suspension: the case moves at its full points
+(`case-reallocated` carries them), so the new holder carries it whole.
+
 Allocating and reallocating check, in order: the case exists (else it is
 refused as outside the actor's scope: only managers and heads of service
 allocate, and they learn nothing of cases beyond their area) and is open;
@@ -39,6 +50,7 @@ from plimsoll_events.types.allocation import (
     CaseReallocated,
     CaseWeightingChanged,
     ReallocationReason,
+    WeightingCause,
 )
 
 from plimsoll_allocation.domain.errors import (
@@ -67,6 +79,9 @@ from plimsoll_allocation.domain.rules import (
 from plimsoll_allocation.domain.weighting import CaseProfile, Scheme, case_points, supplied_scheme
 
 # Commands.
+
+SuspensionKind = Literal["suspended", "not-to-be-done"]
+"""Work suspended until resumed, or agreed not to be done at all."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,29 @@ class AllocateCase:
 
 
 @dataclass(frozen=True)
+class SuspendCaseWork:
+    """Count a case for nothing while a workload agreement suspends work on it (see module).
+
+    `practitioner_id` is who the agreement was made with: the case must still be theirs.
+    """
+
+    case_id: str
+    agreement_id: str
+    practitioner_id: str
+    kind: SuspensionKind = "suspended"
+
+
+@dataclass(frozen=True)
+class ResumeCaseWork:
+    """Weigh a case again when the agreement that suspended it ends (see module)."""
+
+    case_id: str
+    agreement_id: str
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force for the case's type."""
+
+
+@dataclass(frozen=True)
 class ReallocateCase:
     """Move an allocated case to another practitioner, for one of `REALLOCATION_REASONS`.
 
@@ -120,6 +158,9 @@ class ReallocateCase:
     practitioner: PractitionerFacts | None = None
     policy: AllocationPolicy | None = None
     case_region: KnownRegion | None = None
+    scheme: Scheme | None = None
+    """Filled in by the application layer: the scheme in force for the case's type, which
+    weighs a suspended case again as it moves."""
 
 
 @dataclass(frozen=True)
@@ -163,11 +204,28 @@ class CloseCase:
 
 
 CaseCommand = (
-    OpenCase | AllocateCase | ReallocateCase | ChangeTier | ChangeStage | ReweighCase | CloseCase
+    OpenCase
+    | AllocateCase
+    | ReallocateCase
+    | ChangeTier
+    | ChangeStage
+    | ReweighCase
+    | CloseCase
+    | SuspendCaseWork
+    | ResumeCaseWork
 )
 
 
 # State.
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """The workload agreement that suspends work on a case, and whether it is suspended or
+    not to be done."""
+
+    agreement_id: str
+    kind: SuspensionKind
 
 
 @dataclass(frozen=True)
@@ -183,6 +241,8 @@ class Case:
     opened_on: date
     practitioner_id: str | None = None
     closed_on: date | None = None
+    suspended_by: Suspension | None = None
+    """The agreement suspending work on it; while set, the case weighs 0 points."""
 
     @property
     def is_open(self) -> bool:
@@ -225,6 +285,10 @@ def decide(command: CaseCommand, state: CaseState) -> list[EventData]:
         return (
             _reweigh(case, command.scheme, case.profile, "scheme-changed") if case.is_open else []
         )
+    if isinstance(command, SuspendCaseWork):
+        return _suspend(command, case)
+    if isinstance(command, ResumeCaseWork):
+        return _resume(command, case)
     if not case.is_open:
         raise CaseIsClosed(f"case {case.case_id} closed on {case.closed_on}", field="case_id")
     if isinstance(command, AllocateCase):
@@ -246,6 +310,45 @@ def decide(command: CaseCommand, state: CaseState) -> list[EventData]:
     return _close(command, case)
 
 
+def _suspend(command: SuspendCaseWork, case: Case) -> list[EventData]:
+    check.identifier(command.agreement_id, "agreement_id")
+    if not case.is_open or case.held_by != command.practitioner_id or case.suspended_by:
+        return []  # closed, someone else's now, or suspended already (a redelivery, say)
+    cause: WeightingCause = (
+        "work-suspended" if command.kind == "suspended" else "work-not-to-be-done"
+    )
+    return [
+        _weighed(
+            case,
+            case.profile,
+            case.scheme_name,
+            case.scheme_version,
+            0,
+            cause,
+            agreement_id=command.agreement_id,
+        )
+    ]
+
+
+def _resume(command: ResumeCaseWork, case: Case) -> list[EventData]:
+    suspension = case.suspended_by
+    if not case.is_open or suspension is None or suspension.agreement_id != command.agreement_id:
+        return []  # not suspended by this agreement (ended by a reallocation, say)
+    scheme = supplied_scheme(command.scheme)
+    points = case_points(scheme, case.profile)
+    return [
+        _weighed(
+            case,
+            case.profile,
+            scheme.name,
+            scheme.version,
+            points,
+            "work-resumed",
+            agreement_id=command.agreement_id,
+        )
+    ]
+
+
 def _existing(state: CaseState, case_id: str) -> Case:
     if state is None:
         raise NotFound(f"no case {case_id!r}", field="case_id")
@@ -258,7 +361,7 @@ def _open(command: OpenCase, state: CaseState) -> list[EventData]:
     check.identifier(command.case_id, "case_id")
     check.identifier(command.team_id, "team_id")
     scheme = supplied_scheme(command.scheme)
-    opened_on = supplied(command.opened_on, "opened_on")
+    opened_on = check.day(supplied(command.opened_on, "opened_on"), "opened_on")
     points = case_points(scheme, command.profile)
     profile = command.profile
     return [
@@ -318,12 +421,16 @@ def _with_override(
     command: AllocateCase | ReallocateCase,
     role: DecidingRole,
     override_reason: str | None,
+    *,
+    case_points: int | None = None,
 ) -> list[EventData]:
-    """The allocation, followed by its override record when it goes above a limit."""
+    """The allocation, followed by its override record when it goes above a limit.
+
+    `case_points`: what the case brings to the practitioner (default: its points)."""
     override = override_record(
         action=action,
         case_id=case.case_id,
-        case_points=case.points,
+        case_points=case.points if case_points is None else case_points,
         target=_target(command),
         actor=command.actor,
         role=role,
@@ -375,6 +482,7 @@ def _reallocate(command: ReallocateCase, case: Case) -> list[EventData]:
             f"{target.practitioner_id} already holds case {case.case_id}", field="practitioner_id"
         )
     check_available(target)
+    points = _moving_points(command, case)
     reallocated = CaseReallocated(
         practitioner_id=target.practitioner_id,
         from_practitioner_id=case.practitioner_id,
@@ -383,12 +491,22 @@ def _reallocate(command: ReallocateCase, case: Case) -> list[EventData]:
         from_team_id=case.team_id,
         tier=case.profile.tier,
         case_type=case.profile.case_type,
-        points=case.points,
+        points=points,
         reason=reason,
         note=note,
         reallocated_by=command.actor.actor_id,
     )
-    return _with_override(reallocated, "reallocate", case, command, role, override_reason)
+    return _with_override(
+        reallocated, "reallocate", case, command, role, override_reason, case_points=points
+    )
+
+
+def _moving_points(command: ReallocateCase, case: Case) -> int:
+    """What the case weighs as it moves: its points, or, if work on it is suspended (which
+    the reallocation ends), its full points under the scheme in force."""
+    if case.suspended_by is None:
+        return case.points
+    return case_points(supplied_scheme(command.scheme), case.profile)
 
 
 def _reweigh(
@@ -399,27 +517,44 @@ def _reweigh(
     *,
     always: bool = False,
 ) -> list[EventData]:
+    """The case weighed under `scheme` as `profile` (0 while work on it is suspended); nothing
+    when the points stay, unless `always` (the profile changed)."""
     points = case_points(scheme, profile)
+    if case.suspended_by is not None:
+        points = 0
     if points == case.points and not always:
         return []
-    return [
-        CaseWeightingChanged(
-            case_id=case.case_id,
-            practitioner_id=case.practitioner_id,
-            case_type=profile.case_type,
-            tier=profile.tier,
-            t2a=profile.t2a,
-            stage=profile.stage,
-            points=points,
-            previous_points=case.points,
-            scheme_name=scheme.name,
-            scheme_version=scheme.version,
-            cause=cause,
-        )
-    ]
+    return [_weighed(case, profile, scheme.name, scheme.version, points, cause)]
+
+
+def _weighed(
+    case: Case,
+    profile: CaseProfile,
+    scheme_name: str,
+    scheme_version: int,
+    points: int,
+    cause: WeightingCause,
+    *,
+    agreement_id: str | None = None,
+) -> CaseWeightingChanged:
+    return CaseWeightingChanged(
+        case_id=case.case_id,
+        practitioner_id=case.held_by,
+        case_type=profile.case_type,
+        tier=profile.tier,
+        t2a=profile.t2a,
+        stage=profile.stage,
+        points=points,
+        previous_points=case.points,
+        scheme_name=scheme_name,
+        scheme_version=scheme_version,
+        cause=cause,
+        agreement_id=agreement_id,
+    )
 
 
 def _close(command: CloseCase, case: Case) -> list[EventData]:
+    check.day(command.closed_on, "closed_on")
     if command.closed_on < case.opened_on:
         raise InvalidValue(f"before the case opened ({case.opened_on})", field="closed_on")
     return [
@@ -451,11 +586,21 @@ def evolve(state: CaseState, event: EventData) -> CaseState:
             opened_on=event.opened_on,
         )
     case = _existing(state, getattr(event, "case_id", "?"))
-    if isinstance(event, CaseAllocated | CaseReallocated):
+    if isinstance(event, CaseAllocated):
         return replace(case, practitioner_id=event.practitioner_id, team_id=event.team_id)
+    if isinstance(event, CaseReallocated):
+        # It moves at the points it carries, whole: a suspension ends with it.
+        return replace(
+            case,
+            practitioner_id=event.practitioner_id,
+            team_id=event.team_id,
+            points=event.points,
+            suspended_by=None,
+        )
     if isinstance(event, CaseWeightingChanged):
         return replace(
             case,
+            suspended_by=_suspension_after(case.suspended_by, event),
             profile=CaseProfile(
                 case_type=event.case_type, tier=event.tier, t2a=event.t2a, stage=event.stage
             ),
@@ -468,6 +613,17 @@ def evolve(state: CaseState, event: EventData) -> CaseState:
     if isinstance(event, AllocationOverrideRecorded):
         return case
     raise TypeError(f"{event.type} is not an event of a case")
+
+
+def _suspension_after(
+    suspension: Suspension | None, event: CaseWeightingChanged
+) -> Suspension | None:
+    if event.cause == "work-resumed":
+        return None
+    if event.cause in ("work-suspended", "work-not-to-be-done") and event.agreement_id:
+        kind: SuspensionKind = "suspended" if event.cause == "work-suspended" else "not-to-be-done"
+        return Suspension(event.agreement_id, kind)
+    return suspension  # a tier, stage or scheme change keeps it
 
 
 CASE: Final = Decider[CaseCommand, CaseState](

@@ -155,9 +155,18 @@ def start(command: StartReduction, practitioner: "Practitioner") -> list[EventDa
         )
     known = reduction_reason(scheme, command.reason)
     hours, percent = _reduction_size(command, practitioner, known)
+    check.day(command.effective_from, "effective_from")
     effective_to = command.effective_to
-    if effective_to is None and known is not None and known.months_to_expiry is not None:
+    if effective_to is not None:
+        check.day(effective_to, "effective_to")
+    elif known is not None and known.months_to_expiry is not None:
         effective_to = _add_months(command.effective_from, known.months_to_expiry) - _ONE_DAY
+        if effective_to > check.LATEST_DAY:
+            raise InvalidValue(
+                f"{command.reason} lasts {known.months_to_expiry} months, which would end "
+                f"after {check.LATEST_DAY}: give an earlier first day or a last day",
+                field="effective_from",
+            )
     if effective_to is not None and effective_to < command.effective_from:
         raise InvalidValue(
             f"ends ({effective_to}) before it starts ({command.effective_from})",

@@ -41,7 +41,7 @@ from plimsoll_events.types.allocation import (
 )
 from plimsoll_platform.roles import Role
 
-from plimsoll_allocation.domain.capacity import ImpactPreview, impact_preview
+from plimsoll_allocation.domain.capacity import ImpactPreview, Workload, impact_preview
 from plimsoll_allocation.domain.errors import (
     HeadOfServiceRequired,
     NotPermitted,
@@ -177,6 +177,21 @@ def assess_allocation(
     elif preview.capacity_after_percent > policy.override_threshold_percent:
         exceeded = "override-threshold"
     return AllocationAssessment(preview=preview, exceeded=exceeded, policy=policy)
+
+
+def thresholds_above(workload: Workload, policy: AllocationPolicy) -> tuple[Exceeded, ...]:
+    """The agreed limits a workload is above, lowest first, judged as `assess_allocation`
+    judges an allocation: strictly above; with no available points, any points at all are
+    above both (WMT shows 0% for them, which must not hide the load)."""
+    if workload.available_points == 0:
+        return ("override-threshold", "hard-ceiling") if workload.total_points > 0 else ()
+    percent = workload.capacity_percent
+    above: list[Exceeded] = []
+    if percent > policy.override_threshold_percent:
+        above.append("override-threshold")
+    if percent > policy.hard_ceiling_percent:
+        above.append("hard-ceiling")
+    return tuple(above)
 
 
 def authorise(

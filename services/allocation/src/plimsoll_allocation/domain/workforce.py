@@ -243,6 +243,7 @@ def _register(command: RegisterPractitioner, state: PractitionerState) -> list[E
         )
     check.identifier(command.practitioner_id, "practitioner_id")
     check.text(command.name, "name", max_length=_NAME_LENGTH)
+    check.day(command.start_date, "start_date")
     grade_allowance(supplied_scheme(command.scheme), command.grade)
     placement.check_placement(
         command.practitioner_id,
@@ -279,6 +280,7 @@ def _change_hours(command: ChangeContractedHours, practitioner: Practitioner) ->
 
 
 def _record_leaving(command: RecordLeaving, practitioner: Practitioner) -> list[EventData]:
+    check.day(command.leaving_date, "leaving_date")
     if command.leaving_date < practitioner.start_date:
         raise InvalidValue(f"before they started ({practitioner.start_date})", field="leaving_date")
     return [
