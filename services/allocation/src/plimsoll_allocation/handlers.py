@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from datetime import date
 from typing import Protocol, TypeVar
 
 from plimsoll_events.handling import Idempotency, Store, execute, execute_many, load
@@ -25,6 +26,7 @@ from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import AllocationOverrideRecorded
 from plimsoll_platform.clock import Clock
 
+from plimsoll_allocation.contention import decided
 from plimsoll_allocation.domain import (
     CASE,
     DEFAULT_POLICY,
@@ -48,8 +50,10 @@ from plimsoll_allocation.domain import (
     ReconcileReductions,
     RecordLeaving,
     RegisterPractitioner,
+    ResumeCaseWork,
     Scheme,
     StartReduction,
+    SuspendCaseWork,
     TransferPractitioner,
     assess_allocation,
     case_stream,
@@ -57,6 +61,7 @@ from plimsoll_allocation.domain import (
     scheme_for_case_type,
     scheme_for_grade,
 )
+from plimsoll_allocation.domain.calendar import CALENDAR, CALENDAR_STREAM, BeginDay
 from plimsoll_allocation.domain.rules import nobody_to_allocate_to
 from plimsoll_allocation.projections import Caseload
 from plimsoll_allocation.queries import (
@@ -185,6 +190,8 @@ class Allocated:
 class Reconciled:
     """What a daily reconciliation did."""
 
+    day: date
+    """The UK day whose beginning it recorded (`calendar-day-began`)."""
     practitioners_examined: int
     events_recorded: int
     """reduction-started and reduction-ended recorded."""
@@ -211,7 +218,8 @@ class Cases:
         return self._allocate(command, metadata)
 
     def reallocate_case(self, command: ReallocateCase, metadata: Metadata) -> Allocated:
-        return self._allocate(command, metadata)
+        # The scheme weighs a suspended case again as it moves.
+        return self._allocate(replace(command, scheme=self._scheme_of(command.case_id)), metadata)
 
     def open_and_allocate(
         self,
@@ -237,16 +245,38 @@ class Cases:
     def close_case(self, command: CloseCase, metadata: Metadata) -> list[RecordedEvent]:
         return self._execute(command, metadata)
 
+    def suspend_work(
+        self, command: SuspendCaseWork, metadata: Metadata, idempotency: Idempotency | None = None
+    ) -> list[RecordedEvent]:
+        """Count a case for nothing while a workload agreement suspends it (see the domain);
+        retried when the case changes meanwhile."""
+        return decided(lambda: self._execute(command, metadata, idempotency))
+
+    def resume_work(
+        self, command: ResumeCaseWork, metadata: Metadata, idempotency: Idempotency | None = None
+    ) -> list[RecordedEvent]:
+        """Weigh a case again under the scheme in force when its suspension ends."""
+
+        def resume() -> list[RecordedEvent]:
+            filled = replace(command, scheme=self._scheme_of(command.case_id))
+            return self._execute(filled, metadata, idempotency)
+
+        return decided(resume)
+
     def reconcile(self, metadata: Metadata) -> Reconciled:
-        """What the calendar brought, for everyone registered: reductions starting and
-        ending (`Workforce.reconcile_reductions`), and transfers taking effect in the
-        read model (`Caseload.move_due_transfers`). Safe to run again."""
+        """What the calendar brought, for everyone registered: the day begun
+        (`calendar-day-began`: transfers and leavings recorded for it take effect in the
+        figures), reductions starting and ending (`Workforce.reconcile_reductions`), and
+        transfers taking effect in the read model (`Caseload.move_due_transfers`). Safe
+        to run again: the day and each reduction are recorded once."""
+        today = self.clock.today()
+        decided(lambda: execute(self.store, CALENDAR, CALENDAR_STREAM, BeginDay(today), metadata))
         with self.caseload.reading() as conn:
             everyone = practitioner_ids(conn)
         recorded = self.workforce.reconcile_reductions(everyone, metadata)
-        moved = self.caseload.move_due_transfers(self.clock.today())
-        done = Reconciled(len(everyone), recorded, moved)
-        log.info("calendar reconciled", extra=asdict(done))
+        moved = self.caseload.move_due_transfers(today)
+        done = Reconciled(today, len(everyone), recorded, moved)
+        log.info("calendar reconciled", extra={**asdict(done), "day": today.isoformat()})
         return done
 
     def _opening(self, command: OpenCase) -> OpenCase:

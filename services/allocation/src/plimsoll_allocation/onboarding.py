@@ -17,7 +17,9 @@ uploads their region's rows, an admin anyone's), else it is refused naming
 region_id (practitioners) or team_id (cases).
 
 Each row is its own atomic command: a refused or malformed row records
-nothing and the other rows still go in. Its idempotency key is derived from
+nothing and the other rows still go in. A value no store can hold (a NUL or
+other control character) rejects its row, naming the line and column, before
+anything is looked up with it. Its idempotency key is derived from
 its content (`onboarding:<kind>:<id>:<sha256 of the row>`), so uploading the
 same file again records nothing and reports its rows as already imported; a
 row whose content changed is a new command, and the domain refuses it as a
@@ -42,6 +44,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Final, Protocol
 
+from plimsoll_events import refusals as check
 from plimsoll_events.handling import Idempotency, IdempotencyKeyReused
 from plimsoll_events.records import Metadata
 from plimsoll_events.store import ConcurrencyError
@@ -215,6 +218,10 @@ def read_csv(text: str, columns: Sequence[str], optional: frozenset[str], id_col
             )
             continue
         values = {name: value.strip() for name, value in zip(names, record, strict=True)}
+        unreadable = _unreadable(values)
+        if unreadable is not None:
+            rejected.append(Rejection(start, unreadable.field, unreadable.reason))
+            continue
         row_id = values[id_column]
         if row_id and row_id in first_seen:
             rejected.append(
@@ -229,6 +236,17 @@ def read_csv(text: str, columns: Sequence[str], optional: frozenset[str], id_col
             first_seen[row_id] = start
         rows.append(Row(start, values))
     return Parsed(rows, rejected)
+
+
+def _unreadable(values: dict[str, str]) -> Refused | None:
+    """The first value no store can hold (a NUL, another control character, a lone
+    surrogate), as its refusal naming the column; None when every value is text."""
+    for column, value in values.items():
+        try:
+            check.acceptable_text(value, column)
+        except Refused as refusal:
+            return refusal
+    return None
 
 
 def _required(row: Row, column: str) -> str:

@@ -1,34 +1,35 @@
 """The caseload read model: who carries which open case, for how many points.
 
-Fed from the service's own event store (its source of truth), not from Kafka:
-allocation decisions need a practitioner's current points, consistently, so
-`catch_up` reads `store.read_all(after=checkpoint)` and applies every event up
-to the head before anything is read. Positions are gapless and commit in order
-(see `plimsoll_events.store`), so reading after a checkpoint never skips one.
+Fed from the service's own event store (its source of truth), not from Kafka,
+by the kit's `StoreFedReadModel` (name `allocation-caseload`): allocation
+decisions need a practitioner's current points, consistently, so every read
+catches up to the store's head first, and the rows and the checkpoint
+(`read_model_checkpoints`) move in one transaction. An event the tables cannot
+hold (a value out of range, data that no longer decodes) is parked with its
+reason (`read_model_parked`, a metric, an error log) and the rest applied: the
+service keeps answering.
 
 Tables:
 
 * `caseload_cases`: one row per case (open or closed), its team, who carries
-  it (null: unallocated), its points;
+  it (null: unallocated), its points (0 while work on it is suspended);
 * `caseload_practitioners`: who is in which team (and region), and their
   leaving date: what a team's capacity is summed over. A transfer moves the
   row when it takes effect: at once when recorded on or after its effective
-  day, else it waits in the row's `transfers` (pending, by day) until the daily
-  reconciliation brings the due ones in (`move_due_transfers`). So from the
-  effective day until that run (minutes after midnight, UK), and after a
-  rebuild until the next run, team and region figures count the practitioner
-  in their old team; their own record, and scope checks on them, read their
-  stream, which follows the effective day exactly;
+  day, else it waits in the row's `transfers` (pending, by day) until the
+  `calendar-day-began` of its day (recorded by the daily reconciliation) brings
+  it in; so a rebuild moves the same rows at the same events. From the
+  effective day until that event (minutes after midnight, UK), team and region
+  figures count the practitioner in their old team; their own record, and
+  scope checks on them, read their stream, which follows the effective day
+  exactly;
 * `caseload_overrides`: each `allocation-override-recorded` (who, why,
   capacity before and after, the limit exceeded, when), for the head of
-  service's list; filled from the whole log when the table is first created;
-* `caseload_checkpoint`: the position applied last, moved in the same
-  transaction as the rows.
+  service's list; filled from the whole log when the table is first created.
 
-`catch_up` holds a transaction-scoped advisory lock, so two catch-ups never
-interleave, and works on the caller's connection, so a handler can hold its
-per-practitioner lock (`Caseload.allocating_to`) on the same connection across
-catch-up, read, decision and append.
+Allocating to a practitioner holds a lock keyed on them across catch-up, read,
+decision and append (`Caseload.allocating_to`, the kit's `holding`), on a
+connection of this model's own engine.
 """
 
 import threading
@@ -38,11 +39,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
-from plimsoll_events.catalogue import CATALOGUE, EventData
+from plimsoll_events.catalogue import EventData
+from plimsoll_events.readmodel import ParkedEvent, StoreEvent, StoreFedReadModel, StoreReader
 from plimsoll_events.records import RecordedEvent
-from plimsoll_events.store import EventStore
 from plimsoll_events.types.allocation import (
     AllocationOverrideRecorded,
+    CalendarDayBegan,
     CaseAllocated,
     CaseClosed,
     CaseOpened,
@@ -56,6 +58,7 @@ from plimsoll_platform.clock import uk_day
 from pydantic_core import to_json
 from sqlalchemy import Connection, Engine, text
 
+NAME: Final = "allocation-caseload"
 BATCH: Final = 5000
 
 SCHEMA: Final = """
@@ -94,9 +97,9 @@ create table if not exists caseload_overrides (
     team_id text not null,
     action text not null,
     case_points integer not null,
-    points_before integer not null,
-    points_after integer not null,
-    available_points integer not null,
+    points_before bigint not null,
+    points_after bigint not null,
+    available_points bigint not null,
     capacity_before_percent numeric not null,
     capacity_after_percent numeric not null,
     override_threshold_percent numeric not null,
@@ -107,14 +110,32 @@ create table if not exists caseload_overrides (
     decided_by_role text not null
 );
 create index if not exists caseload_overrides_recorded on caseload_overrides (recorded_at);
-create table if not exists caseload_checkpoint (
-    id integer primary key check (id = 1),
-    position bigint not null
-);
-insert into caseload_checkpoint (id, position) values (1, 0) on conflict do nothing;
+"""
+# Sums of points need not fit 32 bits (each case's points do).
+_WIDEN: Final = """
+do $$
+begin
+    if exists (select from information_schema.columns where table_name = 'caseload_overrides'
+               and column_name = 'points_after' and data_type = 'integer') then
+        alter table caseload_overrides alter column points_before type bigint,
+            alter column points_after type bigint, alter column available_points type bigint;
+    end if;
+end $$;
+"""
+# Before the kit's read model the checkpoint had a table of its own: carry it over once.
+_LEGACY_CHECKPOINT: Final = """
+do $$
+begin
+    if to_regclass('caseload_checkpoint') is not null then
+        update read_model_checkpoints set position = greatest(position,
+            (select position from caseload_checkpoint where id = 1))
+        where name = 'allocation-caseload';
+        drop table caseload_checkpoint;
+    end if;
+end $$;
 """
 
-_APPLIED: Final = frozenset(
+APPLIED: Final = frozenset(
     {
         CaseOpened.type,
         CaseAllocated.type,
@@ -125,43 +146,51 @@ _APPLIED: Final = frozenset(
         PractitionerTransferred.type,
         PractitionerLeft.type,
         AllocationOverrideRecorded.type,
+        CalendarDayBegan.type,
     }
 )
 
-# Advisory locks: the catch-up's is transaction-scoped; a practitioner's is two int4 keys,
-# a namespace and a hash of their id, and session-scoped.
-_DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-caseload-ddl'))"
-_CATCH_UP_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-caseload-catch-up'))"
-_PRACTITIONER_LOCK: Final = (
-    "select pg_advisory_lock(hashtext('plimsoll-allocate-to'), hashtext(:practitioner_id))"
-)
-_PRACTITIONER_UNLOCK: Final = (
-    "select pg_advisory_unlock(hashtext('plimsoll-allocate-to'), hashtext(:practitioner_id))"
-)
+
+class CaseloadModel:
+    """The caseload tables, as the kit's `StoreReadModel`: created, dropped, applied."""
+
+    name = NAME
+
+    def __init__(self, store: StoreReader) -> None:
+        self.store = store
+
+    def create(self, conn: Connection) -> None:
+        had_overrides = conn.execute(
+            text("select to_regclass('caseload_overrides') is not null")
+        ).scalar_one()
+        conn.exec_driver_sql(SCHEMA)
+        conn.exec_driver_sql(_WIDEN)
+        conn.exec_driver_sql(_LEGACY_CHECKPOINT)
+        if not had_overrides:
+            _backfill_overrides(conn, self.store)
+
+    def drop(self, conn: Connection) -> None:
+        conn.exec_driver_sql(
+            "drop table if exists caseload_cases, caseload_practitioners, caseload_overrides"
+        )
+
+    def apply(self, conn: Connection, events: Sequence[StoreEvent]) -> None:
+        _apply(conn, events)
 
 
 class Caseload:
     """The caseload read model on its own engine (so lock waiters never starve the store)."""
 
-    def __init__(self, engine: Engine, store: EventStore) -> None:
+    def __init__(self, engine: Engine, store: StoreReader, *, batch_size: int = BATCH) -> None:
         self.engine = engine
         self.store = store
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
+        self.model = StoreFedReadModel(
+            engine, store, CaseloadModel(store), types=APPLIED, batch_size=batch_size
+        )
+        self._lock = threading.Lock()
 
     def create_schema(self) -> None:
-        with self._schema_lock:
-            if self._schema_ready:
-                return
-            with self.engine.begin() as conn:
-                conn.execute(text(_DDL_LOCK))
-                had_overrides = conn.execute(
-                    text("select to_regclass('caseload_overrides') is not null")
-                ).scalar_one()
-                conn.exec_driver_sql(SCHEMA)
-                if not had_overrides:
-                    _backfill_overrides(conn, self.store)
-            self._schema_ready = True
+        self.model.create_schema()
 
     @contextmanager
     def allocating_to(self, practitioner_id: str) -> Iterator[Connection]:
@@ -173,99 +202,73 @@ class Caseload:
         this allocation. The catch-up commits at once, so the catch-up lock is not held
         for the decision and other readers are not kept waiting.
         """
-        self.create_schema()
-        with self.engine.connect() as conn:
-            conn.execute(text(_PRACTITIONER_LOCK), {"practitioner_id": practitioner_id})
-            conn.commit()
-            try:
-                catch_up(conn, self.store)
-                conn.commit()
-                yield conn
-            finally:
-                _unlock(conn, practitioner_id)
-
-    def move_due_transfers(self, today: date) -> int:
-        """Bring in the pending transfers due by `today`; returns the practitioners moved.
-
-        Caught up first, under the catch-up lock, so a transfer recorded before the
-        run is never left pending; running it again moves nobody.
-        """
-        self.create_schema()
-        with self.engine.begin() as conn:
-            conn.execute(text(_CATCH_UP_LOCK))
-            catch_up(conn, self.store)
-            rows = conn.execute(text(_MOVING)).mappings()
-            moved = [_moved(dict(row), today) for row in rows]
-            _save(conn, _SAVE_PRACTITIONERS, [row for row in moved if row is not None])
-        return sum(row is not None for row in moved)
+        with self.model.holding(practitioner_id) as conn:
+            yield conn
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A caught-up connection to read from: reads see every write that returned."""
-        self.create_schema()
-        with self.engine.connect() as conn:
-            catch_up(conn, self.store)
-            conn.commit()
+        with self.model.reading() as conn:
             yield conn
-            conn.rollback()
+
+    def catch_up(self) -> int:
+        """Apply what the store holds beyond the checkpoint; returns the checkpoint."""
+        with self.engine.connect() as conn:
+            position = self.model.catch_up(conn)
+            conn.commit()
+        return position
+
+    def move_due_transfers(self, today: date) -> int:
+        """Bring in the pending transfers due by `today`; returns the practitioners moved.
+
+        The day's `calendar-day-began` brings them in at the catch-up; any still due
+        (a day whose event was not recorded) are moved here. Under the catch-up lock,
+        so a transfer recorded before the run is never left pending; running it again
+        moves nobody.
+        """
+        with self.engine.begin() as conn:
+            self.model.create_schema()
+            self.model.lock(conn)
+            due = int(conn.execute(text(_DUE), {"today": today.isoformat()}).scalar_one())
+            self.model.catch_up(conn)
+            rows = conn.execute(text(_MOVING)).mappings()
+            moved = [_moved(dict(row), today) for row in rows]
+            _save(conn, _SAVE_PRACTITIONERS, [row for row in moved if row is not None])
+        return due
+
+    def rebuild(self) -> int:
+        """Drop the rows and replay the whole log (see the kit's `rebuild`)."""
+        return self.model.rebuild()
+
+    def parked(self) -> list[ParkedEvent]:
+        """The events set aside because the tables could not hold them."""
+        return self.model.parked()
 
 
-def _unlock(conn: Connection, practitioner_id: str) -> None:
-    try:
-        conn.rollback()
-        conn.execute(text(_PRACTITIONER_UNLOCK), {"practitioner_id": practitioner_id})
-        conn.commit()
-    except Exception:
-        # Never hand a connection that may still hold the lock back to the pool.
-        conn.invalidate()
-        raise
-
-
-def _backfill_overrides(conn: Connection, store: EventStore) -> None:
+def _backfill_overrides(conn: Connection, store: StoreReader) -> None:
     """Fill a new overrides table with the overrides the checkpoint has already passed."""
-    conn.execute(text(_CATCH_UP_LOCK))
-    checkpoint = int(conn.execute(text("select position from caseload_checkpoint")).scalar_one())
+    checkpoint = int(
+        conn.execute(
+            text("select position from read_model_checkpoints where name = :name"),
+            {"name": NAME},
+        ).scalar_one_or_none()
+        or 0
+    )
     position = 0
     while position < checkpoint:
         batch = store.read_all(position, BATCH)
         if not batch:
             break
-        _apply(
-            conn,
-            [
-                event
-                for event in batch
-                if event.position <= checkpoint and event.type == AllocationOverrideRecorded.type
-            ],
-        )
+        overrides = [
+            StoreEvent(e, AllocationOverrideRecorded.model_validate(e.data))
+            for e in batch
+            if e.position <= checkpoint and e.type == AllocationOverrideRecorded.type
+        ]
+        _apply(conn, overrides)
         position = batch[-1].position
 
 
-def catch_up(conn: Connection, store: EventStore) -> int:
-    """Apply every event after the checkpoint, in batches; returns the new checkpoint.
-
-    The caller commits: the rows and the checkpoint move together, and the advisory
-    lock taken here keeps other catch-ups out until then.
-    """
-    checkpoint = text("select position from caseload_checkpoint")
-    position = int(conn.execute(checkpoint).scalar_one())
-    if position >= store.head_position():
-        return position  # nothing new: most reads end here, without taking the lock
-    conn.execute(text(_CATCH_UP_LOCK))
-    position = int(conn.execute(checkpoint).scalar_one())
-    while True:
-        batch = store.read_all(position, BATCH)
-        if not batch:
-            break
-        _apply(conn, batch)
-        position = batch[-1].position
-        conn.execute(text("update caseload_checkpoint set position = :p"), {"p": position})
-        if len(batch) < BATCH:
-            break
-    return position
-
-
-def _apply(conn: Connection, batch: Sequence[RecordedEvent]) -> None:
+def _apply(conn: Connection, batch: Sequence[StoreEvent]) -> None:
     """Apply a batch of events in a few statements, to the rows applying each in turn would.
 
     One statement per event made a catch-up over a long log take minutes. Instead the
@@ -273,21 +276,18 @@ def _apply(conn: Connection, batch: Sequence[RecordedEvent]) -> None:
     position order (`_evolve`, with SQL's semantics), and they are written back in one
     statement per table.
     """
-    events = [
-        (recorded, CATALOGUE.decode(recorded.type, recorded.version, recorded.data))
-        for recorded in batch
-        if recorded.type in _APPLIED
-    ]
+    events = [(event.recorded, event.data) for event in batch]
     case_ids = {event.case_id for _, event in events if isinstance(event, _CASE_EVENTS)}
     practitioner_ids = {
         event.practitioner_id
         for _, event in events
         if isinstance(event, PractitionerRegistered | PractitionerTransferred | PractitionerLeft)
     }
-    rows = _Rows(
-        cases=_load(conn, _LOAD_CASES, "case_id", case_ids),
-        practitioners=_load(conn, _LOAD_PRACTITIONERS, "practitioner_id", practitioner_ids),
-    )
+    practitioners = _load(conn, _LOAD_PRACTITIONERS, "practitioner_id", practitioner_ids)
+    if any(isinstance(event, CalendarDayBegan) for _, event in events):
+        for row in conn.execute(text(_MOVING)).mappings():
+            practitioners.setdefault(row["practitioner_id"], dict(row))
+    rows = _Rows(cases=_load(conn, _LOAD_CASES, "case_id", case_ids), practitioners=practitioners)
     for recorded, event in events:
         _evolve(rows, recorded, event)
     _save(conn, _SAVE_CASES, list(rows.cases.values()))
@@ -338,9 +338,18 @@ def _evolve(rows: _Rows, recorded: RecordedEvent, event: EventData) -> None:
                 "closed_on": None,
             },
         )
-    elif isinstance(event, CaseAllocated | CaseReallocated):
+    elif isinstance(event, CaseAllocated):
         _update(
             rows.cases, event.case_id, practitioner_id=event.practitioner_id, team_id=event.team_id
+        )
+    elif isinstance(event, CaseReallocated):
+        # It moves at the points it carries (whole again if work on it was suspended).
+        _update(
+            rows.cases,
+            event.case_id,
+            practitioner_id=event.practitioner_id,
+            team_id=event.team_id,
+            points=event.points,
         )
     elif isinstance(event, CaseWeightingChanged):
         _update(
@@ -368,6 +377,9 @@ def _evolve(rows: _Rows, recorded: RecordedEvent, event: EventData) -> None:
             _transfer(row, event, uk_day(recorded.recorded_at))
     elif isinstance(event, PractitionerLeft):
         _update(rows.practitioners, event.practitioner_id, leaving_date=event.leaving_date)
+    elif isinstance(event, CalendarDayBegan):
+        for row in rows.practitioners.values():
+            _moved(row, event.day)
     elif isinstance(event, AllocationOverrideRecorded):
         rows.overrides.append(
             {
@@ -450,6 +462,9 @@ _SAVE_PRACTITIONERS: Final = """
         leaving_date = excluded.leaving_date,
         transfers = excluded.transfers"""
 _MOVING: Final = "select * from caseload_practitioners where transfers <> '[]'"
+_DUE: Final = """
+    select count(*) from caseload_practitioners
+    where transfers <> '[]' and transfers -> 0 ->> 'effective_on' <= :today"""
 _SAVE_OVERRIDES: Final = """
     insert into caseload_overrides
     select * from jsonb_populate_recordset(null::caseload_overrides, cast(:rows as jsonb))

@@ -45,9 +45,11 @@ from plimsoll_allocation.domain import (
     Workload,
     assess_allocation,
     available_points_of,
+    case_points,
     case_stream,
     pooled,
     practitioner_stream,
+    scheme_for_case_type,
     scheme_for_grade,
 )
 from plimsoll_allocation.projections import Caseload
@@ -413,19 +415,21 @@ class Queries:
             total = total_points(conn, practitioner_id)
         return PractitionerCapacity(total, reading.available_points, practitioner_id, reading.today)
 
-    def impact_of(self, reading: PractitionerReading, case_id: str) -> Impact:
-        """The impact preview of giving the case to the practitioner; `NotFound` if no case."""
-        case = read_case(self.store, case_id)
-        if case is None:
-            raise NotFound(f"no case {case_id!r}", field="case_id")
+    def impact_of(self, reading: PractitionerReading, case: Case) -> Impact:
+        """The impact preview of giving the case to the practitioner: what it would bring
+        them (its full points, if work on it is suspended: a reallocation ends that)."""
         practitioner = reading.practitioner
+        points = case.points
+        if case.suspended_by is not None:
+            scheme = scheme_for_case_type(self.schemes.current(), case.profile.case_type)
+            points = case_points(scheme, case.profile)
         with self.caseload.reading() as conn:
             total = total_points(conn, practitioner.practitioner_id)
         facts = PractitionerFacts.of(practitioner, reading.scheme, total)
-        assessment = assess_allocation(facts, case.points, self.policy)
+        assessment = assess_allocation(facts, points, self.policy)
         return Impact(
             practitioner.practitioner_id,
-            case_id,
+            case.case_id,
             assessment.preview,
             assessment.needs_reason,
             assessment.needs_head_of_service,

@@ -28,6 +28,14 @@ class AllocationSettings(ServiceSettings):
         description="Capacity above which only a head of service may allocate",
     )
 
+    process_poll_seconds: float = Field(
+        default=0.02,
+        gt=0,
+        le=60,
+        description="How often the process managers (capacity figures, re-weighing) look for "
+        "new events in the store when idle",
+    )
+
     @model_validator(mode="after")
     def _threshold_within_ceiling(self) -> Self:
         if self.override_threshold_percent > self.hard_ceiling_percent:

@@ -2,7 +2,8 @@
 
 Who may (see `deps`): a practitioner's caseload and capacity, the practitioner
 themself and whoever reaches their team; the impact preview, whoever reaches
-the practitioner (a case from elsewhere may be previewed, for a transfer in).
+both the practitioner and the case (a case outside the caller's scope is
+refused as an unknown one is: its points are not shown).
 A team's capacity: whoever reaches the team, with a row per practitioner; ops,
 the figures only (no names, no ids). A region's: its head of service, admins
 and services, with a row per team; ops, the figures only. A team's or region's
@@ -20,6 +21,7 @@ from plimsoll_platform.access import Place
 from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_allocation.api.deps import (
+    IMPACT_READ,
     PRACTITIONER_READ,
     READ,
     CaseChanger,
@@ -30,6 +32,7 @@ from plimsoll_allocation.api.deps import (
     RegionReader,
     TeamId,
     TeamReader,
+    case_place,
     practitioner_reached,
     read_from,
 )
@@ -154,7 +157,7 @@ def read_capacity(
 @router.get(
     "/practitioners/{practitioner_id}/impact",
     summary="Impact preview: capacity now and after allocating a case, and what it would need",
-    responses=PRACTITIONER_READ,
+    responses=IMPACT_READ,
 )
 def read_impact(
     practitioner_id: PractitionerId,
@@ -163,7 +166,10 @@ def read_impact(
     case_id: Annotated[Identifier, Query(description="The case that would be allocated")],
 ) -> ImpactView:
     reading = practitioner_reached(queries, caller, practitioner_id)
-    return ImpactView.model_validate(queries.impact_of(reading, case_id))
+    case = queries.case(case_id)
+    caller.check_record(f"case {case_id}", case_place(queries, case), field="case_id")
+    assert case is not None  # checked: no such case is a 404 or a 403
+    return ImpactView.model_validate(queries.impact_of(reading, case))
 
 
 @router.get(

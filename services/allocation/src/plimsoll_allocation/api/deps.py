@@ -78,6 +78,7 @@ PRACTITIONER_COMMAND: Final = problem_responses(
     command=True,
 )
 CASE_READ: Final = problem_responses({404: _NO_CASE})
+IMPACT_READ: Final = problem_responses({404: f"{_NOBODY}; or {_NO_CASE[0].lower()}{_NO_CASE[1:]}"})
 CASE_COMMAND: Final = problem_responses(
     {404: _NO_CASE, 409: "The case is closed, allocated already, or recorded already"},
     command=True,
@@ -95,7 +96,11 @@ ALLOCATION: Final = problem_responses(
 READ: Final = problem_responses()
 SCHEMES: Final = problem_responses({404: "No such kind of weighting scheme"})
 SCHEME_CHANGE: Final = problem_responses(
-    {404: "No such kind of weighting scheme", 409: "Not the next version after the one in force"},
+    {
+        404: "No such kind of weighting scheme",
+        409: "Not the next version after the one in force (nor that version again with the "
+        "same content), or a case kept changing while being re-weighed: send it again",
+    },
     command=True,
 )
 

@@ -310,6 +310,7 @@ class ReconciliationView(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
+    day: date = Field(description="The UK day begun (calendar-day-began, recorded once)")
     practitioners_examined: int
     events_recorded: int = Field(description="reduction-started / reduction-ended recorded")
     practitioners_moved: int = Field(

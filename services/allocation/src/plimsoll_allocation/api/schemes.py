@@ -5,8 +5,12 @@ computed from them); change, admins only, as a scheme holds in every region.
 The body of `PUT /weighting-schemes/{kind}` is the whole scheme as
 `weighting-scheme-changed` carries it, with `version` the one in force plus one
 (else 409). Every open case weighed under that kind is then re-weighed, one
-`case-weighting-changed` per case whose points change; the answer says how
-many.
+`case-weighting-changed` per case whose points change, by a process manager
+driven by the change (`plimsoll_allocation.schemes`); the route waits for it
+and says what it did. The version in force sent again with the same content is
+a retry: nothing is recorded, any re-weighing a crash left is finished, and the
+answer is the same (200, `recorded` false). Numbers are bounded (points at most
+2,147,483,647; hours 0 to 37.5): one beyond is a 422 naming its field.
 """
 
 from typing import Annotated
@@ -50,6 +54,10 @@ class SchemeChangeView(BaseModel):
     cases_reweighed: int = Field(description="Cases whose points changed (case-weighting-changed)")
     cases_refused: list[str] = Field(
         description="Cases the new version cannot weigh (e.g. a stage it dropped): unchanged"
+    )
+    recorded: bool = Field(
+        description="True: this request recorded the version; false: it was in force already "
+        "(a retry), and the counts are those of the re-weighing it brought"
     )
 
 

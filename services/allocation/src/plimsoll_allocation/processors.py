@@ -1,0 +1,99 @@
+"""The allocation service's process managers, running for the app's lifetime.
+
+A process manager here is a store-fed consumer of the service's own log
+(`plimsoll_events.readmodel.StoreFedReadModel`) whose `apply` records events
+(the capacity figures) or runs commands (re-weighing after a scheme change).
+`Processors` runs each on a daemon thread of its own:
+
+* every `poll_seconds` it catches up by one batch, in one transaction on its
+  own connection, and commits; when a batch was applied it goes straight on to
+  the next, so a long log is worked through batch by batch, each committed;
+* a failure is logged and retried after `retry_seconds` (the transaction rolls
+  back and the checkpoint stays: what a batch appended before failing is found
+  again by its idempotency keys, or decided again to nothing); it never ends
+  the thread;
+* `start()` creates their tables (the database must answer), then starts the
+  threads; `stop()` asks them to stop and waits at most `stop_seconds`.
+
+The kit's catch-up lock serialises replicas: each batch is applied by one of
+them, and the others find the checkpoint moved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Final
+
+from plimsoll_events.readmodel import StoreFedReadModel
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS: Final = 0.02
+RETRY_SECONDS: Final = 1.0
+STOP_SECONDS: Final = 10.0
+
+
+class Processors:
+    """Store-fed process managers, each caught up on a thread of its own (see the module)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        managers: Sequence[StoreFedReadModel],
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        retry_seconds: float = RETRY_SECONDS,
+        stop_seconds: float = STOP_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.managers = tuple(managers)
+        self.poll_seconds = poll_seconds
+        self.retry_seconds = retry_seconds
+        self.stop_seconds = stop_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for manager in self.managers:
+            manager.create_schema()
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._run, args=(m,), name=f"process-{m.name}", daemon=True)
+            for m in self.managers
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + self.stop_seconds
+        threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("%s did not stop within %ss", thread.name, self.stop_seconds)
+
+    def step(self, manager: StoreFedReadModel) -> bool:
+        """One batch, committed; whether the checkpoint moved."""
+        with self.engine.connect() as conn:
+            before = manager.position(conn)
+            after = manager.catch_up(conn, batches=1)
+            conn.commit()
+        return after > before
+
+    def _run(self, manager: StoreFedReadModel) -> None:
+        while not self._stop.is_set():
+            try:
+                moved = self.step(manager)
+            except Exception:
+                log.exception(
+                    "process manager %s failed; retrying in %ss", manager.name, self.retry_seconds
+                )
+                self._stop.wait(self.retry_seconds)
+                continue
+            if not moved:
+                self._stop.wait(self.poll_seconds)
