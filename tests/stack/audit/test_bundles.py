@@ -162,8 +162,23 @@ def test_a_union_representative_needs_the_members_consent_and_loses_it_when_with
                     other(
                         104,
                         "union-consent-withdrawn",
-                        {"practitioner_id": "P-0001"},
+                        {"practitioner_id": "P-0001", "representative": "una.union"},
                         when=datetime(2025, 6, 1, tzinfo=UTC),
+                    )
+                ],
+            )
+        # Withdrawing another representative's consent leaves hers standing.
+        still = uma.post("/bundles", json={"practitioner_id": "P-0001", **PERIOD})
+        assert still.status_code == 201, still.text
+        with app_engine.begin() as conn:
+            store.append(
+                conn,
+                [
+                    other(
+                        105,
+                        "union-consent-withdrawn",
+                        {"practitioner_id": "P-0001", "representative": "uma.union"},
+                        when=datetime(2025, 6, 2, tzinfo=UTC),
                     )
                 ],
             )

@@ -3,9 +3,10 @@
 * auditors and admins: anyone's (read-only, every export recorded);
 * a practitioner: their own;
 * a union representative: a member's, only while the member's latest
-  `union-consent-given` / `union-consent-withdrawn` (wellbeing's events, read from
-  the log) is a consent, naming them or any representative (`representative`
-  absent or null);
+  `union-consent-given` / `union-consent-withdrawn` naming that representative
+  (wellbeing's events, read from the log: consent is given to one named
+  representative at a time, so withdrawing one's leaves another's standing) is a
+  consent;
 * anyone else, or the above outside those limits: refused (403), and the refusal
   is recorded as a `bundle-refused` event.
 """
@@ -43,14 +44,12 @@ def basis_for(conn: Connection, caller: Principal, practitioner_id: str) -> Basi
     if Role.PRACTITIONER in caller.roles and caller.practitioner_id == practitioner_id:
         return Basis("self")
     if Role.UNION_REP in caller.roles:
-        consent = latest_consent(conn, practitioner_id)
+        consent = latest_consent(conn, practitioner_id, caller.username or caller.subject)
         if consent is None:
-            return Refusal(f"{practitioner_id} has recorded no consent for union representatives")
-        kind, event_id, representative = consent
+            return Refusal(f"{practitioner_id} has recorded no consent for you")
+        kind, event_id = consent
         if kind != "union-consent-given":
             return Refusal(f"{practitioner_id} withdrew their consent")
-        if representative not in (None, caller.username):
-            return Refusal(f"{practitioner_id}'s consent names another representative")
         return Basis("union-consent", event_id)
     if Role.PRACTITIONER in caller.roles:
         return Refusal(f"{practitioner_id} is not you: a practitioner has their own bundle only")
@@ -60,16 +59,18 @@ def basis_for(conn: Connection, caller: Principal, practitioner_id: str) -> Basi
     )
 
 
-def latest_consent(conn: Connection, practitioner_id: str) -> tuple[str, str, str | None] | None:
-    row = conn.execute(
+def latest_consent(
+    conn: Connection, practitioner_id: str, representative: str
+) -> tuple[str, str] | None:
+    """The type and id of the practitioner's latest consent event naming `representative`."""
+    rows = conn.execute(
         text(
             "select type, event_id, leaf from log_entries where subject = :p "
-            "and type = any(:types) order by idx desc limit 1"
+            "and type = any(:types) order by idx desc"
         ),
         {"p": practitioner_id, "types": list(CONSENT_TYPES)},
-    ).first()
-    if row is None:
-        return None
-    data = data_of(json.loads(bytes(row[2])))
-    representative = data.get("representative")
-    return row[0], row[1], None if representative is None else str(representative)
+    )
+    for kind, event_id, leaf in rows:
+        if data_of(json.loads(bytes(leaf))).get("representative") == representative:
+            return kind, event_id
+    return None
