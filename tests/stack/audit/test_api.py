@@ -66,9 +66,15 @@ def test_proofs_past_the_tree_are_400_and_unknown_events_404(auditor):
     assert auditor.get("/proofs/inclusion", params={"event_id": "no-such"}).status_code == 404
 
 
-def test_entries_are_for_auditors_only(service_api):
+def test_entries_are_for_auditors_only_and_signed_hashes_for_anyone(service_api):
     assert service_api("audit", "pat.practitioner").get("/tile/entries/000.p/1").status_code == 403
-    assert service_api("audit").get("/tile/0/000.p/1").status_code == 401  # the gate, for now
+    nobody = service_api("audit")
+    assert nobody.get("/tile/entries/000.p/1").status_code == 401
+    # A tile client sends no token: the checkpoint, hash tiles and proofs are public.
+    assert nobody.get("/tile/0/000.p/1").status_code == 200
+    assert nobody.get("/checkpoint").status_code == 200
+    assert nobody.get("/proofs/inclusion", params={"index": 0}).status_code == 200
+    assert nobody.post("/checkpoint").status_code == 401
 
 
 def test_a_refused_bundle_request_enters_the_log_and_is_provable(stack, service_api, auditor):

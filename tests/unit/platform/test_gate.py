@@ -117,6 +117,21 @@ def test_control_characters_in_the_url_are_422_before_anything_else():
     assert client.get("/practitioners/P-1", headers=AUTH).status_code == 200
 
 
+def test_a_service_opens_path_prefixes_and_the_longest_prefix_decides():
+    app = FastAPI()
+
+    @app.get("/tile/{path:path}")
+    def tile(path: str) -> dict[str, str]:
+        return {"tile": path}
+
+    public = {"/tile/": True, "/tile/entries/": False}
+    app.add_middleware(Gate, verifier=_verifier(), public=public)
+    client = TestClient(app)
+    assert client.get("/tile/0/000").status_code == 200
+    assert client.get("/tile/entries/000").status_code == 401
+    assert client.get("/tile/entries/000", headers=AUTH).status_code == 200
+
+
 def test_operational_routes_need_no_token():
     app = FastAPI()
 

@@ -55,6 +55,7 @@ def create_service_app(
     extra_relays: Sequence[ExtraRelay] = (),
     problems: ProblemMapping | None = None,
     large_bodies: Mapping[str, int] | None = None,
+    public_paths: Mapping[str, bool] | None = None,
 ) -> FastAPI:
     """The service's app: health, metrics, problem details, tokens, traces and `routers`.
 
@@ -64,7 +65,8 @@ def create_service_app(
     `extra_relays` publish it again to other topics, each in its own encoding.
     `problems` maps exceptions the platform does not know to problem details
     (a domain's refusals need none: every `Refused` is mapped already).
-    `large_bodies` raises the body size limit under path prefixes (uploads).
+    `large_bodies` raises the body size limit under path prefixes (uploads);
+    `public_paths` opens path prefixes to callers without a token (see `gate.Gate`).
     """
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
@@ -116,6 +118,7 @@ def create_service_app(
         verifier=verifier,
         max_body_bytes=settings.max_body_bytes,
         large_bodies=large_bodies,
+        public=public_paths,
     )
     install_metrics(app, settings.service_name)
     install_health(

@@ -2,7 +2,8 @@
 
 An ASGI middleware, so that it runs before FastAPI reads or parses a body:
 
-1. operational routes (health, metrics, the OpenAPI document) pass freely;
+1. operational routes (health, metrics, the OpenAPI document), and what a
+   service declares public (the audit log's signed hashes), pass freely;
 2. a URL with control characters (a NUL, say) is refused (422): no id, path
    or query value a service accepts contains one, and a store cannot hold it;
 3. the bearer token is checked (401 without a valid one), so an
@@ -63,6 +64,9 @@ class Gate:
     """Control characters, then the token, then the body's size; see the module's docstring.
 
     `large_bodies` raises the limit for paths under a prefix (CSV uploads).
+    `public` marks path prefixes public (True) or not (False); the longest matching
+    prefix decides, so `{"/tile/": True, "/tile/entries/": False}` opens the one and
+    not the other. A public route that wants a caller still checks the token itself.
     """
 
     def __init__(
@@ -72,14 +76,17 @@ class Gate:
         verifier: TokenVerifier,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         large_bodies: Mapping[str, int] | None = None,
+        public: Mapping[str, bool] | None = None,
     ) -> None:
         self.app = app
+        # Longest first, so the first match is the most specific.
+        self.public = sorted((public or {}).items(), key=lambda item: -len(item[0]))
         self.verifier = verifier
         self.max_body_bytes = max_body_bytes
         self.large_bodies = dict(large_bodies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or self._is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -120,6 +127,11 @@ class Gate:
             await self._too_large(limit, path)(scope, receive, send)
             return
         await self._within(limit, path, scope, receive, send)
+
+    def _is_public(self, path: str) -> bool:
+        if path in PUBLIC_PATHS:
+            return True
+        return next((public for prefix, public in self.public if path.startswith(prefix)), False)
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.large_bodies.items():

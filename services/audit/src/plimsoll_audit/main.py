@@ -28,6 +28,8 @@ from plimsoll_audit.log import schema
 from plimsoll_audit.queries import LogReader
 from plimsoll_audit.settings import AuditSettings
 
+PUBLIC_PATHS = {"/checkpoint": True, "/tile/": True, "/tile/entries/": False, "/proofs/": True}
+
 
 def create_app(settings: AuditSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or AuditSettings()
@@ -49,6 +51,9 @@ def create_app(settings: AuditSettings | None = None, *, clock: Clock | None = N
         routers=[log_routes.router, bundle_routes.router],
         engine=engine,
         event_sourced=True,
+        # Signed hashes are for anyone to check (tile clients send no token); the
+        # entries themselves are personal data.
+        public_paths=PUBLIC_PATHS,
     )
     checkpointer = Checkpointer(engine, app.state.store, keys, settings.log_origin, clock)
     jobs = Jobs(
