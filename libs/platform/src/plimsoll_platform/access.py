@@ -28,10 +28,13 @@ accounts get 404 for what does not exist.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as attribute
 from typing import Final
 
+from fastapi import Request
 from plimsoll_events.refusals import NotFound, NotPermitted, OutsideScope
 
+from plimsoll_platform.access_log import reads_of
 from plimsoll_platform.auth import CurrentPrincipal, Principal
 from plimsoll_platform.roles import EVERYWHERE, Role
 
@@ -79,10 +82,22 @@ class Rule:
 
 @dataclass(frozen=True)
 class Caller:
-    """An admitted caller and the rule of the route they called."""
+    """An admitted caller and the rule of the route they called.
+
+    On a read (GET), each practitioner whose record the caller is let into is noted
+    in `reads` (the access log: `access_log.ReadsRecorded` records who read whose
+    data before the answer leaves); a route that serves named figures of several
+    practitioners notes them with `served`.
+    """
 
     principal: Principal
     rule: Rule
+    reads: list[str] | None = attribute(default=None, compare=False, repr=False)
+
+    def served(self, *practitioner_ids: str) -> None:
+        """Note that the answer shows these practitioners' data (a team's names, say)."""
+        if self.reads is not None:
+            self.reads.extend(practitioner_ids)
 
     @property
     def actor_id(self) -> str:
@@ -129,13 +144,11 @@ class Caller:
         `place` None: nobody of that id is known (`NotFound` for admins and
         services; for everyone else the same refusal as a record outside scope).
         """
-        if self.is_practitioner(practitioner_id):
+        if self.is_practitioner(practitioner_id) or (place is not None and self.reaches(place)):
+            self.served(practitioner_id)
             return
-        if place is None:
-            if self.everywhere:
-                raise NotFound(f"no practitioner {practitioner_id!r}", field=field)
-        elif self.reaches(place):
-            return
+        if place is None and self.everywhere:
+            raise NotFound(f"no practitioner {practitioner_id!r}", field=field)
         raise OutsideScope(self._outside(practitioner_id), field=field)
 
     def check_record(self, record: str, place: Place | None, *, field: str | None = None) -> None:
@@ -225,10 +238,10 @@ def may(*roles: Role, own_record: bool = False, aggregates: bool = False) -> Cal
     practitioner themself if `own_record`, ops for figures if `aggregates`; 403 for others."""
     rule = Rule(frozenset(roles), own_record, aggregates)
 
-    def admit(principal: CurrentPrincipal) -> Caller:
+    def admit(request: Request, principal: CurrentPrincipal) -> Caller:
         if not rule.admits(principal):
             raise Forbidden(f"this needs one of: {rule.describe()}")
-        return Caller(principal, rule)
+        return Caller(principal, rule, reads=reads_of(request))
 
     return admit
 

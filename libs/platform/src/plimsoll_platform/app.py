@@ -17,9 +17,16 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from plimsoll_events.refusals import Refused
 from sqlalchemy import Engine, create_engine
 
+from plimsoll_platform.access_log import ReadsRecorded
 from plimsoll_platform.api import Lifecycle
 from plimsoll_platform.auth import TokenVerifier
-from plimsoll_platform.event_sourcing import EVENT_PROBLEMS, EventSourcing, ExtraRelay
+from plimsoll_platform.event_sourcing import (
+    EVENT_PROBLEMS,
+    EventSourcing,
+    ExtraRelay,
+    correlation_of,
+    current_traceparent,
+)
 from plimsoll_platform.gate import Gate
 from plimsoll_platform.health import KafkaCheck, database_check, install_health
 from plimsoll_platform.identity import router as identity_router
@@ -112,6 +119,15 @@ def create_service_app(
     if event_sourced:
         install_problem_mapping(app, EVENT_PROBLEMS)
     install_problem_mapping(app, problems or {})
+    if sourcing is not None:
+        # Inside the gate (it needs the caller the gate found), outside every route.
+        app.add_middleware(
+            ReadsRecorded,
+            store=lambda: app.state.store,
+            service=settings.service_name,
+            correlation=correlation_of,
+            traceparent=current_traceparent,
+        )
     # Added before the metrics middleware, so it runs inside it: its answers are counted.
     app.add_middleware(
         Gate,

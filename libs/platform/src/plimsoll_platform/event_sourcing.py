@@ -20,7 +20,7 @@ command records as `CommandMetadata` (who, which correlation, which trace).
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -161,6 +161,15 @@ def current_traceparent() -> str | None:
     if not context.is_valid:
         return None
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def correlation_of(headers: Mapping[str, str]) -> UUID:
+    """The caller's `X-Correlation-Id` when it is a UUID, else a new correlation."""
+    header = headers.get(CORRELATION_HEADER)
+    try:
+        return UUID(header) if header else uuid4()
+    except ValueError:
+        return uuid4()
 
 
 def command_metadata(request: Request, principal: CurrentPrincipal) -> Metadata:
