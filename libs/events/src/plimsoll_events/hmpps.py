@@ -221,3 +221,115 @@ HMPPS_EVENTS: Final[tuple[type[HmppsDomainEvent], ...]] = (
     StaffAvailableHoursChanged,
 )
 """Every HMPPS domain event type and version published on `HMPPS_TOPIC`, in the docs' order."""
+
+
+# --- the wellbeing service's: teams declared full, for courts and partners ---------------------
+
+WELLBEING_HMPPS_TOPIC: Final = "plimsoll.wellbeing.hmpps"
+"""The topic of the wellbeing service's HMPPS domain events; kept forever."""
+
+TEAM_FULL_DECLARED: Final = "probation-team.full.declared"
+TEAM_FULL_LIFTED: Final = "probation-team.full.lifted"
+
+
+class HmppsTeamReference(_Wire):
+    """The team a team-full event is about: its team code alone."""
+
+    identifiers: tuple[HmppsTeamCode]
+
+
+class HmppsTeamFullInformation(_Wire):
+    """What a probation-team.full.declared adds: why, and until when it is expected to last."""
+
+    team_code: Identifier = Field(description="The team declared full (`team_id`).")
+    region_code: Identifier = Field(description="Its region (`region_id`).")
+    reason: str = Field(description="Why, in the words of the head of service who declared it.")
+    declared_on: str = Field(description="The UK day it was declared (YYYY-MM-DD).")
+    expected_until: str = Field(description="The day it is expected to be lifted by (YYYY-MM-DD).")
+
+
+class HmppsTeamFullLiftedInformation(_Wire):
+    """What a probation-team.full.lifted adds: why, and since when normal service is back."""
+
+    team_code: Identifier = Field(description="The team (`team_id`).")
+    region_code: Identifier = Field(description="Its region (`region_id`).")
+    reason: str = Field(description="Why it was lifted.")
+    lifted_on: str = Field(description="The UK day it was lifted (YYYY-MM-DD).")
+
+
+class TeamFullDeclaredEvent(HmppsDomainEvent):
+    """A probation team was declared full (`team-full-declared`): courts and partners are told
+    that normal service cannot be given until resources arrive."""
+
+    key_description = "The team code, so that one team's declarations and liftings stay in order."
+    examples = (
+        {
+            "eventType": TEAM_FULL_DECLARED,
+            "version": 1,
+            "description": "Probation team declared full",
+            "detailUrl": "https://plimsoll.example.org/wellbeing/teams/T-NORTH-1/full",
+            "occurredAt": "2025-03-12T10:02:41.201233+00:00",
+            "additionalInformation": {
+                "teamCode": "T-NORTH-1",
+                "regionCode": "R-NORTH",
+                "reason": "Team capacity at 104% with two vacancies unfilled.",
+                "declaredOn": "2025-03-12",
+                "expectedUntil": "2025-04-23",
+            },
+            "personReference": {"identifiers": [{"type": "teamCode", "value": "T-NORTH-1"}]},
+        },
+    )
+
+    event_type: Literal["probation-team.full.declared"]
+    version: Literal[1]
+    description: str = Field(description="`Probation team declared full`.")
+    detail_url: Url = Field(
+        description="The wellbeing service's `GET /teams/{team_id}/full`: whether it is full now."
+    )
+    additional_information: HmppsTeamFullInformation
+    person_reference: HmppsTeamReference
+
+    def kafka_key(self) -> str:
+        return self.person_reference.identifiers[0].value
+
+
+class TeamFullLiftedEvent(HmppsDomainEvent):
+    """A probation team declared full is no longer (`team-full-lifted`): normal service again."""
+
+    key_description = "The team code, so that one team's declarations and liftings stay in order."
+    examples = (
+        {
+            "eventType": TEAM_FULL_LIFTED,
+            "version": 1,
+            "description": "Probation team no longer full",
+            "detailUrl": "https://plimsoll.example.org/wellbeing/teams/T-NORTH-1/full",
+            "occurredAt": "2025-04-14T09:00:12.004411+01:00",
+            "additionalInformation": {
+                "teamCode": "T-NORTH-1",
+                "regionCode": "R-NORTH",
+                "reason": "Two officers started; capacity back to 93%.",
+                "liftedOn": "2025-04-14",
+            },
+            "personReference": {"identifiers": [{"type": "teamCode", "value": "T-NORTH-1"}]},
+        },
+    )
+
+    event_type: Literal["probation-team.full.lifted"]
+    version: Literal[1]
+    description: str = Field(description="`Probation team no longer full`.")
+    detail_url: Url = Field(
+        description="The wellbeing service's `GET /teams/{team_id}/full`: whether it is full now."
+    )
+    additional_information: HmppsTeamFullLiftedInformation
+    person_reference: HmppsTeamReference
+
+    def kafka_key(self) -> str:
+        return self.person_reference.identifiers[0].value
+
+
+WELLBEING_HMPPS_EVENTS: Final[tuple[type[HmppsDomainEvent], ...]] = (
+    TeamFullDeclaredEvent,
+    TeamFullLiftedEvent,
+)
+"""Every HMPPS domain event type and version published on `WELLBEING_HMPPS_TOPIC`. (The
+documents `schema` writes list `HMPPS_EVENTS`, allocation's channel, only, for now.)"""

@@ -14,7 +14,8 @@ Days are UK calendar days. Deadlines are in working days of England and Wales.
 import hashlib
 import json
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -597,6 +598,32 @@ class SupervisorRatio(_Data):
     source: Source
 
 
+class BreachEscalation(_Data):
+    """How an open breach nobody acknowledges goes up: to the manager after
+    `manager_working_days`, to the head of service after `head_of_service_working_days`,
+    both counted in working days (England and Wales) after the UK day it opened.
+
+    A breach about a team is the manager's from the start: it goes to the head of service
+    only. Acknowledging a breach stops its escalation; it stays open until it resolves.
+    """
+
+    manager_working_days: int = Field(ge=1, le=60, description="Working days, 1 to 60.")
+    head_of_service_working_days: int = Field(
+        ge=1, le=120, description="Working days, 1 to 120, not fewer than the manager's."
+    )
+    source: Source
+
+
+DEFAULT_BREACH_ESCALATION: Final = BreachEscalation(
+    manager_working_days=2,
+    head_of_service_working_days=5,
+    source="Plimsoll's default until the joint committee agrees its own: unacknowledged "
+    "after 2 working days to the manager, after 5 to the head of service",
+)
+"""The escalation deadlines of policy versions that did not set them (every version
+proposed before breaches were recorded)."""
+
+
 class PolicyThresholds(_Data):
     """Every threshold the duty-of-care projection judges by, each with its source."""
 
@@ -610,6 +637,11 @@ class PolicyThresholds(_Data):
     declaration_answer: AnswerDeadline = Field(description="When a declaration is answered by.")
     supervisor_ratio: SupervisorRatio = Field(description="Staff per supervisor.")
     team_full: PercentThreshold = Field(description="Team capacity at which a team is full.")
+    breach_escalation: BreachEscalation = Field(
+        default=DEFAULT_BREACH_ESCALATION,
+        description="When an unacknowledged breach goes to the manager, then the head of "
+        "service (absent from versions proposed before breaches were recorded: the default).",
+    )
 
 
 _THRESHOLDS_EXAMPLE: dict[str, Any] = {
@@ -628,6 +660,11 @@ _THRESHOLDS_EXAMPLE: dict[str, Any] = {
     "declaration_answer": {"working_days": 5, "source": "Joint workload agreement, 5.3"},
     "supervisor_ratio": {"staff": 8, "source": "Joint workload agreement, 6.1"},
     "team_full": {"percent": 100, "source": "Joint workload agreement, 7.1"},
+    "breach_escalation": {
+        "manager_working_days": 2,
+        "head_of_service_working_days": 5,
+        "source": "Joint workload agreement, 8.2",
+    },
 }
 
 
@@ -722,3 +759,324 @@ class PolicyAdopted(_PolicyVersion):
     adopted_at: datetime = Field(description="The instant it came into force.")
     employer_approved_by: ActorName = Field(description="The employer side's approver.")
     union_approved_by: ActorName = Field(description="The union side's approver.")
+
+
+# --- duty of care: breaches, and teams declared full ---------------------------------------------
+
+BreachRule = Literal[
+    "capacity-amber",
+    "capacity-red",
+    "excessive-workload",
+    "average-hours",
+    "working-time",
+    "daily-rest",
+    "supervision-overdue",
+    "declaration-unanswered",
+    "review-overdue",
+    "supervisor-ratio",
+    "team-full",
+]
+"""The duty-of-care rules, one per threshold of the policy (and the review date of a stress risk
+assessment): what a breach is a breach of.
+
+capacity-amber, capacity-red: capacity above the policy's percent; excessive-workload: above
+its percent for its weeks without a break; average-hours: hours worked averaged over its weeks
+above contracted hours; working-time: averaged over its weeks above its hours, unless opted
+out; daily-rest: less than its hours' rest between two working days in the last 7 days;
+supervision-overdue: no supervision within its interval; declaration-unanswered: a declaration
+unanswered after its deadline; review-overdue: a stress risk assessment not reviewed by its
+review day; supervisor-ratio (a team): a supervisor with more than its staff in post;
+team-full (a team): team capacity at or above its percent."""
+
+SubjectKind = Literal["practitioner", "team"]
+"""What a breach is about: a practitioner, or a whole team."""
+
+EscalationLevel = Literal["manager", "head-of-service"]
+"""Who an unacknowledged breach has gone up to."""
+
+FactValue = Any
+"""A JSON value (numbers with a fraction as strings, so that no figure depends on how a float
+prints)."""
+
+
+class BreachCause(_Data):
+    """What a judgement was made on: an event as it arrived, or a deadline passing."""
+
+    kind: Literal["event", "deadline"] = Field(
+        description="event: a fact from a topic (allocation, timesheet, wellbeing); deadline: "
+        "the time the rule gives passed with nothing else happening."
+    )
+    event_id: UUID | None = Field(description="The event's id (kind event).")
+    event_type: Identifier | None = Field(description="Its type, e.g. capacity-changed.")
+    source: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        description="Its CloudEvents source, e.g. /plimsoll/allocation."
+    )
+    at: datetime = Field(description="When it was recorded, or the deadline passed.")
+
+
+class _Breach(EventData):
+    """What every breach event carries, so each stands alone on the topic."""
+
+    breach_id: Identifier = Field(description="The breach.")
+    rule: BreachRule = Field(description="The rule breached.")
+    subject_kind: SubjectKind = Field(description="Whether it is about a practitioner or a team.")
+    subject_id: Identifier = Field(description="The practitioner's or the team's id.")
+    practitioner_id: Identifier | None = Field(
+        description="The practitioner, when the subject is one (the event's key and "
+        "CloudEvents subject); null for a team's breach."
+    )
+    team_id: Identifier = Field(description="The team (the practitioner's when it opened).")
+    region_id: Identifier = Field(description="That team's region.")
+
+
+_BREACH_EXAMPLE: dict[str, Any] = {
+    "breach_id": "BR-5f1c0e2a9b3d-1",
+    "rule": "capacity-red",
+    "subject_kind": "practitioner",
+    "subject_id": "P-0001",
+    "practitioner_id": "P-0001",
+    "team_id": "T-NORTH-1",
+    "region_id": "R-NORTH",
+}
+
+
+@CATALOGUE.register
+class BreachOpened(_Breach):
+    """A duty-of-care rule is breached: judged on `facts` under policy `policy_version`, whose
+    thresholds are quoted. One breach per rule and subject is open at a time.
+
+    Recorded by the wellbeing service itself (actor `system:duty-of-care`) when it judges the
+    condition to hold: after the event `cause` names, or when a deadline passed. The condition
+    has held since `breached_since`. Nobody acknowledging it by `acknowledge_by` sends it to
+    the manager (a practitioner's breach), by `escalate_by` to the head of service.
+    """
+
+    type = "breach-opened"
+    version = 1
+    service = "wellbeing"
+    examples = (
+        {
+            **_BREACH_EXAMPLE,
+            "facts": {
+                "capacity_percent": "112.4",
+                "total_points": 2446,
+                "available_points": 2176,
+                "above_since": "2025-03-04T10:12:00Z",
+            },
+            "thresholds": {
+                "capacity_red": {
+                    "percent": 110,
+                    "source": "HMPPS Workload Measurement Tool (WMT): capacity above 110% "
+                    "of available points",
+                }
+            },
+            "policy_version": 1,
+            "breached_since": "2025-03-04T10:12:00Z",
+            "cause": {
+                "kind": "event",
+                "event_id": "0195a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+                "event_type": "capacity-changed",
+                "source": "/plimsoll/allocation",
+                "at": "2025-03-04T10:12:00Z",
+            },
+            "judged_at": "2025-03-04T10:12:01Z",
+            "acknowledge_by": "2025-03-06",
+            "escalate_by": "2025-03-11",
+        },
+    )
+
+    facts: dict[str, FactValue] = Field(description="The facts it was judged on.")
+    thresholds: dict[str, FactValue] = Field(
+        description="The policy's thresholds it was judged by, as the policy states them."
+    )
+    policy_version: int = Field(ge=1, description="The policy version in force.")
+    breached_since: datetime = Field(description="When the condition began to hold.")
+    cause: BreachCause = Field(description="What the judgement was made on.")
+    judged_at: datetime = Field(description="When it was judged.")
+    acknowledge_by: date = Field(
+        description="The last working day to acknowledge it before it goes up one level."
+    )
+    escalate_by: date = Field(
+        description="The last working day to acknowledge it before it goes to the head of service."
+    )
+
+
+@CATALOGUE.register
+class BreachAcknowledged(_Breach):
+    """Someone responsible (a manager, a head of service, an admin) acknowledged the breach:
+    it escalates no further. It stays open until it resolves."""
+
+    type = "breach-acknowledged"
+    version = 1
+    service = "wellbeing"
+    examples = ({**_BREACH_EXAMPLE, "acknowledged_by": "mo.manager", "note": "Reviewing Friday"},)
+
+    acknowledged_by: ActorName = Field(description="Who acknowledged it (their username).")
+    note: Text | None = Field(description="What they said, if anything.")
+
+
+@CATALOGUE.register
+class BreachEscalated(_Breach):
+    """Nobody acknowledged the breach by its deadline: it went up to `level`.
+
+    Recorded by the wellbeing service (actor `system:duty-of-care`) from the UK day after the
+    deadline missed, once; when both deadlines have passed it goes straight to the head of
+    service.
+    """
+
+    type = "breach-escalated"
+    version = 1
+    service = "wellbeing"
+    examples = (
+        {
+            **_BREACH_EXAMPLE,
+            "level": "manager",
+            "deadline_missed": "2025-03-06",
+            "escalated_on": "2025-03-07",
+            "next_deadline": "2025-03-11",
+        },
+    )
+
+    level: EscalationLevel = Field(description="Who it has gone to.")
+    deadline_missed: date = Field(description="The acknowledgement deadline that passed.")
+    escalated_on: date = Field(description="The UK day it went up.")
+    next_deadline: date | None = Field(
+        description="The deadline before it goes up again; null at the head of service."
+    )
+
+
+@CATALOGUE.register
+class BreachRejudged(_Breach):
+    """A new policy version came into force and the open breach was judged again under it:
+    it still holds, by these thresholds and facts (`policy_version` is the new version)."""
+
+    type = "breach-rejudged"
+    version = 1
+    service = "wellbeing"
+    examples = (
+        {
+            **_BREACH_EXAMPLE,
+            "facts": {"capacity_percent": "112.4"},
+            "thresholds": {"capacity_red": {"percent": 105, "source": "Joint committee, 2025"}},
+            "policy_version": 2,
+            "previous_policy_version": 1,
+            "cause": {
+                "kind": "event",
+                "event_id": "0195a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c",
+                "event_type": "policy-adopted",
+                "source": "/plimsoll/wellbeing",
+                "at": "2025-04-01T09:30:00Z",
+            },
+            "judged_at": "2025-04-01T09:30:01Z",
+        },
+    )
+
+    facts: dict[str, FactValue] = Field(description="The facts judged.")
+    thresholds: dict[str, FactValue] = Field(description="The new version's thresholds.")
+    policy_version: int = Field(ge=1, description="The version now in force.")
+    previous_policy_version: int = Field(ge=1, description="The version it was judged by before.")
+    cause: BreachCause = Field(description="The policy-adopted event, usually.")
+    judged_at: datetime = Field(description="When it was judged again.")
+
+
+@CATALOGUE.register
+class BreachResolved(_Breach):
+    """The breach is over: its condition cleared (`condition-cleared`, citing the event that
+    cleared it, or the deadline or policy version under which it no longer holds), or someone
+    decided it is resolved (`decision`, with who and why: it does not open again until its
+    condition has cleared and holds anew)."""
+
+    type = "breach-resolved"
+    version = 1
+    service = "wellbeing"
+    examples = (
+        {
+            **_BREACH_EXAMPLE,
+            "how": "condition-cleared",
+            "cause": {
+                "kind": "event",
+                "event_id": "0195a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5d",
+                "event_type": "capacity-changed",
+                "source": "/plimsoll/allocation",
+                "at": "2025-03-12T15:02:00Z",
+            },
+            "facts": {"capacity_percent": "98.1"},
+            "policy_version": 1,
+            "decided_by": None,
+            "reason": None,
+            "judged_at": "2025-03-12T15:02:01Z",
+        },
+    )
+
+    how: Literal["condition-cleared", "decision"] = Field(description="Why it is over.")
+    cause: BreachCause | None = Field(description="What cleared it (condition-cleared).")
+    facts: dict[str, FactValue] | None = Field(
+        description="The facts it was judged on when it cleared (condition-cleared)."
+    )
+    policy_version: int = Field(ge=1, description="The policy version it was judged under.")
+    decided_by: ActorName | None = Field(description="Who decided (decision).")
+    reason: Text | None = Field(description="Why they decided so (decision).")
+    judged_at: datetime = Field(description="When it was judged or decided.")
+
+
+class _TeamFull(EventData):
+    team_id: Identifier = Field(description="The team.")
+    region_id: Identifier = Field(description="Its region.")
+
+
+@CATALOGUE.register
+class TeamFullDeclared(_TeamFull):
+    """A head of service (or an admin) declared the team full: courts and partners are told
+    normal service cannot be given until resources arrive (the probation equivalent of
+    Operation Safeguard). Published also as the HMPPS domain event `probation-team.full.declared`
+    on `plimsoll.wellbeing.hmpps`. It stays full until `team-full-lifted`."""
+
+    type = "team-full-declared"
+    version = 1
+    service = "wellbeing"
+    examples = (
+        {
+            "team_id": "T-NORTH-1",
+            "region_id": "R-NORTH",
+            "declared_by": "hana.head",
+            "reason": "Team capacity at 104% with two vacancies unfilled.",
+            "declared_on": "2025-03-12",
+            "expected_duration_days": 42,
+            "expected_until": "2025-04-23",
+            "breach_id": "BR-0c9e1f3b77a4-1",
+        },
+    )
+
+    declared_by: ActorName = Field(description="Who declared it.")
+    reason: Text = Field(description="Why.")
+    declared_on: date = Field(description="The UK day it was declared.")
+    expected_duration_days: int = Field(
+        ge=1, le=366, description="How long it is expected to last, in days."
+    )
+    expected_until: date = Field(description="The day it is expected to be lifted by.")
+    breach_id: Identifier | None = Field(
+        description="The team-full breach open when it was declared, if any."
+    )
+
+
+@CATALOGUE.register
+class TeamFullLifted(_TeamFull):
+    """The team is no longer declared full: normal service again. Published also as the HMPPS
+    domain event `probation-team.full.lifted`."""
+
+    type = "team-full-lifted"
+    version = 1
+    service = "wellbeing"
+    examples = (
+        {
+            "team_id": "T-NORTH-1",
+            "region_id": "R-NORTH",
+            "lifted_by": "hana.head",
+            "reason": "Two officers started; capacity back to 93%.",
+            "lifted_on": "2025-04-14",
+        },
+    )
+
+    lifted_by: ActorName = Field(description="Who lifted it.")
+    reason: Text = Field(description="Why.")
+    lifted_on: date = Field(description="The UK day it was lifted.")
