@@ -15,6 +15,7 @@ from plimsoll_events.types.audit import (
     CheckpointSigned,
     PersonalDataRead,
 )
+from plimsoll_events.types.notifications import NotificationSent
 from plimsoll_events.types.timesheet import (
     HoursCorrected,
     HoursLogged,
@@ -45,6 +46,7 @@ __all__ = [
     "LeaveCancelled",
     "LeaveKind",
     "LeaveRecorded",
+    "NotificationSent",
     "OvertimeRecorded",
     "PersonalDataRead",
     "SupervisionHeld",
