@@ -12,6 +12,7 @@ from plimsoll_platform.auth import Principal
 from plimsoll_platform.metrics import HTTP_REQUESTS, install_metrics
 from plimsoll_platform.problems import install_problem_handlers
 from plimsoll_platform.settings import ServiceSettings
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PAT = Principal(subject="sub-pat", username="pat", roles=frozenset({"practitioner"}))
 MO = Principal(subject="sub-mo", username="mo", roles=frozenset({"manager"}))
@@ -126,3 +127,34 @@ def test_made_up_http_methods_share_one_metrics_label():
         if sample.labels.get("service") == "unit-metrics"
     }
     assert labels == {"OTHER"}
+
+
+def test_a_method_a_path_does_not_serve_is_405_naming_every_method_it_does():
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/schemes/{kind}")
+    def read(kind: str) -> str:
+        return kind
+
+    @app.put("/schemes/{kind}")
+    def change(kind: str) -> str:
+        return kind
+
+    response = TestClient(app).delete("/schemes/probation")
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == {"GET", "PUT"}
+
+
+def test_a_body_that_cannot_be_read_is_422_like_any_invalid_body():
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/broken")
+    def broken() -> None:
+        # What FastAPI raises for a body it cannot read at all.
+        raise StarletteHTTPException(400, "There was an error parsing the body")
+
+    refused = TestClient(app).post("/broken")
+    assert refused.status_code == 422
+    assert refused.json()["invalid-params"][0]["name"] == "body"

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from plimsoll_platform.api import problem_responses
 from plimsoll_platform.auth import CurrentPrincipal
 
 router = APIRouter(tags=["identity"])
@@ -17,7 +18,9 @@ class Identity(BaseModel):
     region: str | None
 
 
-@router.get("/me", summary="The caller as their token describes them")
+@router.get(
+    "/me", summary="The caller as their token describes them", responses=problem_responses()
+)
 def me(principal: CurrentPrincipal) -> Identity:
     return Identity(
         subject=principal.subject,

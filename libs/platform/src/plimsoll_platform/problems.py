@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from plimsoll_events.refusals import Refused
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://plimsoll.example.org/problems/"
@@ -93,11 +94,34 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        details = ProblemDetails(title=str(exc.detail), status=exc.status_code)
+        if exc.status_code == 400:
+            # A body FastAPI could not read at all (not JSON, a broken form): as invalid
+            # as a body that breaks its schema, and answered the same way.
+            details = ProblemDetails(
+                type=PROBLEM_BASE + "invalid-request",
+                title="The request is not valid",
+                status=422,
+                detail=f"body: {exc.detail}",
+                invalid_params=[InvalidParam(name="body", reason=str(exc.detail))],
+            )
+        else:
+            details = ProblemDetails(title=str(exc.detail), status=exc.status_code)
         response = problem_response(details, request)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed(request))
         return response
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 ProblemMapping = Mapping[type[Exception], Callable[[Any], Problem]]
