@@ -88,6 +88,24 @@ def test_scheme_change_reweighs_open_cases_and_capacity(api, tokens, allocation_
         assert changed.status_code == 200, changed.text
         assert changed.json()["scheme"]["version"] == in_force["version"] + 1
         assert changed.json()["cases_reweighed"] >= 1
+        assert changed.json()["recorded"] is True
+        # The same change sent again (an answer lost, say): success, and nothing recorded.
+        again = api.put(
+            "/weighting-schemes/probation",
+            json=_with_c1(in_force, c1 + 10, in_force["version"] + 1),
+            headers=tokens("ada.admin"),
+        )
+        assert again.status_code == 200, again.text
+        assert again.json()["recorded"] is False
+        assert again.json()["cases_reweighed"] == changed.json()["cases_reweighed"]
+        assert len(allocation_store.read_stream(stream)) == written + 1
+        # ...but that version with other content is stale.
+        other = api.put(
+            "/weighting-schemes/probation",
+            json=_with_c1(in_force, c1 + 11, in_force["version"] + 1),
+            headers=tokens("ada.admin"),
+        )
+        assert_problem(other, 409, "version")
         assert _scheme(api, tokens, "probation")["scheme"]["version"] == in_force["version"] + 1
         assert allocation_store.read_stream(stream)[-1].type == "weighting-scheme-changed"
         last = allocation_store.read_stream(f"case-{case_id}")[-1]

@@ -66,9 +66,8 @@ def correlation_of(event: Delivered) -> UUID:
 class WorkAgreements:
     """The consumer of wellbeing's workload agreements (see the module)."""
 
-    name = NAME
-
-    def __init__(self, cases: Cases, *, topic: str | None = None) -> None:
+    def __init__(self, cases: Cases, *, topic: str | None = None, name: str = NAME) -> None:
+        self.name = name  # the consumer group is `projection-<name>`: the ACLs allow allocation-*
         self.cases = cases
         self.topics: Sequence[str] = [topic or topic_for("wellbeing")]
 

@@ -21,7 +21,7 @@ from plimsoll_allocation.api.onboarding import MAX_CSV_BYTES
 from plimsoll_allocation.capacity import capacity_publisher
 from plimsoll_allocation.handlers import Cases, Workforce
 from plimsoll_allocation.hmpps import HMPPS_TOPIC, HmppsTranslator
-from plimsoll_allocation.processors import Processors
+from plimsoll_allocation.processors import Processors, Waking
 from plimsoll_allocation.projections import Caseload
 from plimsoll_allocation.queries import Queries
 from plimsoll_allocation.schemes import Reweighing, SchemeChanges, SchemesInForce
@@ -51,10 +51,14 @@ def build_app(settings: AllocationSettings, clock: Clock) -> FastAPI:
                 HMPPS_TOPIC,
                 lambda store: HmppsTranslator(store, settings.public_base_url).encode,
             )
-        ],
+        ]
+        if settings.publish_hmpps
+        else [],
         large_bodies={"/onboarding/": MAX_CSV_BYTES},
     )
-    store = app.state.store
+    # Handlers append through `Waking`: the process managers look at once, so a command's
+    # capacity figure does not wait for their next poll.
+    store = Waking(app.state.store, lambda: processors.wake())
     # The caseload read model has an engine of its own: a request waiting for a
     # practitioner's allocation lock holds one of its connections, never one the
     # event store needs to finish the allocation holding the lock. The process
@@ -74,7 +78,8 @@ def build_app(settings: AllocationSettings, clock: Clock) -> FastAPI:
         [capacity_publisher(managers, store, store, settings.policy), reweighing.model],
         poll_seconds=settings.process_poll_seconds,
     )
-    agreements = KafkaProjections(app.state.engine, settings.kafka, [WorkAgreements(cases)])
+    consumers = [WorkAgreements(cases)] if settings.consume_workload_agreements else []
+    agreements = KafkaProjections(app.state.engine, settings.kafka, consumers)
 
     def reconcile(_: datetime) -> None:
         cases.reconcile(Metadata(actor=CALENDAR, correlation_id=uuid4()))

@@ -5,9 +5,11 @@ A process manager here is a store-fed consumer of the service's own log
 (the capacity figures) or runs commands (re-weighing after a scheme change).
 `Processors` runs each on a daemon thread of its own:
 
-* every `poll_seconds` it catches up by one batch, in one transaction on its
-  own connection, and commits; when a batch was applied it goes straight on to
-  the next, so a long log is worked through batch by batch, each committed;
+* every `poll_seconds`, or at once when woken (`wake`, called after this
+  process appends: a command's figures need not wait for the next poll), it
+  catches up by one batch, in one transaction on its own connection, and
+  commits; when a batch was applied it goes straight on to the next, so a long
+  log is worked through batch by batch, each committed;
 * a failure is logged and retried after `retry_seconds` (the transaction rolls
   back and the checkpoint stays: what a batch appended before failing is found
   again by its idempotency keys, or decided again to nothing); it never ends
@@ -24,15 +26,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
+from plimsoll_events.handling import Idempotency
 from plimsoll_events.readmodel import StoreFedReadModel
+from plimsoll_events.records import NewEvent, RecordedEvent
+from plimsoll_events.store import EventStore
 from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS: Final = 0.02
+POLL_SECONDS: Final = 0.25
 RETRY_SECONDS: Final = 1.0
 STOP_SECONDS: Final = 10.0
 
@@ -55,6 +60,7 @@ class Processors:
         self.retry_seconds = retry_seconds
         self.stop_seconds = stop_seconds
         self._stop = threading.Event()
+        self._wakes = {m.name: threading.Event() for m in self.managers}
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -68,8 +74,14 @@ class Processors:
         for thread in self._threads:
             thread.start()
 
+    def wake(self) -> None:
+        """Something was appended: every manager looks now rather than at its next poll."""
+        for woken in self._wakes.values():
+            woken.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self.wake()
         deadline = time.monotonic() + self.stop_seconds
         threads, self._threads = self._threads, []
         for thread in threads:
@@ -86,7 +98,9 @@ class Processors:
         return after > before
 
     def _run(self, manager: StoreFedReadModel) -> None:
+        woken = self._wakes[manager.name]
         while not self._stop.is_set():
+            woken.clear()
             try:
                 moved = self.step(manager)
             except Exception:
@@ -96,4 +110,30 @@ class Processors:
                 self._stop.wait(self.retry_seconds)
                 continue
             if not moved:
-                self._stop.wait(self.poll_seconds)
+                woken.wait(self.poll_seconds)
+
+
+class Waking:
+    """An event store that calls `on_append` (`Processors.wake`) after each append.
+
+    Every other call goes to the store itself; handlers take it as they take the store.
+    """
+
+    def __init__(self, store: EventStore, on_append: Callable[[], None]) -> None:
+        self._store = store
+        self._on_append = on_append
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        *,
+        idempotency: Idempotency | None = None,
+    ) -> list[RecordedEvent]:
+        recorded = self._store.append(stream_id, expected_version, events, idempotency=idempotency)
+        self._on_append()
+        return recorded
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)

@@ -29,11 +29,23 @@ class AllocationSettings(ServiceSettings):
     )
 
     process_poll_seconds: float = Field(
-        default=0.02,
+        default=0.25,
         gt=0,
         le=60,
         description="How often the process managers (capacity figures, re-weighing) look for "
-        "new events in the store when idle",
+        "events another replica appended; this replica's own appends wake them at once",
+    )
+
+    publish_hmpps: bool = Field(
+        default=True,
+        description="Publish the HMPPS domain events on plimsoll.allocation.hmpps (off for a "
+        "copy of the service that must not speak for the real one, e.g. a benchmark's)",
+    )
+    consume_workload_agreements: bool = Field(
+        default=True,
+        description="Consume wellbeing's workload agreements (consumer group "
+        "projection-allocation-workload-agreements; off for such a copy, which would "
+        "otherwise share the real service's group)",
     )
 
     @model_validator(mode="after")
