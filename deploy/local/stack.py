@@ -61,6 +61,7 @@ KAFKA_PORT = port("KAFKA", 59092)
 KAFKA_CONTROLLER_PORT = port("KAFKA_CONTROLLER", 59093)
 KEYCLOAK_PORT = port("KEYCLOAK", 58080)
 KEYCLOAK_MANAGEMENT_PORT = port("KEYCLOAK_MANAGEMENT", 59000)
+SMTP_PORT = port("SMTP", 58025)
 SERVICE_PORTS = {s: port(s.upper(), 58101 + i) for i, s in enumerate(SERVICES)}
 
 KAFKA_BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
@@ -907,6 +908,50 @@ class Keycloak(Component):
         )
 
 
+class Smtp(Component):
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message it accepts in a
+    maildir, `.stack/smtp/maildir`: what the notifications service e-mails, read back by the
+    tests and the demo. Production points the service at any SMTP relay instead."""
+
+    def __init__(self) -> None:
+        super().__init__("smtp")
+        self.maildir = STATE / "smtp" / "maildir"
+
+    def running(self) -> bool:
+        return running_pid(self.name) is not None
+
+    def ready(self) -> bool:
+        import smtplib
+
+        try:
+            with smtplib.SMTP(HOST, SMTP_PORT, timeout=2) as client:
+                return client.noop()[0] == 250
+        except (OSError, smtplib.SMTPException):
+            return False
+
+    def url(self) -> str:
+        return f"smtp://{HOST}:{SMTP_PORT}"
+
+    def start(self) -> None:
+        require_free(SMTP_PORT, "the SMTP server", "PLIMSOLL_SMTP_PORT")
+        for folder in ("cur", "new", "tmp"):
+            (self.maildir / folder).mkdir(parents=True, exist_ok=True)
+        spawn(
+            self.name,
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "--nosetuid",
+                "--listen",
+                f"{HOST}:{SMTP_PORT}",
+                "--class",
+                "aiosmtpd.handlers.Mailbox",
+                str(self.maildir),
+            ],
+        )
+
+
 class Service(Component):
     """A Plimsoll service under uvicorn, with its own database."""
 
@@ -944,6 +989,14 @@ class Service(Component):
             "PLIMSOLL_CLIENT_ID": f"plimsoll-{self.name}",
             "PLIMSOLL_CLIENT_SECRET": load_secrets()[f"{self.name}_client_secret"],
         }
+        if self.name == "notifications":
+            # E-mail to the stack's SMTP server; webhooks to loopback receivers over http.
+            env |= {
+                "PLIMSOLL_SMTP_HOST": HOST,
+                "PLIMSOLL_SMTP_PORT": str(SMTP_PORT),
+                "PLIMSOLL_WEBHOOK_LOCAL_MODE": "true",
+                "PLIMSOLL_APP_BASE_URL": self.url(),
+            }
         spawn(
             self.name,
             [
@@ -997,13 +1050,24 @@ def write_private(path: Path, text: str) -> None:
 
 # --- commands ----------------------------------------------------------------------------------
 
-READY_TIMEOUTS = {"postgres": 90.0, "kafka": 120.0, "keycloak": 300.0}
+READY_TIMEOUTS = {"postgres": 90.0, "kafka": 120.0, "keycloak": 300.0, "smtp": 30.0}
 SERVICE_READY_TIMEOUT = 60.0
 
 
 def components() -> tuple[Postgres, list[Component]]:
     postgres = Postgres()
-    return postgres, [postgres, Kafka(), Keycloak(), *(Service(s, postgres) for s in SERVICES)]
+    return postgres, [
+        postgres,
+        Kafka(),
+        Keycloak(),
+        Smtp(),
+        *(Service(s, postgres) for s in SERVICES),
+    ]
+
+
+SERVERS = 4
+"""How many of `components()` are servers (PostgreSQL, Kafka, Keycloak, SMTP); the rest are
+the services, started once the servers are ready."""
 
 
 def up() -> None:
@@ -1017,7 +1081,7 @@ def up() -> None:
             part.install()
         if kafka.storage_outdated():
             # Its services connect without credentials: they restart with them.
-            for part in parts[3:]:
+            for part in parts[SERVERS:]:
                 part.stop()
             kafka.reformat()
             say(
@@ -1025,24 +1089,24 @@ def up() -> None:
                 "(local topics reset; the services publish their event stores again)"
             )
         # Start the servers together, then wait for each: Keycloak's build step is the long pole.
-        for part in parts[:3]:
+        for part in parts[:SERVERS]:
             if not part.running():
                 say(f"starting {part.name}")
                 part.start()
                 started.append(part)
-        for part in parts[:3]:
+        for part in parts[:SERVERS]:
             wait_until(part.name, part.ready, READY_TIMEOUTS[part.name], part.log)
         kafka.secure()
         postgres.create_databases()
         if kafka.republish_pending.exists():
             postgres.republish_from_start()
             kafka.republish_pending.unlink()
-        for part in parts[3:]:
+        for part in parts[SERVERS:]:
             if not part.running():
                 say(f"starting {part.name}")
                 part.start()
                 started.append(part)
-        for part in parts[3:]:
+        for part in parts[SERVERS:]:
             wait_until(
                 f"the {part.name} service",
                 part.ready,
@@ -1074,6 +1138,7 @@ def write_endpoints(postgres: Postgres, parts: list[Component]) -> None:
         "keycloak_issuer": KEYCLOAK_ISSUER,
         "postgres": {s.name: s.database_url() for s in services},
         "services": {s.name: s.url() for s in services},
+        "smtp": {"host": HOST, "port": SMTP_PORT, "maildir": str(STATE / "smtp" / "maildir")},
     }
     (STATE / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
 

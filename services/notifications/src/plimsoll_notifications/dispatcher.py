@@ -1,0 +1,521 @@
+"""The dispatcher: the process manager's second half, from decided intents to deliveries and
+to the events that record them.
+
+On a thread of its own, an asyncio loop:
+
+1. resolves pending intents into jobs (`jobs_table.resolve` through the directory; Keycloak
+   unreachable leaves them pending, to be tried again);
+2. claims due jobs lane by lane, each lane (people; each partner) bounded by its own number in
+   flight, so a slow or failing partner uses up its own lane and never another's;
+3. delivers each job's channels (the inbox at once, e-mail on the SMTP sessions, webhooks on
+   the partner's lane), then records what happened in one append to the notification's
+   stream, under an idempotency key derived from the notification (step and recipient), its
+   round and its attempt; then settles the job (done, or due again after the retry schedule,
+   or dead-lettered after the last try).
+
+A process stopped between a delivery and its append delivers again when the lease runs out
+(at least once: the same `webhook-id` and Message-ID, so receivers drop the duplicate); one
+stopped between the append and the settling finds the attempt recorded (the job's `claims`
+says it was claimed before) and records nothing twice, sending nothing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeVar
+
+from plimsoll_events.catalogue import CATALOGUE, EventData
+from plimsoll_events.handling import Idempotency, execute, load
+from plimsoll_events.records import Metadata
+from plimsoll_events.store import ConcurrencyError, EventStore
+from plimsoll_events.types.notifications import Cause, NotificationFailed, NotificationSent
+from plimsoll_platform.clock import Clock, SystemClock
+from plimsoll_platform.placements import Placements
+from sqlalchemy import Engine, text
+
+from plimsoll_notifications import jobs_table
+from plimsoll_notifications.channels import SmtpSender, Tried, WebhookSender
+from plimsoll_notifications.directory import Directory, DirectoryUnavailable
+from plimsoll_notifications.domain.delivery import QuietHours, RetrySchedule, deliver_at
+from plimsoll_notifications.domain.notification import (
+    NOTIFICATION,
+    RecordOutcomes,
+    notification_stream,
+)
+from plimsoll_notifications.jobs_table import Job, Settled
+from plimsoll_notifications.targets import (
+    PEOPLE_LANE,
+    NotYetKnown,
+    Partner,
+    Placed,
+    notification_id,
+    targets,
+)
+from plimsoll_notifications.templates import TemplateFailed, render_file
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ACTOR: Final = "system:notifications"
+LEASE: Final = timedelta(minutes=5)
+PEOPLE_IN_FLIGHT: Final = 256
+RESOLVE_BATCH: Final = 500
+PLACEMENT_GRACE: Final = timedelta(minutes=10)
+"""How long an intent waits for a practitioner's placement to arrive before it fails."""
+
+
+class Dispatcher:
+    """Delivers what the decisions decided (see the module); `start`/`stop` with the app."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: EventStore,
+        directory: Directory,
+        smtp: SmtpSender,
+        *,
+        app_base_url: str,
+        retries: RetrySchedule,
+        webhook_timeout_seconds: float = 10.0,
+        webhook_concurrency: int = 100,
+        webhook_local_mode: bool = False,
+        clock: Clock | None = None,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.placements = Placements(engine)
+        self.directory = directory
+        self.smtp = smtp
+        self.app_base_url = app_base_url.rstrip("/")
+        self.retries = retries
+        self.webhook_timeout_seconds = webhook_timeout_seconds
+        self.webhook_concurrency = webhook_concurrency
+        self.webhook_local_mode = webhook_local_mode
+        self.clock: Clock = clock or SystemClock()
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Blocking work (the store, SMTP, the database) off the loop; many appends at once let
+        # the store's group commit share flushes.
+        self._pool = ThreadPoolExecutor(max_workers=48, thread_name_prefix="notify")
+        self._in_flight: dict[str, int] = {}
+        self._settled: list[Settled] = []
+        self._rnd = random.Random()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="notifications-dispatcher")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(15)
+            self._thread = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.smtp.close()
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        webhooks = WebhookSender(
+            timeout_seconds=self.webhook_timeout_seconds, local_mode=self.webhook_local_mode
+        )
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stop.is_set():
+                try:
+                    busy = await self._round(webhooks, tasks)
+                except Exception:
+                    log.exception("the dispatcher's round failed; trying again")
+                    busy = False
+                if not busy:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
+            await self._flush()
+        finally:
+            await webhooks.close()
+
+    async def _round(self, webhooks: WebhookSender, tasks: set[asyncio.Task[None]]) -> bool:
+        resolved = await self._blocking(self.resolve_pending)
+        partners = await self._blocking(self.partners)
+        secrets = await self._blocking(self.secrets)
+        now = self.clock.now()
+        claimed = 0
+        lanes = {PEOPLE_LANE: PEOPLE_IN_FLIGHT} | {
+            f"webhook:{p}": self.webhook_concurrency for p in partners
+        }
+        for lane, capacity in lanes.items():
+            free = capacity - self._in_flight.get(lane, 0)
+            jobs = await self._blocking(jobs_table.claim, self.engine, lane, free, now, LEASE)
+            claimed += len(jobs)
+            for job in jobs:
+                self._in_flight[lane] = self._in_flight.get(lane, 0) + 1
+                task = asyncio.create_task(self._deliver(job, webhooks, secrets))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        await self._flush()
+        return bool(resolved or claimed)
+
+    async def _blocking(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
+
+    # --- resolving intents -------------------------------------------------------------------
+
+    def resolve_pending(self, limit: int = RESOLVE_BATCH) -> int:
+        """Turn up to `limit` pending intents into jobs; how many were resolved."""
+        now = self.clock.now()
+        try:
+            with self.engine.begin() as conn:
+                intents = jobs_table.pending_intents(conn, limit)
+                if not intents:
+                    return 0
+                partners = {
+                    sid: Partner(sid, url, active)
+                    for sid, url, active in conn.execute(
+                        text("select subscription_id, url, active from webhook_subscriptions")
+                    )
+                }
+                quiet = _quiet_hours(conn)
+                email_off = _email_off(conn)
+                placed: dict[str, Placed | None] = {}
+
+                def placement_of(practitioner_id: str) -> Placed | None:
+                    if practitioner_id not in placed:
+                        placed[practitioner_id] = self._placement_of(practitioner_id)
+                    return placed[practitioner_id]
+
+                jobs = []
+                resolved = []
+                for intent in intents:
+                    try:
+                        found = targets(
+                            intent["who"],
+                            intent["addressee"],
+                            self.directory,
+                            partners,
+                            placement_of,
+                            patient=intent["decided_at"] > now - PLACEMENT_GRACE,
+                        )
+                    except NotYetKnown:
+                        continue  # placements lag the event: try again next round
+                    resolved.append(intent["dedupe_key"])
+                    for target in found:
+                        channels = list(intent["channels"])
+                        urgent = bool(intent["urgent"])
+                        if not urgent and target.recipient in email_off and "inbox" in channels:
+                            channels = [c for c in channels if c != "email"]
+                        jobs.append(
+                            {
+                                "notification_id": notification_id(
+                                    intent["step"], target.recipient
+                                ),
+                                "dedupe_key": intent["dedupe_key"],
+                                "recipient": target.recipient,
+                                "lane": target.lane,
+                                "email": target.email,
+                                "url": target.url,
+                                "problem": target.problem,
+                                "channels": channels,
+                                "next_attempt_at": deliver_at(
+                                    now, quiet.get(target.recipient), urgent=urgent
+                                ),
+                            }
+                        )
+                jobs_table.add_jobs(conn, jobs)
+                jobs_table.mark_resolved(conn, resolved)
+                return len(resolved)
+        except DirectoryUnavailable:
+            log.warning("the directory is unavailable; intents stay pending", exc_info=True)
+            return 0
+
+    def _placement_of(self, practitioner_id: str) -> Placed | None:
+        placement = self.placements.of(practitioner_id)
+        if placement is None:
+            return None
+        return Placed(placement.line_manager_id, placement.region_id)
+
+    def partners(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("select subscription_id from webhook_subscriptions where active")
+            )
+            return [str(r[0]) for r in rows]
+
+    def secrets(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {str(s): str(k) for s, k in conn.execute(text("select * from webhook_secrets"))}
+
+    # --- delivering a job --------------------------------------------------------------------
+
+    async def _deliver(self, job: Job, webhooks: WebhookSender, secrets: Mapping[str, str]) -> None:
+        try:
+            await self._deliver_job(job, webhooks, secrets)
+        except Exception:
+            log.exception(
+                "delivering %s failed; it is tried again after its lease", job.notification_id
+            )
+        finally:
+            self._in_flight[job.lane] -= 1
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _deliver_job(
+        self, job: Job, webhooks: WebhookSender, secrets: Mapping[str, str]
+    ) -> None:
+        attempt = job.attempt + 1
+        pending = list(job.channels_pending)
+        if job.claims > 1:  # claimed before by a process that stopped: what did it record?
+            done = await self._blocking(self._recorded_channels, job, attempt)
+            pending = [c for c in pending if c not in done]
+        now = self.clock.now()
+        acknowledge_by = (
+            now + timedelta(hours=job.acknowledge_within_hours)
+            if job.acknowledge_within_hours is not None
+            else None
+        )
+        tries: dict[str, Tried] = {}
+        for channel in pending:
+            tries[channel] = await self._try(job, channel, webhooks, secrets, now, acknowledge_by)
+        events: list[EventData] = []
+        failing: list[str] = []
+        next_at = now
+        for channel, tried in tries.items():
+            if tried.delivered:
+                events.append(self._sent(job, channel, attempt, now, acknowledge_by))
+                continue
+            wait = None if job.problem else self.retries.after(attempt, self._rnd)
+            if wait is not None:
+                failing.append(channel)
+                next_at = now + wait
+            events.append(self._failed(job, channel, attempt, tried.reason, now, wait))
+        if events:
+            await self._blocking(self._record, job, attempt, events)
+        self._settled.append(
+            Settled(job.notification_id, not failing, tuple(failing), attempt, next_at)
+        )
+
+    async def _try(
+        self,
+        job: Job,
+        channel: str,
+        webhooks: WebhookSender,
+        secrets: Mapping[str, str],
+        now: datetime,
+        acknowledge_by: datetime | None,
+    ) -> Tried:
+        if job.problem:
+            return Tried(False, job.problem)
+        if channel == "inbox":
+            return Tried(True)
+        if channel == "email":
+            if not job.email:
+                return Tried(False, f"{job.recipient} has no e-mail address in the directory")
+            try:
+                body = self._email_body(job, acknowledge_by)
+            except TemplateFailed as exc:
+                return Tried(False, str(exc))
+            message = self.smtp.message(
+                to=job.email,
+                subject=_title(job),
+                body=body,
+                message_id=_message_id(job),
+                date=now,
+            )
+            return await self._blocking(self.smtp.send, message)
+        if channel == "webhook":
+            secret = secrets.get(job.recipient.removeprefix("webhook:"))
+            if job.url is None or secret is None:
+                return Tried(False, "the subscription has no URL or secret any more")
+            return await webhooks.send(
+                url=job.url,
+                secret=secret,
+                message_id=job.notification_id,
+                payload=self._payload(job, now),
+                now=now,
+            )
+        return Tried(False, f"unknown channel {channel!r}")
+
+    def _email_body(self, job: Job, acknowledge_by: datetime | None) -> str:
+        if job.rule == "ops-digest":
+            with self.engine.connect() as conn:
+                items = conn.execute(
+                    text(
+                        "select title from notification_digest_items where seq between :a and :b "
+                        "order by seq"
+                    ),
+                    {"a": int(job.identifiers["first"]), "b": int(job.identifiers["last"])},
+                ).mappings()
+                return render_file(
+                    "digest.txt.j2", title=job.title, items=list(items), link=self._link(job)
+                )
+        return render_file(
+            "email.txt.j2",
+            title=_title(job),
+            link=self._link(job),
+            identifiers=job.identifiers,
+            reminder=job.round > 0,
+            acknowledge_by=None if acknowledge_by is None else acknowledge_by.isoformat(),
+        )
+
+    def _payload(self, job: Job, now: datetime) -> str:
+        cause = job.causes[0]
+        return json.dumps(
+            {
+                "type": f"plimsoll.{cause['event_type']}",
+                "timestamp": now.isoformat(),
+                "data": {
+                    "notification_id": job.notification_id,
+                    "step": job.step,
+                    "causes": list(job.causes),
+                    "practitioner_id": job.practitioner_id,
+                    "identifiers": dict(job.identifiers),
+                    "link": self._link(job),
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    def _link(self, job: Job) -> str:
+        return f"{self.app_base_url}/inbox/{job.notification_id}"
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def _sent(
+        self,
+        job: Job,
+        channel: str,
+        attempt: int,
+        now: datetime,
+        acknowledge_by: datetime | None,
+    ) -> NotificationSent:
+        return NotificationSent(
+            notification_id=job.notification_id,
+            practitioner_id=job.practitioner_id,
+            recipient=job.recipient,
+            channel=channel,
+            address=job.email if channel == "email" else job.url if channel == "webhook" else None,
+            title=_title(job),
+            link=self._link(job),
+            identifiers=dict(job.identifiers),
+            causes=[Cause.model_validate(c) for c in job.causes],
+            rule=job.rule,
+            rules_version=job.rules_version,
+            step=job.step,
+            round=job.round,
+            attempt=attempt,
+            urgent=job.urgent,
+            needs_acknowledgement=acknowledge_by is not None and channel == "inbox",
+            acknowledge_by=acknowledge_by,
+            message_id=_message_id(job) if channel == "email" else job.notification_id,
+            sent_at=now,
+        )
+
+    def _failed(
+        self,
+        job: Job,
+        channel: str,
+        attempt: int,
+        reason: str,
+        now: datetime,
+        wait: timedelta | None,
+    ) -> NotificationFailed:
+        return NotificationFailed(
+            notification_id=job.notification_id,
+            practitioner_id=job.practitioner_id,
+            recipient=job.recipient,
+            channel=channel,
+            address=job.email if channel == "email" else job.url,
+            causes=[Cause.model_validate(c) for c in job.causes],
+            step=job.step,
+            round=job.round,
+            attempt=attempt,
+            reason=reason[:2000] or "failed",
+            final=wait is None,
+            next_attempt_at=None if wait is None else now + wait,
+            failed_at=now,
+        )
+
+    def _record(self, job: Job, attempt: int, events: list[EventData]) -> None:
+        """One append of the attempt's outcomes, exactly once whatever happens around it."""
+        stream = notification_stream(job.notification_id)
+        key = f"notification {job.notification_id} round {job.round} attempt {attempt}"
+        idempotency = Idempotency(key, key)
+        cause = uuid.UUID(str(job.causes[0]["event_id"]))
+        metadata = Metadata(actor=ACTOR, correlation_id=cause, causation_id=cause)
+        if job.round == 0 and attempt == 1 and job.claims == 1:
+            # A new notification's stream is empty: append without reading it first.
+            try:
+                new = [CATALOGUE.new_event(data, metadata) for data in events]
+                self.store.append(stream, 0, new, idempotency=idempotency)
+                return
+            except ConcurrencyError:
+                pass  # recorded meanwhile; decide on what is there
+        outcomes = tuple(e for e in events if isinstance(e, NotificationSent | NotificationFailed))
+        execute(
+            self.store,
+            NOTIFICATION,
+            stream,
+            RecordOutcomes(outcomes),
+            metadata,
+            idempotency=idempotency,
+        )
+
+    def _recorded_channels(self, job: Job, attempt: int) -> set[str]:
+        state, _ = load(self.store, NOTIFICATION, notification_stream(job.notification_id))
+        return {c for r, c, a in state.tries if r == job.round and a == attempt}
+
+    async def _flush(self) -> None:
+        settled, self._settled = self._settled, []
+        if settled:
+            await self._blocking(jobs_table.settle, self.engine, settled)
+
+    def wake(self) -> None:
+        """Look for work now (from any thread: after a write that made some)."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+
+def _title(job: Job) -> str:
+    return f"Reminder: {job.title}"[:200] if job.round > 0 else job.title
+
+
+def _message_id(job: Job) -> str:
+    return f"<{job.notification_id}.{job.round}@plimsoll.local>"
+
+
+def _quiet_hours(conn: Any) -> dict[str, QuietHours]:
+    rows = conn.execute(
+        text(
+            "select username, quiet_hours_start, quiet_hours_end from notification_preferences "
+            "where quiet_hours_start is not null and quiet_hours_end is not null"
+        )
+    )
+    return {u: QuietHours(s, e) for u, s, e in rows}
+
+
+def _email_off(conn: Any) -> set[str]:
+    rows = conn.execute(text("select username from notification_preferences where not email"))
+    return {str(r[0]) for r in rows}

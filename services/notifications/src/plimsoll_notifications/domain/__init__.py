@@ -1,0 +1,1 @@
+"""The notifications domain: pure rules, decisions and deciders (no I/O, no framework)."""
