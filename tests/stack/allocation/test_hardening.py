@@ -20,13 +20,13 @@ pytestmark = pytest.mark.stack
 NORTH, SOUTH = "hana.head", "hugo.head"
 
 
-def _south_case(api, tokens) -> tuple[str, str]:
+def _south_case(api, tokens) -> tuple[str, str, str]:
     """A practitioner and a case of theirs (community A3: 206 points) in a team of R-SOUTH."""
     body = {
         "practitioner_id": f"P-S-{fresh_suffix()}",
         "name": "South Tester",
         "grade": "PO",
-        "team_id": f"T-SOUTH-{fresh_suffix()}",
+        "team_id": f"T-Z-{fresh_suffix()}",
         "region_id": "R-SOUTH",
         "contracted_hours": "37",
         "start_date": "2024-09-02",
@@ -35,7 +35,7 @@ def _south_case(api, tokens) -> tuple[str, str]:
     case_id = open_case(api, tokens, "community", "A3", team=body["team_id"], user=SOUTH)
     allocated = allocate_case(api, tokens, case_id, body["practitioner_id"], user=SOUTH)
     assert allocated.status_code == 201, allocated.text
-    return str(body["practitioner_id"]), case_id
+    return str(body["practitioner_id"]), case_id, str(body["team_id"])
 
 
 # --- bounds ------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_a_control_character_in_a_csv_cell_rejects_that_row_by_line_and_column(a
 
 def test_the_impact_preview_shows_no_case_outside_the_callers_scope(api, tokens):
     mine = register_practitioner(api, tokens)
-    _, theirs = _south_case(api, tokens)
+    _, theirs, _ = _south_case(api, tokens)
     unknown = f"X{fresh_suffix()}"
 
     outside = api.get(
@@ -188,38 +188,61 @@ def test_the_impact_preview_shows_no_case_outside_the_callers_scope(api, tokens)
         problem = assert_problem(refused, 403, "case_id")
         assert problem["type"].endswith("/outside-scope")
         assert "case_points" not in problem
-        assert "SOUTH" not in refused.text  # neither the case's team nor its region
+        assert "R-SOUTH" not in refused.text  # neither the case's region...
+        assert "T-Z-" not in refused.text  # ...nor its team
     assert outside.json()["detail"] == nowhere.json()["detail"].replace(unknown, theirs)
     assert admin.status_code == 200, admin.text
     assert admin.json()["case_points"] == 206
 
 
 def test_no_refusal_names_the_other_records_team_or_region(api, tokens):
-    south_practitioner, south_case = _south_case(api, tokens)
+    south_practitioner, south_case, south_team = _south_case(api, tokens)
     mine = register_practitioner(api, tokens)
     north_case = open_case(api, tokens, "community", "C1")
+    # A head of R-NORTH claiming a team of R-SOUTH is in R-NORTH.
+    claimed = {
+        "practitioner_id": f"P-T-{fresh_suffix()}",
+        "name": "Claimed",
+        "grade": "PO",
+        "team_id": south_team,
+        "region_id": "R-NORTH",
+        "contracted_hours": "37",
+        "start_date": "2024-09-02",
+    }
+    moving = {"team_id": south_team, "region_id": "R-NORTH", "effective_on": "2026-01-05"}
+    # Each refusal, and whether the caller named the other team themself (it may be echoed).
     attempts = [
-        api.get(f"/practitioners/{south_practitioner}", headers=tokens("mo.manager")),
-        api.get(f"/practitioners/{south_practitioner}/capacity", headers=tokens(NORTH)),
-        api.get(f"/cases/{south_case}", headers=tokens("mo.manager")),
-        api.get(f"/cases/{south_case}", headers=tokens(NORTH)),
-        allocate_case(api, tokens, north_case, south_practitioner),
-        allocate_case(api, tokens, north_case, south_practitioner, user=NORTH),
-        api.post(
-            f"/cases/{south_case}/reallocation",
-            json={"practitioner_id": mine, "reason": "CASELOAD_ADJUSTMENT"},
-            headers=tokens("mo.manager"),
+        (api.post("/practitioners", json=claimed, headers=tokens(NORTH)), True),
+        (api.post(f"/practitioners/{mine}/transfer", json=moving, headers=tokens(NORTH)), True),
+        (api.get(f"/practitioners/{south_practitioner}", headers=tokens("mo.manager")), False),
+        (api.get(f"/practitioners/{south_practitioner}/capacity", headers=tokens(NORTH)), False),
+        (api.get(f"/cases/{south_case}", headers=tokens("mo.manager")), False),
+        (api.get(f"/cases/{south_case}", headers=tokens(NORTH)), False),
+        (allocate_case(api, tokens, north_case, south_practitioner), False),
+        (allocate_case(api, tokens, north_case, south_practitioner, user=NORTH), False),
+        (
+            api.post(
+                f"/cases/{south_case}/reallocation",
+                json={"practitioner_id": mine, "reason": "CASELOAD_ADJUSTMENT"},
+                headers=tokens("mo.manager"),
+            ),
+            False,
         ),
-        api.put(f"/cases/{south_case}/tier", json={"tier": "D1"}, headers=tokens(NORTH)),
-        api.get(
-            f"/practitioners/{mine}/impact",
-            params={"case_id": south_case},
-            headers=tokens("mo.manager"),
+        (api.put(f"/cases/{south_case}/tier", json={"tier": "D1"}, headers=tokens(NORTH)), False),
+        (
+            api.get(
+                f"/practitioners/{mine}/impact",
+                params={"case_id": south_case},
+                headers=tokens("mo.manager"),
+            ),
+            False,
         ),
     ]
-    for refused in attempts:
+    for refused, named in attempts:
         assert refused.status_code == 403, refused.text
-        assert "SOUTH" not in refused.text, refused.text
+        assert "R-SOUTH" not in refused.text, refused.text
+        if not named:
+            assert south_team not in refused.text, refused.text
 
 
 # --- idempotency keys --------------------------------------------------------------------------

@@ -354,7 +354,8 @@ def import_practitioners(
         key = row_key("practitioner", command.practitioner_id, raw)
         if workforce.store.recorded_for(practitioner_stream(command.practitioner_id), key):
             return False
-        check_place(Place(command.team_id, command.region_id), field="region_id")
+        known = None if workforce.teams is None else workforce.teams.team_region(command.team_id)
+        check_place(Place(command.team_id, known or command.region_id), field="region_id")
         workforce.register_practitioner(command, metadata, key)
         return True
 

@@ -122,6 +122,13 @@ def practitioner_reached(
     return reading
 
 
+def team_place(queries: Queries, team_id: str, region_id: str) -> Place:
+    """Where a command places someone: the team, in the region it is known to be in (the
+    one the command names for a team nobody is placed in yet). A caller outside that region
+    is refused naming only their own scope, never the team's real region."""
+    return Place(team_id, queries.team_region(team_id) or region_id)
+
+
 def case_place(queries: Queries, case: Case | None) -> Place | None:
     """Where a case is held: its team, and that team's region; None for no such case."""
     return None if case is None else Place(case.team_id, queries.team_region(case.team_id))

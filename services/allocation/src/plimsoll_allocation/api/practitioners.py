@@ -16,7 +16,6 @@ from uuid import uuid4
 
 from fastapi import APIRouter, status
 from plimsoll_events.types.fields import Identifier, Name
-from plimsoll_platform.access import Place
 from plimsoll_platform.api import IdempotencyKey, StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +33,7 @@ from plimsoll_allocation.api.deps import (
     WorkforceDep,
     practitioner_reached,
     read_from,
+    team_place,
 )
 from plimsoll_allocation.domain import (
     ChangeContractedHours,
@@ -161,7 +161,7 @@ def register_practitioner(
     queries: QueriesDep,
     idempotency: IdempotencyKey,
 ) -> PractitionerView:
-    place = Place(body.team_id, body.region_id)
+    place = team_place(queries, body.team_id, body.region_id)
     caller.check_place(place, field="team_id", region_field="region_id")
     workforce.register_practitioner(
         RegisterPractitioner(**body.model_dump()), metadata, idempotency
@@ -255,7 +255,7 @@ def transfer_practitioner(
     queries: QueriesDep,
 ) -> PractitionerView:
     practitioner_reached(queries, caller, practitioner_id)
-    joining = Place(body.team_id, body.region_id)
+    joining = team_place(queries, body.team_id, body.region_id)
     caller.check_place(joining, field="team_id", region_field="region_id")
     workforce.transfer_practitioner(
         TransferPractitioner(practitioner_id, **body.model_dump()), metadata
