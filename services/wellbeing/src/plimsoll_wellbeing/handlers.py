@@ -13,6 +13,7 @@ from plimsoll_events.handling import Decider, Idempotency, Store, execute
 from plimsoll_events.records import Metadata, RecordedEvent
 
 from plimsoll_wellbeing.domain.assessment import ASSESSMENTS, RecordAssessment, assessments_stream
+from plimsoll_wellbeing.domain.breach import BREACH, Acknowledge, ResolveByDecision
 from plimsoll_wellbeing.domain.consent import (
     CONSENT,
     ConsentCommand,
@@ -48,6 +49,12 @@ from plimsoll_wellbeing.domain.supervision import (
     ScheduleSupervision,
     SupervisionCommand,
     supervision_record_stream,
+)
+from plimsoll_wellbeing.domain.team_full import (
+    TEAM_FULL,
+    DeclareFull,
+    LiftFull,
+    team_full_stream,
 )
 
 Command = TypeVar("Command")
@@ -139,6 +146,26 @@ class WellbeingHandlers:
 
     def reject_policy(self, command: RejectPolicy, metadata: Metadata, key: Key = None) -> Recorded:
         return self._policy(command, metadata, key)
+
+    # Breaches (their stream is the breach's, as the read model names it) and teams full.
+
+    def acknowledge_breach(
+        self, stream: str, command: Acknowledge, metadata: Metadata, key: Key = None
+    ) -> Recorded:
+        return self._run(BREACH, stream, command, metadata, key)
+
+    def resolve_breach(
+        self, stream: str, command: ResolveByDecision, metadata: Metadata, key: Key = None
+    ) -> Recorded:
+        return self._run(BREACH, stream, command, metadata, key)
+
+    def declare_team_full(
+        self, command: DeclareFull, metadata: Metadata, key: Key = None
+    ) -> Recorded:
+        return self._run(TEAM_FULL, team_full_stream(command.team_id), command, metadata, key)
+
+    def lift_team_full(self, command: LiftFull, metadata: Metadata, key: Key = None) -> Recorded:
+        return self._run(TEAM_FULL, team_full_stream(command.team_id), command, metadata, key)
 
     # One stream each.
 

@@ -12,11 +12,14 @@ from fastapi import APIRouter
 from plimsoll_wellbeing.api import (
     agreements,
     assessments,
+    breaches,
     consent,
     deadlines,
     declarations,
+    duty,
     policy,
     supervisions,
+    team_full,
     teams,
 )
 
@@ -29,5 +32,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     teams.router,
     policy.router,
     deadlines.router,
+    duty.router,
+    breaches.router,
+    team_full.router,
 )
 """Every router of the service, as `main` includes them."""

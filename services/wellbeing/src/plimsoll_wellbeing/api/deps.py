@@ -17,8 +17,10 @@ from plimsoll_platform.roles import Role
 from plimsoll_wellbeing.deadlines import Deadlines
 from plimsoll_wellbeing.domain.errors import NoConsent, NotFound
 from plimsoll_wellbeing.domain.facts import PractitionerFacts
+from plimsoll_wellbeing.duty_queries import DutyQueries
 from plimsoll_wellbeing.handlers import WellbeingHandlers
 from plimsoll_wellbeing.queries import PolicyBook, WellbeingQueries
+from plimsoll_wellbeing.recorder import BreachRecorder
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ PlacementsDep = Annotated[Placements, Depends(held(Placements))]
 PolicyDep = Annotated[PolicyBook, Depends(held(PolicyBook))]
 DeadlinesDep = Annotated[Deadlines, Depends(held(Deadlines))]
 TimeDep = Annotated[Time, Depends(held(Time))]
+DutyDep = Annotated[DutyQueries, Depends(held(DutyQueries))]
+RecorderDep = Annotated[BreachRecorder, Depends(held(BreachRecorder))]
+
+AS_OF: Final = (
+    "Answer as of this past instant: from the events known then, under the policy in force "
+    "then (default: now). In the future, or before anything was known: 422."
+)
 
 # Who may call (each within their scope: a manager their team, a head of service their region).
 
@@ -61,6 +70,16 @@ SignedIn = Annotated[Caller, Depends(may(*Role))]
 """Anyone with a token of the realm: the policy is no secret."""
 SweepRunner = Annotated[Caller, Depends(may(Role.ADMIN, Role.SERVICE))]
 """Admins and services: run the deadline sweeps now."""
+RegionViewer = Annotated[
+    Caller, Depends(may(Role.HEAD_OF_SERVICE, Role.ADMIN, Role.SERVICE, aggregates=True))
+]
+"""A region's view: its head of service, admins, services; ops the figures only."""
+BreachViewer = Annotated[Caller, Depends(may(*SCOPED, own_record=True, aggregates=True))]
+"""Breaches: staff in their scope, the practitioner their own; ops the figures only."""
+Decider = Annotated[Caller, Depends(may(Role.MANAGER, Role.HEAD_OF_SERVICE, Role.ADMIN))]
+"""People who may resolve a breach by a recorded decision (in their scope)."""
+FullDeclarer = Annotated[Caller, Depends(may(Role.HEAD_OF_SERVICE, Role.ADMIN))]
+"""A head of service (their region) or an admin: declare a team full, lift it."""
 
 SIDES: Final[dict[Role, Side]] = {Role.EMPLOYER_REP: "employer", Role.UNION_REP: "union"}
 

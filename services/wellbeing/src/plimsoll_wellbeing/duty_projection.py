@@ -1,0 +1,354 @@
+"""The duty-of-care read model: a Kafka-fed projection of the allocation, timesheet and wellbeing
+topics, run by the kit's `ProjectionRunner` (name `wellbeing-duty-of-care`).
+
+Per batch, in the runner's transaction (so with its checkpoint, all or nothing):
+
+* `duty_log`: every event the rules read, as delivered (its time, source and position, its data
+  upcast to the latest version), keyed by (source, position): what as-of reads replay, and
+  where a judgement reads the hours of the days it needs (`day`, for timesheet entries);
+* `duty_practitioners` / `duty_teams`: each subject's facts, folded (`domain.duty`), with the
+  columns queries filter on (a practitioner's latest team, region and line manager);
+* `duty_policies`: every policy version adopted, whole;
+* `duty_memberships`: which practitioner was ever placed in which team and region, and since
+  when it was known (the candidates of an as-of team or region view);
+* `duty_dirty`: the subjects whose rules must be judged again, each with the latest event that
+  touched it (the cause a breach cites): a practitioner after any event about them, a team
+  after its capacity, its fullness or a member's placement changed, everyone after a policy
+  was adopted. The breach recorder (`recorder`) takes them from there, after the commit, woken
+  by `NOTIFY wellbeing_duty_dirty`.
+
+The facts do not depend on how the topics interleave (see `domain.duty`), the log is keyed by
+what it holds, and the dirty marks are not part of the model: a rebuild gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from plimsoll_events.catalogue import topic_for
+from plimsoll_events.projection import Delivered
+from plimsoll_events.types.allocation import PractitionerRegistered, PractitionerTransferred
+from plimsoll_events.types.wellbeing import PolicyAdopted
+from plimsoll_platform.placement_history import PLACEMENT_EVENTS
+from pydantic_core import to_json
+from sqlalchemy import Connection, text
+
+from plimsoll_wellbeing.domain.duty import (
+    HOURS_EVENTS,
+    POLICY_ADOPTED,
+    PRACTITIONER_EVENTS,
+    TEAM_EVENTS,
+    DutyFacts,
+    TeamFacts,
+    evolve,
+    evolve_team,
+)
+from plimsoll_wellbeing.duty_codec import facts_from, facts_json, team_from, team_json
+
+NAME: Final = "wellbeing-duty-of-care"
+CHANNEL: Final = "wellbeing_duty_dirty"
+RELEVANT: Final = PRACTITIONER_EVENTS | HOURS_EVENTS | TEAM_EVENTS | {POLICY_ADOPTED}
+
+SCHEMA: Final = """
+create table if not exists duty_log (
+    source   text not null,
+    position bigint not null,
+    event_id uuid not null,
+    known_at timestamptz not null,
+    type     text not null,
+    subject  text not null,
+    day      date,
+    data     jsonb not null,
+    primary key (source, position)
+);
+create index if not exists duty_log_subject on duty_log (subject, day, known_at);
+create table if not exists duty_practitioners (
+    practitioner_id text primary key,
+    team_id         text,
+    region_id       text,
+    line_manager_id text,
+    start_date      date,
+    leaving_date    date,
+    facts           jsonb not null
+);
+create index if not exists duty_practitioners_team on duty_practitioners (team_id);
+create table if not exists duty_teams (
+    team_id   text primary key,
+    region_id text,
+    facts     jsonb not null
+);
+create table if not exists duty_policies (
+    policy_version integer primary key,
+    adopted_at     timestamptz not null,
+    event_id       uuid not null,
+    data           jsonb not null
+);
+create table if not exists duty_memberships (
+    practitioner_id text not null,
+    team_id         text not null,
+    region_id       text not null,
+    known_at        timestamptz not null,
+    primary key (practitioner_id, team_id)
+);
+create index if not exists duty_memberships_region on duty_memberships (region_id);
+create sequence if not exists duty_dirty_marks;
+create table if not exists duty_dirty (
+    subject_kind text not null,
+    subject_id   text not null,
+    cause        jsonb not null,
+    mark         bigint not null,
+    attempts     integer not null default 0,
+    not_before   timestamptz,
+    primary key (subject_kind, subject_id)
+);
+"""
+TABLES: Final = (
+    "duty_log",
+    "duty_practitioners",
+    "duty_teams",
+    "duty_policies",
+    "duty_memberships",
+    "duty_dirty",
+)
+MODEL_TABLES: Final = TABLES[:-1]
+"""The read model proper (the dirty marks are the recorder's work queue)."""
+_DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-duty-of-care-ddl'))"
+MARK_DIRTY: Final = """
+insert into duty_dirty (subject_kind, subject_id, cause, mark)
+select k, s, c, nextval('duty_dirty_marks')
+from unnest(cast(:kinds as text[]), cast(:subjects as text[]), cast(:causes as jsonb[]))
+    as u(k, s, c)
+on conflict (subject_kind, subject_id) do update
+set cause = excluded.cause, mark = excluded.mark, attempts = 0, not_before = null
+"""
+
+
+def cause_of(event: Delivered) -> dict[str, Any]:
+    """What a breach judged after this event cites."""
+    return {
+        "kind": "event",
+        "event_id": str(event.event_id),
+        "event_type": event.type,
+        "source": event.source,
+        "at": event.time.isoformat(),
+    }
+
+
+def subject_of(data: Any) -> str:
+    """The log's subject of an event: the practitioner, `team/<id>`, or `policy`."""
+    if data.type == POLICY_ADOPTED:
+        return "policy"
+    if data.type in TEAM_EVENTS:
+        return f"team/{data.team_id}"
+    return str(data.practitioner_id)
+
+
+class DutyOfCareProjection:
+    """The duty-of-care read model (see the module)."""
+
+    def __init__(self, *, name: str = NAME, topics: Sequence[str] | None = None) -> None:
+        self.name = name
+        self.topics: Sequence[str] = list(
+            topics or [topic_for("allocation"), topic_for("timesheet"), topic_for("wellbeing")]
+        )
+
+    def create(self, conn: Connection) -> None:
+        conn.execute(text(_DDL_LOCK))
+        conn.exec_driver_sql(SCHEMA)
+
+    def drop(self, conn: Connection) -> None:
+        conn.execute(text(_DDL_LOCK))
+        conn.exec_driver_sql(f"drop table if exists {', '.join(TABLES)}")
+
+    def apply(self, conn: Connection, events: Sequence[Delivered]) -> None:
+        relevant = [e for e in events if e.type in RELEVANT]
+        if not relevant:
+            return
+        _log(conn, relevant)
+        dirty: dict[tuple[str, str], dict[str, Any]] = {}
+        _practitioners(conn, relevant, dirty)
+        _teams(conn, relevant, dirty)
+        _policies(conn, relevant, dirty)
+        _memberships(conn, relevant)
+        for event in relevant:
+            if event.type in HOURS_EVENTS:
+                dirty[("practitioner", str(event.data.practitioner_id))] = cause_of(event)  # type: ignore[attr-defined]
+        keys = sorted(dirty)
+        conn.execute(
+            text(MARK_DIRTY),
+            {
+                "kinds": [k for k, _ in keys],
+                "subjects": [s for _, s in keys],
+                "causes": [to_json(dirty[key]).decode() for key in keys],
+            },
+        )
+        conn.execute(text("select pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+
+def _log(conn: Connection, events: Sequence[Delivered]) -> None:
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("sources", "positions", "ids", "times", "types", "subjects", "days", "data")
+    }
+    for e in events:
+        columns["sources"].append(e.source)
+        columns["positions"].append(e.position)
+        columns["ids"].append(e.event_id)
+        columns["times"].append(e.time)
+        columns["types"].append(e.type)
+        columns["subjects"].append(subject_of(e.data))
+        columns["days"].append(getattr(e.data, "day", None) if e.type in HOURS_EVENTS else None)
+        columns["data"].append(e.data.model_dump_json())
+    conn.execute(
+        text(
+            "insert into duty_log select * from unnest(cast(:sources as text[]), "
+            "cast(:positions as bigint[]), cast(:ids as uuid[]), cast(:times as timestamptz[]), "
+            "cast(:types as text[]), cast(:subjects as text[]), cast(:days as date[]), "
+            "cast(:data as jsonb[])) on conflict do nothing"
+        ),
+        columns,
+    )
+
+
+def _practitioners(
+    conn: Connection, events: Sequence[Delivered], dirty: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    folded = [e for e in events if e.type in PRACTITIONER_EVENTS]
+    if not folded:
+        return
+    ids = sorted({str(e.data.practitioner_id) for e in folded})  # type: ignore[attr-defined]
+    rows = conn.execute(
+        text(
+            "select practitioner_id, facts from duty_practitioners "
+            "where practitioner_id = any(:ids)"
+        ),
+        {"ids": ids},
+    )
+    facts = {pid: facts_from(pid, raw) for pid, raw in rows}
+    for event in folded:
+        pid = str(event.data.practitioner_id)  # type: ignore[attr-defined]
+        before = facts.get(pid) or DutyFacts(pid)
+        after = facts[pid] = evolve(before, event.data, event.event_id, event.time)
+        dirty[("practitioner", pid)] = cause_of(event)
+        if event.type in PLACEMENT_EVENTS:  # the team they leave and the team they join
+            for team in (before.team(), after.team()):
+                if team is not None:
+                    dirty[("team", team[0])] = cause_of(event)
+    saved = [facts[pid] for pid in ids]
+    placed = [f.team() or (None, None, None) for f in saved]
+    history = [f.placement for f in saved]
+    conn.execute(
+        text(
+            "insert into duty_practitioners select * from unnest(cast(:ids as text[]), "
+            "cast(:teams as text[]), cast(:regions as text[]), cast(:managers as text[]), "
+            "cast(:starts as date[]), cast(:leavings as date[]), cast(:facts as jsonb[])) "
+            "on conflict (practitioner_id) do update set team_id = excluded.team_id, "
+            "region_id = excluded.region_id, line_manager_id = excluded.line_manager_id, "
+            "start_date = excluded.start_date, leaving_date = excluded.leaving_date, "
+            "facts = excluded.facts"
+        ),
+        {
+            "ids": ids,
+            "teams": [p[0] for p in placed],
+            "regions": [p[1] for p in placed],
+            "managers": [p[2] for p in placed],
+            "starts": [h and h.start_date for h in history],
+            "leavings": [h and h.leaving_date for h in history],
+            "facts": [to_json(facts_json(f)).decode() for f in saved],
+        },
+    )
+
+
+def _teams(
+    conn: Connection,
+    events: Sequence[Delivered],
+    dirty: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    folded = [e for e in events if e.type in TEAM_EVENTS]
+    if not folded:
+        return
+    ids = sorted({str(e.data.team_id) for e in folded})  # type: ignore[attr-defined]
+    rows = conn.execute(
+        text("select team_id, region_id, facts from duty_teams where team_id = any(:ids)"),
+        {"ids": ids},
+    )
+    teams = {tid: team_from(tid, region, raw) for tid, region, raw in rows}
+    for event in folded:
+        tid = str(event.data.team_id)  # type: ignore[attr-defined]
+        teams[tid] = evolve_team(
+            teams.get(tid) or TeamFacts(tid), event.data, event.event_id, event.time
+        )
+        dirty[("team", tid)] = cause_of(event)
+    saved = [teams[tid] for tid in ids]
+    conn.execute(
+        text(
+            "insert into duty_teams select * from unnest(cast(:ids as text[]), "
+            "cast(:regions as text[]), cast(:facts as jsonb[])) on conflict (team_id) do update "
+            "set region_id = excluded.region_id, facts = excluded.facts"
+        ),
+        {
+            "ids": ids,
+            "regions": [t.region_id for t in saved],
+            "facts": [to_json(team_json(t)).decode() for t in saved],
+        },
+    )
+
+
+def _policies(
+    conn: Connection, events: Sequence[Delivered], dirty: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    adopted = [e for e in events if isinstance(e.data, PolicyAdopted)]
+    for event in adopted:
+        data = event.data
+        assert isinstance(data, PolicyAdopted)
+        conn.execute(
+            text(
+                "insert into duty_policies values (:v, :at, :id, cast(:data as jsonb)) "
+                "on conflict do nothing"
+            ),
+            {
+                "v": data.policy_version,
+                "at": data.adopted_at,
+                "id": event.event_id,
+                "data": data.model_dump_json(),
+            },
+        )
+    if adopted:  # everyone is judged again under the version now in force
+        cause = cause_of(adopted[-1])
+        for kind, table, column in (
+            ("practitioner", "duty_practitioners", "practitioner_id"),
+            ("team", "duty_teams", "team_id"),
+        ):
+            for (subject,) in conn.execute(text(f"select {column} from {table}")):  # noqa: S608
+                dirty[(kind, subject)] = cause
+        for (team,) in conn.execute(
+            text("select distinct team_id from duty_practitioners where team_id is not null")
+        ):
+            dirty[("team", team)] = cause
+
+
+def _memberships(conn: Connection, events: Sequence[Delivered]) -> None:
+    first: dict[tuple[str, str], tuple[str, Any]] = {}
+    for e in events:
+        if isinstance(e.data, PractitionerRegistered | PractitionerTransferred):
+            key = (e.data.practitioner_id, e.data.team_id)
+            if key not in first or e.time < first[key][1]:
+                first[key] = (e.data.region_id, e.time)
+    if not first:
+        return
+    rows = [(p, t, region, at) for (p, t), (region, at) in sorted(first.items())]
+    columns = list(zip(*rows, strict=True))
+    conn.execute(
+        text(
+            "insert into duty_memberships select * from unnest(cast(:p as text[]), "
+            "cast(:t as text[]), cast(:r as text[]), cast(:at as timestamptz[])) "
+            "on conflict (practitioner_id, team_id) do update "
+            "set known_at = least(duty_memberships.known_at, excluded.known_at)"
+        ),
+        {
+            "p": list(columns[0]),
+            "t": list(columns[1]),
+            "r": list(columns[2]),
+            "at": list(columns[3]),
+        },
+    )
