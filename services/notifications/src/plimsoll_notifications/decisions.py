@@ -59,9 +59,15 @@ def create_tables(conn: Connection) -> None:
 class DecisionsProjection:
     """Intents from events, by the rules (see the module)."""
 
-    def __init__(self, rules: Rules, *, topics: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        *,
+        topics: Sequence[str] | None = None,
+        name: str = "notifications-decisions",
+    ) -> None:
         self.rules = rules
-        self.name = "notifications-decisions"
+        self.name = name
         self.topics: Sequence[str] = list(
             topics or (topic_for("wellbeing"), topic_for("allocation"))
         )

@@ -254,7 +254,7 @@ class Dispatcher:
         placement = self.placements.of(practitioner_id)
         if placement is None:
             return None
-        return Placed(placement.line_manager_id, placement.region_id)
+        return Placed(placement.line_manager_id, placement.team_id, placement.region_id)
 
     def partners(self) -> list[str]:
         with self.engine.connect() as conn:

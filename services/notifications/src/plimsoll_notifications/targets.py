@@ -42,6 +42,7 @@ class NotYetKnown(Exception):
 @dataclass(frozen=True)
 class Placed:
     line_manager_id: str | None
+    team_id: str
     region_id: str
 
 
@@ -85,10 +86,13 @@ def targets(
             if patient:
                 raise NotYetKnown(whose)
             return [_problem(who, key, f"no placement of {whose} is known: no {who} to tell")]
-        found_key = placed.line_manager_id if who == "line-manager" else placed.region_id
-        if found_key is None:
-            return [_problem(who, key, f"{whose} has no line manager in placements")]
-        key = found_key
+        if who != "line-manager":
+            key = placed.region_id
+        elif placed.line_manager_id is not None:
+            key = placed.line_manager_id
+        else:
+            # Nobody is named their line manager: whoever manages their team answers for them.
+            who, key = "team-manager", placed.team_id
     found: list[Person]
     match who:
         case "practitioner" | "line-manager":
