@@ -85,10 +85,14 @@ def team_capacity(percent: str, **overrides: Any) -> TeamCapacityChanged:
 
 
 def logged(
-    day: date, minutes: int, start: time | None = None, end: time | None = None
+    day: date,
+    minutes: int,
+    start: time | None = None,
+    end: time | None = None,
+    practitioner_id: str = PRACTITIONER,
 ) -> HoursLogged:
     return HoursLogged(
-        practitioner_id=PRACTITIONER,
+        practitioner_id=practitioner_id,
         day=day,
         minutes=minutes,
         category="casework",
