@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -86,8 +87,9 @@ class Sweeps:
 
     # --- reminders and escalation ------------------------------------------------------------
 
-    def remind(self, now: datetime) -> dict[str, list[str]]:
-        """Resend or escalate what is overdue at `now`; what was done to which notification."""
+    def remind(self, now: datetime, only: Sequence[str] = ()) -> dict[str, list[str]]:
+        """Resend or escalate what is overdue at `now` (of `only` these notifications, if
+        given); what was done to which notification."""
         report: dict[str, list[str]] = {"reminded": [], "escalated": []}
         with self.records.reading() as conn:
             overdue = [
@@ -96,9 +98,12 @@ class Sweeps:
                     text(
                         "select notification_id from notification_inbox where "
                         "needs_acknowledgement and acknowledged_at is null and escalated_at is "
-                        "null and acknowledge_by <= :now order by acknowledge_by"
+                        "null and acknowledge_by <= :now "
+                        "and (cardinality(cast(:only as text[])) = 0 "
+                        "or notification_id = any(:only)) "
+                        "order by acknowledge_by"
                     ),
-                    {"now": now},
+                    {"now": now, "only": list(only)},
                 )
             ]
         for nid in overdue:

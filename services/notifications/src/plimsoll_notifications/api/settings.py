@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from plimsoll_events.refusals import NotPermitted
+from plimsoll_events.types.fields import Identifier
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.roles import Role
@@ -81,11 +82,15 @@ def run_sweeps(
     time: TimeDep,
     as_of: Annotated[AwareDatetime | None, Query(description="Run as of this instant")] = None,
     digest: Annotated[bool, Query(description="Send the ops digests too")] = False,
+    notification_id: Annotated[
+        list[Identifier] | None,
+        Query(description="Only these notifications (repeatable): an operator's, or a test's"),
+    ] = None,
 ) -> Swept:
     if as_of is not None and Role.ADMIN not in caller.principal.roles:
         raise NotPermitted("only an admin runs the sweeps as of another instant", field="as_of")
     now = as_of or time.now()
-    report = sweeps.remind(now)
+    report = sweeps.remind(now, notification_id or ())
     digests = sweeps.digest(now) if digest else []
     dispatcher.wake()
     return Swept(as_of=now, digests=digests, **report)
