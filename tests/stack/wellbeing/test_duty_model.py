@@ -238,3 +238,37 @@ def test_the_live_model_equals_a_rebuild(stack):
         finally:
             live.close()
             feed.close()
+
+
+def test_a_recorder_that_dies_after_appending_records_nothing_twice(stack, scratch_database):
+    feed = Feed(stack.kafka)
+    model = Model(scratch_database, stack.kafka, list(feed.topics.values()))
+    try:
+        pids = [_practitioner(feed) for _ in range(3)]
+        for pid in pids:
+            feed.send("allocation", capacity("115", practitioner_id=pid), NOW)
+        feed.flush()
+        model.runner.run_until_caught_up(60)
+        appended = model.recorder._record
+
+        def append_then_die(steps):
+            appended(steps)  # the appends commit...
+            raise ConnectionError("killed")  # ...and the pass dies before taking its marks
+
+        model.recorder._record = append_then_die  # type: ignore[method-assign]
+        with pytest.raises(ConnectionError):
+            model.recorder.run_pass()
+        first = model.breach_events()
+        assert len(first) == 3 * 3  # amber, red, supervision overdue for each
+        with model.engine.connect() as conn:
+            marks = conn.exec_driver_sql("select count(*) from duty_dirty").scalar_one()
+        assert marks == 4  # still there (the three and their team): judged again
+
+        model.recorder._record = appended  # type: ignore[method-assign]
+        assert model.recorder.drain() == []
+        assert model.breach_events() == first
+        with model.engine.connect() as conn:
+            assert conn.exec_driver_sql("select count(*) from duty_dirty").scalar_one() == 0
+    finally:
+        model.close()
+        feed.close()
