@@ -57,7 +57,7 @@ from plimsoll_events.types.allocation import PractitionerRegistered
 from plimsoll_platform.clock import is_working_day
 from plimsoll_platform.placements import PlacementsProjection
 from plimsoll_timesheet.domain import IsoWeek, contracted_day_minutes, day_stream, leave_stream
-from plimsoll_timesheet.projections import TimesheetReadModel
+from plimsoll_timesheet.projections import TYPES, TimesheetReadModel
 
 from bench.allocation import Tokens
 from bench.harness import ROOT, ScratchDatabase, Settings, durability, endpoints, environment
@@ -253,7 +253,7 @@ def _catch_up(engine: sqlalchemy.Engine, store: EventStore) -> None:
     head, applied = store.head_position(), 0
     while applied < head:
         upto = min(head, applied + CATCH_UP_SLICE)
-        model = StoreFedReadModel(engine, _UpTo(store, upto), TimesheetReadModel())
+        model = StoreFedReadModel(engine, _UpTo(store, upto), TimesheetReadModel(), types=TYPES)
         with engine.begin() as conn:
             applied = model.catch_up(conn)
 

@@ -114,3 +114,35 @@ def test_a_practitioner_gives_no_on_behalf_reason_for_their_own_time(service_api
 def test_no_token_no_time(service_api, practitioner):
     answer = service_api("timesheet").get(f"/practitioners/{practitioner}/weeks/2026-W10")
     assert_problem(answer, 401)
+
+
+def _reads_of(engine, practitioner: str, resource: str) -> list[dict]:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select data from events where type = 'personal-data-read' and subject = :p "
+                "and data->>'resource' = :r order by position"
+            ),
+            {"p": practitioner, "r": resource},
+        )
+        return [row[0] for row in rows]
+
+
+def test_who_read_whose_time_is_recorded_names_and_all_but_not_ops_figures(
+    service_api, timesheet_engine, practitioner
+):
+    week = f"/practitioners/{practitioner}/weeks/2026-W11"  # a week no other test reads
+    team = "/teams/T-NORTH-1/weeks/2026-W11"
+
+    assert service_api("timesheet", "mo.manager").get(week).status_code == 200
+    assert service_api("timesheet", "hana.head").get(team).status_code == 200
+    assert service_api("timesheet", "ollie.ops").get(team).status_code == 200
+
+    assert [r["reader"] for r in _reads_of(timesheet_engine, practitioner, f"GET {week}")] == [
+        "mo.manager"
+    ]
+    assert [r["reader"] for r in _reads_of(timesheet_engine, practitioner, f"GET {team}")] == [
+        "hana.head"
+    ]

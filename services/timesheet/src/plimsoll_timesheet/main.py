@@ -17,7 +17,7 @@ import plimsoll_timesheet
 from plimsoll_timesheet.api import ROUTERS
 from plimsoll_timesheet.handlers import Timesheets
 from plimsoll_timesheet.imports import SheetImports
-from plimsoll_timesheet.projections import TimesheetReadModel
+from plimsoll_timesheet.projections import TYPES, TimesheetReadModel
 from plimsoll_timesheet.queries import Queries
 from plimsoll_timesheet.settings import TimesheetSettings
 
@@ -42,7 +42,7 @@ def create_app() -> FastAPI:
     # cast: PlacementsProjection declares `topics` a list, the Projection protocol a Sequence.
     placed = cast(Projection, PlacementsProjection(settings.service_name))
     feeds = KafkaProjections(engine, settings.kafka, [placed])
-    read_model = StoreFedReadModel(engine, store, TimesheetReadModel())
+    read_model = StoreFedReadModel(engine, store, TimesheetReadModel(), types=TYPES)
     timesheets = Timesheets(store, clock)
     queries = Queries(read_model, placements, clock)
     imports = SheetImports(timesheets, engine)

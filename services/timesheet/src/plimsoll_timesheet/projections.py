@@ -82,6 +82,21 @@ create table if not exists timesheet_opt_outs (
     primary key (practitioner_id, position)
 );
 """
+TYPES: Final = frozenset(
+    model.type
+    for model in (
+        HoursLogged,
+        HoursCorrected,
+        HoursWithdrawn,
+        OvertimeRecorded,
+        ToilAccrued,
+        LeaveRecorded,
+        LeaveCancelled,
+        WorkingTimeOptOutRecorded,
+        WorkingTimeOptOutWithdrawn,
+    )
+)
+"""The event types the read model applies; the store holds others (the access log's)."""
 TABLES: Final = ("timesheet_entries", "timesheet_days", "timesheet_leave", "timesheet_opt_outs")
 
 _INSERT_ENTRIES: Final = text(

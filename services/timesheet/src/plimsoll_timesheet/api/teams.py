@@ -117,6 +117,8 @@ def read_team_working_time(
     last = iso_week(until, placements.clock.today(), "until")
     named = _named(caller, placements, team_id)
     readings = queries.team(team_id, window(last, REFERENCE_PERIOD_WEEKS))
+    if named:
+        caller.served(*(r.practitioner_id for r in readings))  # the access log
     members = [
         MemberWorkingTime(
             practitioner_id=r.practitioner_id,
@@ -149,6 +151,8 @@ def read_team_week(
     wanted: IsoWeek = iso_week(week, placements.clock.today(), "week")
     named = _named(caller, placements, team_id)
     readings = queries.team(team_id, [wanted])
+    if named:
+        caller.served(*(r.practitioner_id for r in readings))  # the access log
     figures = [r.weeks[-1] for r in readings]
     by_category: dict[str, int] = {}
     for one in figures:
