@@ -336,6 +336,8 @@ def service_process(
         PLIMSOLL_KAFKA_BOOTSTRAP=f"127.0.0.1:{_free_port()}",  # closed: see the module doc
         PLIMSOLL_KEYCLOAK_ISSUER=str(endpoints()["keycloak_issuer"]),
         PLIMSOLL_SERVICE_NAME="allocation",
+        # A copy of the service: never a member of the real one's consumer group.
+        PLIMSOLL_CONSUME_WORKLOAD_AGREEMENTS="false",
     )
     env.update(kafka or {})
     command = [
@@ -447,14 +449,15 @@ FIGURES_TIMEOUT = 3600.0
 
 
 def wait_for_figures(db: ScratchDatabase) -> float:
-    """Until the capacity process manager has caught up with the store's head; how long."""
+    """Until the process managers (capacity figures, re-weighing) have caught up with the
+    store's head; how long."""
     began = time.perf_counter()
     while time.perf_counter() - began < FIGURES_TIMEOUT:
         done = _count(
             db,
-            "select coalesce((select position from read_model_checkpoints "
-            "where name = 'allocation-capacity'), 0) >= "
-            "(select last_position from event_log_head)",
+            "select count(*) = 2 and bool_and(position >= "
+            "(select last_position from event_log_head)) from read_model_checkpoints "
+            "where name in ('allocation-capacity', 'allocation-scheme-reweighing')",
         )
         if done:
             return time.perf_counter() - began

@@ -279,7 +279,6 @@ class Reweighing:
             reader,
             ReweighingModel(store, schemes, caseload),
             types={WeightingSchemeChanged.type},
-            batch_size=100,
         )
 
     def catch_up(self) -> int:

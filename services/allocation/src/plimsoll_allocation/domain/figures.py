@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID
 
@@ -166,6 +167,18 @@ class Published:
     owner: Member | Team
 
 
+@lru_cache(maxsize=4096)
+def _available(nominal: int, contracted: Decimal, reduced: Decimal, default: Decimal) -> int:
+    # Exact rational arithmetic is slow and asked for again and again with the same few
+    # grades and hours (a team's sums follow every change of a member).
+    return available_points(
+        nominal_target_points=nominal,
+        contracted_hours=contracted,
+        reduction_hours=reduced,
+        default_contracted_hours=default,
+    )
+
+
 def capacity_stream(practitioner_id: str) -> str:
     """The stream of a practitioner's `capacity-changed`."""
     return f"capacity-{practitioner_id}"
@@ -200,11 +213,11 @@ class Figures:
             scheme = self.schemes.get(default.kind, default)
             allowance = scheme.grades.get(member.grade)
             if allowance is not None:
-                return available_points(
-                    nominal_target_points=allowance.nominal_target_points,
-                    contracted_hours=member.contracted_hours,
-                    reduction_hours=sum(member.reductions.values(), Decimal(0)),
-                    default_contracted_hours=allowance.default_contracted_hours,
+                return _available(
+                    allowance.nominal_target_points,
+                    member.contracted_hours,
+                    sum(member.reductions.values(), Decimal(0)),
+                    allowance.default_contracted_hours,
                 )
         return 0
 
