@@ -387,7 +387,9 @@ def test_registration_reaches_kafka_as_a_cloudevent(api, stack, tokens):
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
                     event = json.loads(record.value)
-                    if event.get("subject") == practitioner_id:
+                    # Their first capacity-changed follows, on the same key.
+                    registered = event.get("type", "").endswith(".practitioner-registered.v1")
+                    if event.get("subject") == practitioner_id and registered:
                         found = (record, event)
         assert found is not None, "the registration did not reach Kafka within 30s"
         record, event = found
