@@ -28,7 +28,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar, Final
+from typing import ClassVar, Final, TypeVar
+
+T = TypeVar("T")
 
 
 class Refused(Exception):
@@ -91,6 +93,15 @@ class OutsideScope(NotPermitted):
 
 
 # --- the checks ------------------------------------------------------------------------------
+
+
+def supplied(value: T | None, field: str) -> T:
+    """`value`, which the application layer fills in on a command before it is decided (the
+    scheme in force, today, a placement); refused, naming `field`, if it did not."""
+    if value is None:
+        raise InvalidValue("not supplied: the service fills it in before deciding", field=field)
+    return value
+
 
 MAX_IDENTIFIER_LENGTH: Final = 100
 MAX_TEXT_LENGTH: Final = 2000

@@ -5,7 +5,8 @@
   the service's own words, for the OpenAPI document.
 * `IdempotencyKey`: the `Idempotency-Key` header as an `Idempotency`, scoped
   to the caller and the route, with a fingerprint of the request, so that a
-  retry returns the first answer and the same key on another request is 422.
+  retry returns the first answer and the same key on another request is 422;
+  `RequiredIdempotencyKey` where a write must never count twice (logged time).
 * `held` and `attach`: what the app holds (handlers, queries, read models),
   as typed dependencies: `WorkforceDep = Annotated[Workforce, Depends(held(Workforce))]`.
 """
@@ -62,22 +63,13 @@ def problem_responses(
 IDEMPOTENCY_KEY_PATTERN: Final = r"^[\x20-\x7e]{1,255}$"
 
 
-async def idempotency(
-    request: Request,
-    principal: CurrentPrincipal,
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="1 to 255 printable ASCII characters (a UUID, say). Retrying with the "
-            "same key returns the first answer and records nothing; the same key with "
-            "another request is refused (422).",
-        ),
-    ] = None,
-) -> Idempotency | None:
-    if key is None:
-        return None
+_KEY_RULES: Final = (
+    "1 to 255 printable ASCII characters (a UUID, say). Retrying with the same key returns "
+    "the first answer and records nothing; the same key with another request is refused (422)."
+)
+
+
+async def _scoped(request: Request, principal: CurrentPrincipal, key: str) -> Idempotency:
     body = await request.body()
     fingerprint = hashlib.sha256(request.url.query.encode() + b"\n" + body).hexdigest()
     return Idempotency(
@@ -85,7 +77,35 @@ async def idempotency(
     )
 
 
+async def idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN, description=_KEY_RULES),
+    ] = None,
+) -> Idempotency | None:
+    return None if key is None else await _scoped(request, principal, key)
+
+
+async def required_idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description=f"Required on this write: {_KEY_RULES}",
+        ),
+    ],
+) -> Idempotency:
+    return await _scoped(request, principal, key)
+
+
 IdempotencyKey = Annotated[Idempotency | None, Depends(idempotency)]
+RequiredIdempotencyKey = Annotated[Idempotency, Depends(required_idempotency)]
+"""The same, required (422 without it): for writes that must never count twice."""
 
 
 # --- what the app holds ------------------------------------------------------------------------

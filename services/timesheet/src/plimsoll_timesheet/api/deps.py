@@ -13,12 +13,10 @@ everyone, a practitioner themself. Anyone but admins and services gets the same
 from datetime import date
 from typing import Annotated, Final
 
-from fastapi import Depends, Header, Path, Request
-from plimsoll_events.handling import Idempotency
+from fastapi import Depends, Path
 from plimsoll_events.types.fields import Identifier
 from plimsoll_platform.access import SCOPED, Caller, Place, may
-from plimsoll_platform.api import IDEMPOTENCY_KEY_PATTERN, held, idempotency, problem_responses
-from plimsoll_platform.auth import CurrentPrincipal
+from plimsoll_platform.api import RequiredIdempotencyKey, held, problem_responses
 from plimsoll_platform.placement_history import PlacementHistory
 from plimsoll_platform.placements import Placements, load_histories
 from plimsoll_platform.roles import Role
@@ -56,28 +54,7 @@ TeamId = Annotated[Identifier, Path(description="The team, e.g. T-NORTH-1")]
 Day = Annotated[date, Path(description="The day, YYYY-MM-DD (UK calendar)")]
 
 
-async def required_idempotency(
-    request: Request,
-    principal: CurrentPrincipal,
-    key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="Required on every write: 1 to 255 printable ASCII characters (a "
-            "UUID, say). A retry with the same key returns the first answer and records "
-            "nothing; the same key with another request is refused (422).",
-        ),
-    ],
-) -> Idempotency:
-    """The kit's idempotency key (scoped to the caller and route, with a fingerprint of the
-    request), required here: no write of time may count twice."""
-    found = await idempotency(request, principal, key)
-    assert found is not None  # a key was given
-    return found
-
-
-IdempotencyKeyRequired = Annotated[Idempotency, Depends(required_idempotency)]
+IdempotencyKeyRequired = RequiredIdempotencyKey
 
 # The problems each resource may answer, in the timesheet's words.
 

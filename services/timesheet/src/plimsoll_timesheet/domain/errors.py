@@ -22,8 +22,6 @@ Every refusal is a `plimsoll_events.refusals.Refused`, naming the input at fault
         └── PractitionerOnly            overtime or the opt-out, by anyone but the practitioner
 """
 
-from typing import TypeVar
-
 from plimsoll_events.refusals import (
     AlreadyExists,
     Conflict,
@@ -32,6 +30,7 @@ from plimsoll_events.refusals import (
     NotPermitted,
     OutsideScope,
     Refused,
+    supplied,
 )
 
 __all__ = [
@@ -55,8 +54,6 @@ __all__ = [
     "Refused",
     "supplied",
 ]
-
-T = TypeVar("T")
 
 
 class InTheFuture(InvalidValue):
@@ -134,10 +131,3 @@ class PractitionerOnly(NotPermitted):
 
     kind = "practitioner-only"
     title = "Only the practitioner themself may record this"
-
-
-def supplied(value: T | None, field: str) -> T:
-    """`value`, which the application layer fills in before deciding; refused if it did not."""
-    if value is None:
-        raise InvalidValue("not supplied: the service fills it in before deciding", field=field)
-    return value
