@@ -18,4 +18,3 @@ def timesheet_store(timesheet_engine):
     store = EventStore(timesheet_engine)
     yield store
     store.close()
-
