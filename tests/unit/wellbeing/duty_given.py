@@ -15,7 +15,7 @@ from plimsoll_events.types.allocation import (
     TeamCapacityChanged,
 )
 from plimsoll_events.types.timesheet import HoursLogged
-from plimsoll_wellbeing.domain.duty import DutyFacts, evolve, hours_by_day
+from plimsoll_wellbeing.domain.duty import DutyFacts, evolve, hours_by_day, hours_fact
 from plimsoll_wellbeing.domain.policy import DEFAULT_POLICY
 
 from .given import MANAGER, PRACTITIONER, REGION, TEAM
@@ -116,5 +116,4 @@ def event_id(data: EventData, recorded: datetime) -> UUID:
 
 
 def days_of(events: Iterable[EventData]) -> dict[date, Any]:
-    pairs: list[tuple[UUID, EventData]] = [(uuid4(), e) for e in events]
-    return hours_by_day(pairs)
+    return hours_by_day(hours_fact(uuid4(), e) for e in events)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 from plimsoll_wellbeing.domain.duty import (
     DayHours,
     DutyFacts,
+    HoursFact,
     TeamFacts,
     evolve,
     evolve_team,
@@ -111,17 +112,17 @@ def hours(
     everything applied)."""
     rows = conn.execute(
         text(
-            "select subject, event_id, type, data from duty_log "
+            "select subject, type, entry_id, day, minutes, started_at, ended_at from duty_log "
             "where subject = any(:i) and day between :first and :last "
             "and (cast(:at as timestamptz) is null or known_at <= :at) "
             "order by subject, source, position"
         ),
         {"i": list(ids), "first": first, "last": last, "at": known_by},
     )
-    by_subject: dict[str, list[tuple[Any, EventData]]] = {pid: [] for pid in ids}
-    for subject, event_id, kind, data in rows:
-        by_subject[subject].append((event_id, decoded(kind, data)))
-    return {pid: hours_by_day(events) for pid, events in by_subject.items()}
+    by_subject: dict[str, list[HoursFact]] = {pid: [] for pid in ids}
+    for subject, kind, entry, day, minutes, started, ended in rows:
+        by_subject[subject].append(HoursFact(kind, entry, day, minutes, started, ended))
+    return {pid: hours_by_day(facts) for pid, facts in by_subject.items()}
 
 
 def members_now(conn: Connection, team_id: str, today: date) -> list[Member]:

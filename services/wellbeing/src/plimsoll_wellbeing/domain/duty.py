@@ -291,6 +291,34 @@ class DayHours:
     last_end: time | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HoursFact:
+    """What a timesheet event says of a day's hours: `kind` is its type, `entry` the entry it
+    is about (a `hours-logged` event's id; an overtime's own id)."""
+
+    kind: str
+    entry: UUID
+    day: date
+    minutes: int | None
+    started_at: time | None
+    ended_at: time | None
+
+
+def hours_fact(event_id: UUID, data: EventData) -> HoursFact:
+    """The hours fact of a timesheet event in `HOURS_EVENTS`."""
+    if isinstance(data, HoursLogged | OvertimeRecorded):
+        started = data.started_at if isinstance(data, HoursLogged) else None
+        ended = data.ended_at if isinstance(data, HoursLogged) else None
+        return HoursFact(data.type, event_id, data.day, data.minutes, started, ended)
+    if isinstance(data, HoursCorrected):
+        return HoursFact(
+            data.type, data.entry_id, data.day, data.minutes, data.started_at, data.ended_at
+        )
+    if isinstance(data, HoursWithdrawn):
+        return HoursFact(data.type, data.entry_id, data.day, None, None, None)
+    raise TypeError(f"{data.type} says nothing of hours")
+
+
 @dataclass
 class _Entry:
     day: date
@@ -300,38 +328,42 @@ class _Entry:
     withdrawn: bool = False
 
 
-def hours_by_day(events: Iterable[tuple[UUID, EventData]]) -> dict[date, DayHours]:
-    """Each day's hours from its timesheet events (in recorded order): an entry counts as its
+def hours_by_day(facts: Iterable[HoursFact]) -> dict[date, DayHours]:
+    """Each day's hours from its timesheet facts (in recorded order): an entry counts as its
     latest correction says, a withdrawn one not at all, overtime as recorded."""
-    entries: dict[str, _Entry] = {}
+    entries: dict[UUID, _Entry] = {}
     overtime: dict[date, int] = {}
-    for event_id, data in events:
-        if isinstance(data, HoursLogged):
-            entries[str(event_id)] = _Entry(data.day, data.minutes, data.started_at, data.ended_at)
-        elif isinstance(data, HoursCorrected):
-            entries[str(data.entry_id)] = _Entry(
-                data.day, data.minutes, data.started_at, data.ended_at
+    for fact in facts:
+        if fact.kind in (HoursLogged.type, HoursCorrected.type):
+            entries[fact.entry] = _Entry(
+                fact.day, fact.minutes or 0, fact.started_at, fact.ended_at
             )
-        elif isinstance(data, HoursWithdrawn):
-            if str(data.entry_id) in entries:
-                entries[str(data.entry_id)].withdrawn = True
-        elif isinstance(data, OvertimeRecorded):
-            overtime[data.day] = overtime.get(data.day, 0) + data.minutes
+        elif fact.kind == HoursWithdrawn.type:
+            if fact.entry in entries:
+                entries[fact.entry].withdrawn = True
+        elif fact.kind == OvertimeRecorded.type:
+            overtime[fact.day] = overtime.get(fact.day, 0) + (fact.minutes or 0)
     days: dict[date, DayHours] = {d: DayHours(overtime_minutes=m) for d, m in overtime.items()}
     for entry in entries.values():
         if entry.withdrawn:
             continue
         day = days.get(entry.day, DayHours())
-        starts = [t for t in (day.first_start, entry.started_at) if t is not None]
-        ends = [t for t in (day.last_end, entry.ended_at) if t is not None]
         timed = entry.started_at is not None and entry.ended_at is not None
         days[entry.day] = replace(
             day,
             worked_minutes=day.worked_minutes + entry.minutes,
-            first_start=min(starts) if timed and starts else day.first_start,
-            last_end=max(ends) if timed and ends else day.last_end,
+            first_start=_earliest(day.first_start, entry.started_at) if timed else day.first_start,
+            last_end=_latest(day.last_end, entry.ended_at) if timed else day.last_end,
         )
     return days
+
+
+def _earliest(known: time | None, new: time | None) -> time | None:
+    return new if known is None else known if new is None else min(known, new)
+
+
+def _latest(known: time | None, new: time | None) -> time | None:
+    return new if known is None else known if new is None else max(known, new)
 
 
 __all__ = [
@@ -339,6 +371,7 @@ __all__ = [
     "DayHours",
     "DutyFacts",
     "FullDeclaration",
+    "HoursFact",
     "Low",
     "OpenDeclaration",
     "Period",
@@ -346,4 +379,5 @@ __all__ = [
     "evolve",
     "evolve_team",
     "hours_by_day",
+    "hours_fact",
 ]
