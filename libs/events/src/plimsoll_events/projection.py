@@ -163,6 +163,10 @@ class Delivered:
     offset: int
     # The message's creation context (the relay's send span), when it has one.
     message_traceparent: str | None = None
+    # Who caused it and which piece of work it belongs to (the CloudEvent's `actor` and
+    # `correlationid`), so that what a consumer records in turn joins the same correlation.
+    correlation_id: UUID | None = None
+    actor: str | None = None
 
 
 class Projection(Protocol):
@@ -610,6 +614,8 @@ class ProjectionRunner:
             message_traceparent=_header(record.headers, "traceparent")
             if envelope.traceparent
             else None,
+            correlation_id=envelope.correlationid,
+            actor=envelope.actor,
         )
 
     def _fresh(self, conn: Connection, batch: _Batch) -> list[Delivered]:

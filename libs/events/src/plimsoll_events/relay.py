@@ -507,9 +507,18 @@ class OutboxRelay:
             except Exception:  # gone already
                 log.debug("closing the relay's lock session failed", exc_info=True)
 
-    def run(self, stop: threading.Event, idle_seconds: float = 0.05) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        idle_seconds: float = 0.05,
+        wake: threading.Event | None = None,
+    ) -> None:
         """Publish until ``stop`` is set; a failed batch is retried from the last position,
-        a lost lock is taken again (waiting while another relay holds it)."""
+        a lost lock is taken again (waiting while another relay holds it).
+
+        Idle, it looks again every `idle_seconds`, or at once when `wake` is set (by
+        the store after an append of this process: see `EventStore.on_append`).
+        """
         while not stop.is_set():
             if not self.leading and not self.acquire_leadership(stop):
                 return
@@ -522,7 +531,10 @@ class OutboxRelay:
                 stop.wait(1.0)
                 continue
             if published == 0:
-                stop.wait(idle_seconds)
+                if wake is None:
+                    stop.wait(idle_seconds)
+                elif wake.wait(idle_seconds):
+                    wake.clear()
 
     def close(self) -> None:
         self._reader.shutdown(wait=True, cancel_futures=True)

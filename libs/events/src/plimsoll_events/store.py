@@ -238,6 +238,7 @@ class EventStore:
         max_event_bytes: int = MAX_EVENT_BYTES,
         reconnect_seconds: float = 10.0,
     ) -> None:
+        self._listeners: list[Callable[[], None]] = []
         self._engine = engine
         # Reading the log is mostly parsing its JSON columns: pydantic's parser does it in a
         # quarter of the time psycopg's default (json.loads) takes, with the same results.
@@ -290,9 +291,18 @@ class EventStore:
             },
         )
         if not span.is_recording():  # no tracing configured: spare the context switch
-            return self._append(stream_id, expected_version, events, idempotency)
-        with trace.use_span(span, end_on_exit=True):  # the statements' spans nest under it
-            return self._append(stream_id, expected_version, events, idempotency)
+            recorded = self._append(stream_id, expected_version, events, idempotency)
+        else:
+            with trace.use_span(span, end_on_exit=True):  # the statements' spans nest under it
+                recorded = self._append(stream_id, expected_version, events, idempotency)
+        for listener in self._listeners:
+            listener()
+        return recorded
+
+    def on_append(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every append of this process (to wake a relay or a process
+        manager at once instead of at its next poll); it must be quick and never raise."""
+        self._listeners.append(listener)
 
     def _append(
         self,

@@ -77,7 +77,11 @@ class EventSourcing:
         self.topic = topic_for(service)
         self.source = f"/plimsoll/{service}"
         self.kafka = kafka
+        extra_topics = [extra.topic for extra in extra_relays]
         self._stop = threading.Event()
+        # Each relay is woken by this process's appends, not only at its next poll.
+        self._wakes = {topic: threading.Event() for topic in (self.topic, *extra_topics)}
+        self.store.on_append(self._wake_relays)
         self._thread = threading.Thread(
             target=self._relay, args=(self.topic, None), name=f"relay-{service}", daemon=True
         )
@@ -90,6 +94,10 @@ class EventSourcing:
             )
             for extra in extra_relays
         ]
+
+    def _wake_relays(self) -> None:
+        for wake in self._wakes.values():
+            wake.set()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.create_schema)
@@ -129,7 +137,8 @@ class EventSourcing:
                         content_type=extra.content_type,
                     )
                 relay.create_schema()
-                relay.run(self._stop)  # retries failed batches itself until stopped
+                # Retries failed batches itself until stopped.
+                relay.run(self._stop, wake=self._wakes[topic])
             except Exception:
                 log.exception("relay to %s failed; retrying in %ss", topic, RETRY_SECONDS)
                 self._stop.wait(RETRY_SECONDS)

@@ -27,8 +27,7 @@ records through the event store. So:
   and an event at fault (a case allocation never heard of) is dead-lettered
   to `plimsoll.wellbeing.dlq` with the refusal as its reason;
 * each recorded event's causation id is the wellbeing event's id and its
-  trace the wellbeing event's; its correlation id is the wellbeing event's
-  when the runner hands it over (see `correlation_of`).
+  trace the wellbeing event's; its correlation id is the wellbeing event's.
 """
 
 from __future__ import annotations
@@ -53,14 +52,8 @@ ACTOR: Final = "system:workload-agreements"
 
 
 def correlation_of(event: Delivered) -> UUID:
-    """The wellbeing event's correlation id, when the runner hands it over.
-
-    `Delivered` does not carry the CloudEvent's `correlationid` yet (a kit change
-    asked for); until it does, the wellbeing event's own id stands in, which still
-    ties allocation's answer to the agreement it answers.
-    """
-    correlation = getattr(event, "correlation_id", None)
-    return correlation if isinstance(correlation, UUID) else event.event_id
+    """The wellbeing event's correlation (its own id for an event that carries none)."""
+    return event.correlation_id or event.event_id
 
 
 class WorkAgreements:

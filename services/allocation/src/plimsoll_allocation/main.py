@@ -6,6 +6,7 @@ from uuid import uuid4
 
 from fastapi import FastAPI
 from plimsoll_events.records import Metadata
+from plimsoll_events.store import EventStore
 from plimsoll_platform.api import attach
 from plimsoll_platform.app import create_service_app
 from plimsoll_platform.clock import Clock, SystemClock
@@ -21,7 +22,7 @@ from plimsoll_allocation.api.onboarding import MAX_CSV_BYTES
 from plimsoll_allocation.capacity import capacity_publisher
 from plimsoll_allocation.handlers import Cases, Workforce
 from plimsoll_allocation.hmpps import HMPPS_TOPIC, HmppsTranslator
-from plimsoll_allocation.processors import Processors, Waking
+from plimsoll_allocation.processors import Processors
 from plimsoll_allocation.projections import Caseload
 from plimsoll_allocation.queries import Queries
 from plimsoll_allocation.schemes import Reweighing, SchemeChanges, SchemesInForce
@@ -56,9 +57,7 @@ def build_app(settings: AllocationSettings, clock: Clock) -> FastAPI:
         else [],
         large_bodies={"/onboarding/": MAX_CSV_BYTES},
     )
-    # Handlers append through `Waking`: the process managers look at once, so a command's
-    # capacity figure does not wait for their next poll.
-    store = Waking(app.state.store, lambda: processors.wake())
+    store: EventStore = app.state.store
     # The caseload read model has an engine of its own: a request waiting for a
     # practitioner's allocation lock holds one of its connections, never one the
     # event store needs to finish the allocation holding the lock. The process
@@ -78,6 +77,9 @@ def build_app(settings: AllocationSettings, clock: Clock) -> FastAPI:
         [capacity_publisher(managers, store, store, settings.policy), reweighing.model],
         poll_seconds=settings.process_poll_seconds,
     )
+    # Every append wakes the process managers: a command's capacity figure does not wait
+    # for their next poll.
+    store.on_append(processors.wake)
     consumers = [WorkAgreements(cases)] if settings.consume_workload_agreements else []
     agreements = KafkaProjections(app.state.engine, settings.kafka, consumers)
 

@@ -26,13 +26,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
-from plimsoll_events.handling import Idempotency
 from plimsoll_events.readmodel import StoreFedReadModel
-from plimsoll_events.records import NewEvent, RecordedEvent
-from plimsoll_events.store import EventStore
 from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
@@ -111,29 +108,3 @@ class Processors:
                 continue
             if not moved:
                 woken.wait(self.poll_seconds)
-
-
-class Waking:
-    """An event store that calls `on_append` (`Processors.wake`) after each append.
-
-    Every other call goes to the store itself; handlers take it as they take the store.
-    """
-
-    def __init__(self, store: EventStore, on_append: Callable[[], None]) -> None:
-        self._store = store
-        self._on_append = on_append
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        *,
-        idempotency: Idempotency | None = None,
-    ) -> list[RecordedEvent]:
-        recorded = self._store.append(stream_id, expected_version, events, idempotency=idempotency)
-        self._on_append()
-        return recorded
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)

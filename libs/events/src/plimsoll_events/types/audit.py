@@ -30,7 +30,7 @@ class CheckpointSigned(EventData):
             "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
             "\u2014 plimsoll.example.org/audit Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoR"
             "De4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n",
-            "signed_at": "2025-03-04T10:15:00+00:00",
+            "signed_at": "2025-03-04T10:15:00Z",
         },
     )
 
@@ -125,7 +125,7 @@ class PersonalDataRead(EventData):
             "served_by": "allocation",
             "resource": "GET /practitioners/P-0001/capacity",
             "purpose": "weekly caseload review",
-            "read_at": "2025-03-04T09:30:00+00:00",
+            "read_at": "2025-03-04T09:30:00Z",
         },
     )
 
