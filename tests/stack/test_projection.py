@@ -433,7 +433,8 @@ def test_a_batch_whose_checkpoint_moved_on_is_skipped_and_the_partition_reread(
 
     def seek_then_another_member_commits(assigned):
         seek(assigned)
-        if not moved:
+        # A new topic's first assignment may be empty (no metadata yet): wait for the partition.
+        if assigned and not moved:
             moved.append(True)
             with engine.begin() as conn:
                 conn.execute(

@@ -35,6 +35,7 @@ def test_second_up_changes_nothing(stack):
         "keycloak_issuer",
         "postgres",
         "services",
+        "smtp",
     }
 
 
@@ -46,6 +47,7 @@ def test_status_reports_every_part_ready(stack):
         "postgres",
         "kafka",
         "keycloak",
+        "smtp",
         "allocation",
         "timesheet",
         "wellbeing",

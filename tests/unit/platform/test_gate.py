@@ -27,7 +27,8 @@ def _token(kid: str = "k1", key=KEY, **claims) -> str:
         "iss": ISSUER,
         "aud": "plimsoll",
         "sub": "u-1",
-        "exp": time.time() + 300,
+        # Long-lived: tokens made at import are used after the whole stack suite has run.
+        "exp": time.time() + 86_400,
         "preferred_username": "mo.manager",
         "realm_access": {"roles": ["manager"]},
         **claims,

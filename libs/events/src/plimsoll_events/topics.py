@@ -1,6 +1,7 @@
 """Kafka topics, created explicitly with their settings (the broker auto-creates nothing)."""
 
 import contextlib
+import time
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -41,5 +42,22 @@ def ensure_event_topic(
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
+            _await_leaders(admin, [new.name for new in wanted])
     finally:
         admin.close()
+
+
+def _await_leaders(admin: KafkaAdminClient, topics: list[str], timeout_s: float = 15) -> None:
+    """Wait until every partition of a new topic has a leader: a consumer that subscribes
+    before then is assigned nothing and waits for its next metadata refresh (minutes)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = admin.describe_topics(topics)
+        if len(described) == len(topics) and all(
+            topic["error_code"] == 0
+            and topic["partitions"]
+            and all(partition["leader_id"] >= 0 for partition in topic["partitions"])
+            for topic in described
+        ):
+            return
+        time.sleep(0.1)

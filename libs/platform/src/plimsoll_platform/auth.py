@@ -145,7 +145,7 @@ def _in_our_words(error: jwt.PyJWTError) -> str:
     if isinstance(error, jwt.InvalidIssuerError):
         return "the token was issued by another realm"
     if isinstance(error, jwt.InvalidAudienceError):
-        return "the token is not meant for plimsoll"
+        return "the token's audience is another application"
     if isinstance(error, jwt.MissingRequiredClaimError):
         return f"the token lacks the {error.claim!r} claim"
     return "the token is malformed"
