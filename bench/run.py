@@ -29,7 +29,9 @@ from bench import (
     audit,
     capacity,
     caseload,
+    duty_of_care,
     import_,
+    notifications,
     projection,
     relay,
     timesheet,
@@ -68,6 +70,11 @@ REGISTRY: list[Benchmark] = [
     Benchmark("timesheet_figures_p99", timesheet.timesheet_figures_p99),
     Benchmark("timesheet_csv_import", timesheet.timesheet_csv_import),
     Benchmark("wellbeing_team_view_p99", wellbeing.wellbeing_team_view_p99),
+    Benchmark("duty_breach_latency_p95", duty_of_care.duty_breach_latency_p95),
+    Benchmark("duty_rebuild_throughput", duty_of_care.duty_rebuild_throughput),
+    Benchmark("duty_region_view_p99", duty_of_care.duty_region_view_p99),
+    Benchmark("duty_as_of_view", duty_of_care.duty_as_of_view),
+    Benchmark("notifications_fan_out", notifications.notifications_fan_out),
 ]
 
 

@@ -93,6 +93,8 @@ class Receivers:
         receivers = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the sender's pool expects
+
             def do_POST(self) -> None:
                 receiver = receivers.endpoints.get(self.path.strip("/"))
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))

@@ -53,6 +53,7 @@ class SmtpSender:
 
     def __init__(self, settings: SmtpSettings, connections: int = 4) -> None:
         self.settings = settings
+        self.connections = connections
         self._idle: queue.LifoQueue[smtplib.SMTP | None] = queue.LifoQueue()
         for _ in range(connections):
             self._idle.put(None)  # opened on first use

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from plimsoll_events.catalogue import topic_for
+from plimsoll_events.projection import SCHEMA as RUNNER_SCHEMA
 from plimsoll_events.projection import Delivered
 from plimsoll_events.types.wellbeing import UnionConsentGiven, UnionConsentWithdrawn
 from sqlalchemy import Connection, text
@@ -51,6 +52,8 @@ on conflict (dedupe_key) do nothing
 
 def create_tables(conn: Connection) -> None:
     conn.execute(text(DDL_LOCK))
+    # The runners' own tables too: two runners starting together race to create them.
+    conn.exec_driver_sql(RUNNER_SCHEMA)
     conn.exec_driver_sql(SCHEMA)
     conn.exec_driver_sql(CONSENTS)
     conn.exec_driver_sql(RECORDS_SCHEMA)  # subscriptions, read here too

@@ -107,9 +107,14 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Blocking work (the store, SMTP, the database) off the loop; many appends at once let
-        # the store's group commit share flushes.
-        self._pool = ThreadPoolExecutor(max_workers=48, thread_name_prefix="notify")
+        # Blocking work off the loop, in pools of their own so that one kind never queues
+        # behind another: housekeeping (claims, settling), SMTP (a thread per session), and
+        # the store (many appends at once let its group commit share flushes).
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
+        self._smtp_pool = ThreadPoolExecutor(
+            max_workers=smtp.connections, thread_name_prefix="notify-smtp"
+        )
+        self._store_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="notify-store")
         self._in_flight: dict[str, int] = {}
         self._settled: list[Settled] = []
         self._rnd = random.Random()
@@ -127,7 +132,8 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(15)
             self._thread = None
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._smtp_pool, self._store_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
         self.smtp.close()
 
     def _run(self) -> None:
@@ -178,8 +184,10 @@ class Dispatcher:
         await self._flush()
         return bool(resolved or claimed)
 
-    async def _blocking(self, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
+    async def _blocking(
+        self, call: Callable[..., T], *args: Any, pool: ThreadPoolExecutor | None = None
+    ) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool or self._pool, call, *args)
 
     # --- resolving intents -------------------------------------------------------------------
 
@@ -287,7 +295,9 @@ class Dispatcher:
         attempt = job.attempt + 1
         pending = list(job.channels_pending)
         if job.claims > 1:  # claimed before by a process that stopped: what did it record?
-            done = await self._blocking(self._recorded_channels, job, attempt)
+            done = await self._blocking(
+                self._recorded_channels, job, attempt, pool=self._store_pool
+            )
             pending = [c for c in pending if c not in done]
         now = self.clock.now()
         acknowledge_by = (
@@ -311,7 +321,7 @@ class Dispatcher:
                 next_at = now + wait
             events.append(self._failed(job, channel, attempt, tried.reason, now, wait))
         if events:
-            await self._blocking(self._record, job, attempt, events)
+            await self._blocking(self._record, job, attempt, events, pool=self._store_pool)
         self._settled.append(
             Settled(job.notification_id, not failing, tuple(failing), attempt, next_at)
         )
@@ -343,7 +353,7 @@ class Dispatcher:
                 message_id=_message_id(job),
                 date=now,
             )
-            return await self._blocking(self.smtp.send, message)
+            return await self._blocking(self.smtp.send, message, pool=self._smtp_pool)
         if channel == "webhook":
             secret = secrets.get(job.recipient.removeprefix("webhook:"))
             if job.url is None or secret is None:

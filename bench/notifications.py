@@ -1,0 +1,369 @@
+"""10,000 breaches told: from `breach-opened` on Kafka to e-mail, webhooks and inboxes.
+
+The notifications pipeline runs in this process as the service runs it (the Kafka-fed
+decisions and placements, the dispatcher, the directory read from the stack's Keycloak with
+the service's own credentials), on a scratch database and scratch topics, with a real SMTP
+server (aiosmtpd, writing a maildir) and three partners' webhook endpoints on loopback that
+verify every signature with the `standardwebhooks` package: one answering at once, one
+answering after 5 s, one always failing (503).
+
+Each breach is Pat's (P-0001, line manager P-0100), so it is told to Pat's inbox, to Mo's
+e-mail and inbox, and to the three partners; ops get digest items. The events are on Kafka
+before the clock starts; it stops when every notification is delivered or dead-lettered.
+Checked: none lost (each recipient has one `notification-sent` per breach on each channel,
+the SMTP server holds one message per breach, each partner verified one webhook per breach),
+none sent twice (no duplicate `webhook-id` or e-mail), the failing partner's notifications
+dead-lettered after the retry limit.
+
+A partner's lane allows `webhook_concurrency` webhooks in flight (the service's
+`PLIMSOLL_WEBHOOK_CONCURRENCY`, default 100). A partner answering in 5 s takes at most
+concurrency/5 a second: 10,000 at 100 would take 500 s. The benchmark sets 1,000, so that the
+slow partner, too, can be served in the minute; `others_done_seconds` shows that nobody else
+waited for it. Retries wait 1 s then 2 s (production: minutes to hours), 3 tries.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, cast
+
+import sqlalchemy
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from kafka import KafkaProducer
+from plimsoll_events.catalogue import CATALOGUE, EventData
+from plimsoll_events.envelope import encode, to_cloudevent
+from plimsoll_events.projection import Projection
+from plimsoll_events.readmodel import StoreFedReadModel
+from plimsoll_events.records import Metadata, RecordedEvent, new_event_id
+from plimsoll_events.store import EventStore
+from plimsoll_events.topics import ensure_event_topic
+from plimsoll_events.types.wellbeing import BreachOpened
+from plimsoll_notifications.channels import SmtpSender, SmtpSettings
+from plimsoll_notifications.decisions import DecisionsProjection, create_tables
+from plimsoll_notifications.directory import KeycloakDirectory
+from plimsoll_notifications.dispatcher import Dispatcher
+from plimsoll_notifications.domain.delivery import RetrySchedule
+from plimsoll_notifications.domain.settings import Subscribe
+from plimsoll_notifications.handlers import NotificationHandlers
+from plimsoll_notifications.records import TYPES, NotificationRecords
+from plimsoll_notifications.rules import load_rules
+from plimsoll_platform.placements import PlacementsProjection
+from plimsoll_platform.projections import KafkaProjections
+from sqlalchemy import text
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from bench.harness import (
+    Settings,
+    durability,
+    endpoints,
+    environment,
+    kafka,
+    scratch_database,
+    stack_dir,
+)
+from bench.results import Result
+
+GOAL_SECONDS = 60.0
+SLOW_SECONDS = 5.0
+CONCURRENCY = 1000
+
+
+class _Partner:
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.secret = ""
+        self.ids: Counter[str] = Counter()
+        self.attempts = 0
+        self.forged = 0
+        self.lock = threading.Lock()
+
+
+class _Partners:
+    """Three endpoints on one threaded HTTP/1.1 server (see the module)."""
+
+    def __init__(self) -> None:
+        self.partners = {name: _Partner(name) for name in ("fast", "slow", "failing")}
+        partners = self.partners
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: a connection per request in flight
+
+            def do_POST(self) -> None:
+                partner = partners[self.path.strip("/")]
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with partner.lock:
+                    partner.attempts += 1
+                if partner.behaviour == "slow":
+                    time.sleep(SLOW_SECONDS)
+                if partner.behaviour == "failing":
+                    self._answer(503)
+                    return
+                try:
+                    Webhook(partner.secret).verify(body, dict(self.headers), json_parse=False)
+                except WebhookVerificationError:
+                    with partner.lock:
+                        partner.forged += 1
+                    self._answer(400)
+                    return
+                with partner.lock:
+                    partner.ids[self.headers["webhook-id"]] += 1
+                self._answer(204)
+
+            def _answer(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 4096
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cloudevent(data: EventData, position: int, source: str) -> bytes:
+    recorded = RecordedEvent(
+        position=position,
+        stream_id=f"bench-{position}",
+        stream_version=1,
+        event_id=new_event_id(),
+        type=data.type,
+        version=data.version,
+        subject=data.subject,
+        data=data.model_dump(mode="json"),
+        metadata=Metadata(actor="bench", correlation_id=uuid.uuid4()),
+        recorded_at=datetime.now(UTC),
+    )
+    return encode(to_cloudevent(recorded, source))
+
+
+def _breaches(total: int) -> list[BreachOpened]:
+    example = dict(BreachOpened.examples[0])
+    run = uuid.uuid4().hex[:8]
+    return [
+        BreachOpened.model_validate({**example, "breach_id": f"BR-{run}-{n}"}) for n in range(total)
+    ]
+
+
+def notifications_fan_out(settings: Settings) -> Result:
+    total = 1_000 if settings.quick else 10_000
+    access = kafka()
+    stack = endpoints()
+    secrets = json.loads((stack_dir() / "secrets.json").read_text())
+    directory = KeycloakDirectory.for_client(
+        str(stack["keycloak_issuer"]),
+        "plimsoll-notifications",
+        secrets["notifications_client_secret"],
+    )
+    suffix = uuid.uuid4().hex[:8]
+    topic, allocation_topic = f"bench.wellbeing.{suffix}", f"bench.allocation.{suffix}"
+    for name in (topic, allocation_topic):
+        ensure_event_topic(access, name, partitions=6)
+    producer = KafkaProducer(**access.options(), acks="all", linger_ms=20)
+    registered = CATALOGUE.latest("practitioner-registered")
+    producer.send(
+        allocation_topic,
+        key=b"P-0001",
+        value=_cloudevent(
+            registered.model_validate(registered.examples[0]), 1, "/plimsoll/allocation"
+        ),
+    )
+    for n, breach in enumerate(_breaches(total), start=1):
+        producer.send(topic, key=b"P-0001", value=_cloudevent(breach, n, "/plimsoll/wellbeing"))
+    producer.flush()
+    producer.close()
+
+    partners = _Partners()
+    maildir = Path(tempfile.mkdtemp(prefix="bench-notifications-")) / "maildir"
+    smtp_server = Controller(Mailbox(maildir), hostname="127.0.0.1", port=_free_port())
+    smtp_server.start()
+    with scratch_database("notifications_fan_out") as db:
+        before = durability(db.conninfo)
+        engine = sqlalchemy.create_engine(db.sqlalchemy_url, pool_size=60, max_overflow=10)
+        store = EventStore(engine)
+        store.create_schema()
+        with engine.begin() as conn:
+            create_tables(conn)
+        records = StoreFedReadModel(engine, store, NotificationRecords(), types=TYPES)
+        records.create_schema()
+        handlers = NotificationHandlers(store, engine, webhook_local_mode=True)
+        for name, partner in partners.partners.items():
+            command = Subscribe(
+                f"WH-{name}-{suffix}",
+                name,
+                partners.url(name),
+                ("breach-opened",),
+                "bench",
+                {"breach-opened"},
+            )
+            _, partner.secret = handlers.subscribe(command, Metadata("bench", uuid.uuid4()))
+        with records.reading():
+            pass
+        dispatcher = Dispatcher(
+            engine,
+            store,
+            directory,
+            SmtpSender(SmtpSettings("127.0.0.1", smtp_server.port, "Plimsoll <n@plimsoll.local>")),
+            app_base_url="http://127.0.0.1:58104",
+            retries=RetrySchedule((timedelta(seconds=1), timedelta(seconds=2)), 3),
+            webhook_concurrency=CONCURRENCY,
+            webhook_timeout_seconds=SLOW_SECONDS * 2,
+            webhook_local_mode=True,
+            poll_seconds=0.05,
+        )
+        projections = KafkaProjections(
+            engine,
+            access,
+            [
+                cast(Projection, PlacementsProjection(f"bench-{suffix}", topic=allocation_topic)),
+                DecisionsProjection(
+                    load_rules(), topics=[topic, allocation_topic], name=f"bench-{suffix}-decisions"
+                ),
+            ],
+            retry_seconds=1.0,
+        )
+        expected = {"pat.practitioner:inbox", "mo.manager:email", "mo.manager:inbox"} | {
+            f"webhook:WH-{name}-{suffix}:webhook" for name in ("fast", "slow")
+        }
+        began = time.perf_counter()
+        projections.start()
+        dispatcher.start()
+        others_done = slow_done = None
+        deadline = began + (900 if not settings.quick else 300)
+        slow_lane = f"webhook:WH-slow-{suffix}"
+        try:
+            while time.perf_counter() < deadline:
+                done = _done(engine)
+                others = all(n >= total for lane, n in done.items() if lane != slow_lane)
+                if others and len(done) == len(partners.partners) + 2 and others_done is None:
+                    others_done = time.perf_counter() - began
+                if others_done is not None and done.get(slow_lane, 0) >= total:
+                    slow_done = time.perf_counter() - began
+                    break
+                time.sleep(0.5)
+        finally:
+            dispatcher.stop()
+            projections.stop()
+        elapsed = slow_done if slow_done is not None else time.perf_counter() - began
+        counts = _sent(engine)
+        mails = Counter(m["Message-ID"] for m in mailbox.Maildir(maildir))
+        fast, slow, failing = (partners.partners[n] for n in ("fast", "slow", "failing"))
+        checks: dict[str, Any] = {
+            "sent_per_recipient_and_channel": {k: counts.get(k, 0) for k in sorted(expected)},
+            "emails_in_maildir": sum(mails.values()),
+            "emails_sent_twice": sum(1 for c in mails.values() if c > 1),
+            "fast_partner_verified": len(fast.ids),
+            "slow_partner_verified": len(slow.ids),
+            "webhooks_sent_twice": sum(1 for p in (fast, slow) for c in p.ids.values() if c > 1),
+            "forged_signatures": fast.forged + slow.forged,
+            "failing_partner_attempts": failing.attempts,
+            "failing_partner_dead_lettered": _final_failures(engine),
+        }
+        lost = any(v < total for v in checks["sent_per_recipient_and_channel"].values()) or (
+            checks["emails_in_maildir"] < total
+            or checks["fast_partner_verified"] < total
+            or checks["slow_partner_verified"] < total
+            or checks["failing_partner_dead_lettered"] < total
+        )
+        twice = checks["emails_sent_twice"] or checks["webhooks_sent_twice"]
+        events = _event_count(engine)
+        store.close()
+        engine.dispose()
+        after = durability(db.conninfo)
+    smtp_server.stop()
+    partners.close()
+    if lost or twice:
+        raise AssertionError(f"notifications lost or sent twice: {checks}")
+    return Result(
+        name="notifications_fan_out",
+        value=elapsed,
+        unit="s",
+        baseline="the issue's goal for 10,000 breaches told by e-mail, webhook and inbox "
+        "(not a measured system)",
+        baseline_value=GOAL_SECONDS,
+        goal=f"<= {GOAL_SECONDS:g} s for 10,000 breaches end to end, a partner answering in "
+        "5 s and one always failing (lower is better; ratio = baseline_value / value)",
+        goal_ratio=1.0,
+        lower_is_better=True,
+        details={
+            "mode": settings.mode,
+            "breaches": total,
+            "others_done_seconds": None if others_done is None else round(others_done, 1),
+            "slow_partner_done_seconds": None if slow_done is None else round(slow_done, 1),
+            "events_recorded": events,
+            "webhook_concurrency_per_partner": CONCURRENCY,
+            "checks": checks,
+            "durability": before,
+            "durability_after": after,
+            "environment": environment(),
+        },
+    )
+
+
+def _done(engine: sqlalchemy.Engine) -> dict[str, int]:
+    """Notifications settled (delivered or dead-lettered) per recipient, once all are decided."""
+    with engine.connect() as conn:
+        undecided = conn.execute(
+            text("select count(*) from notification_intents where not resolved")
+        ).scalar_one()
+        if undecided:
+            return {}
+        rows = conn.execute(
+            text("select recipient, count(*) from notification_jobs where done group by 1")
+        )
+        return {str(k): int(v) for k, v in rows}
+
+
+def _sent(engine: sqlalchemy.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select data->>'recipient' || ':' || (data->>'channel'), count(*) from events "
+                "where type = 'notification-sent' group by 1"
+            )
+        )
+        return {str(k): int(v) for k, v in rows}
+
+
+def _final_failures(engine: sqlalchemy.Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "select count(*) from events where type = 'notification-failed' "
+                    "and (data->>'final')::boolean"
+                )
+            ).scalar_one()
+        )
+
+
+def _event_count(engine: sqlalchemy.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("select count(*) from events")).scalar_one())
