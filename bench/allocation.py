@@ -15,7 +15,7 @@ with real Keycloak tokens:
   with room, command to 201 (the case is opened beforehand, untimed).
 
 The three share one loaded service when run by ``bench.run`` (inside
-:func:`shared_service`); called on their own, each loads its own.
+:data:`SHARED`); called on their own, each loads its own.
 
 The service's Kafka bootstrap is a closed loopback port, on purpose: its
 outbox relays would otherwise publish every imported event to the shared
@@ -26,15 +26,11 @@ Readiness is therefore waited for on its database check only.
 
 from __future__ import annotations
 
-import math
-import os
 import random
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -52,7 +48,6 @@ from plimsoll_events.store import EventStore
 from plimsoll_events.types.allocation import CaseAllocated, CaseOpened, PractitionerRegistered
 
 from bench.harness import (
-    ROOT,
     ScratchDatabase,
     Settings,
     durability,
@@ -61,13 +56,12 @@ from bench.harness import (
     scratch_database,
 )
 from bench.results import Result
+from bench.services import WEB_CLIENT, SharedLoad, Tokens, percentile, service_process
 
 TEAM_SIZE = 50
 CASES_PER_PRACTITIONER = 15
 SEED = 20261130
 HEAD = ("hana.head", "hana.head-local-only")  # head of service of R-NORTH
-WEB_CLIENT = "plimsoll-web"
-STARTUP_TIMEOUT = 120.0
 CATCH_UP_TIMEOUT = 1800.0
 UNTIMED_WARMUP_REQUESTS = 20
 ALLOCATED_CASE = ("community", "D1")  # what the timed allocations give: 29 points
@@ -256,38 +250,6 @@ def _streams(scale: Scale, workforce: Workforce) -> Iterator[tuple[str, list[New
 # --- the service --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Tokens:
-    """A head of service's access token from Keycloak (password grant), renewed before expiry."""
-
-    def __init__(self, issuer: str, username: str, password: str) -> None:
-        self.issuer, self.username, self.password = issuer, username, password
-        self._token, self._expires = "", 0.0
-
-    def headers(self) -> dict[str, str]:
-        if time.monotonic() > self._expires - 60:
-            answer = httpx.post(
-                f"{self.issuer}/protocol/openid-connect/token",
-                data={
-                    "grant_type": "password",
-                    "client_id": WEB_CLIENT,
-                    "username": self.username,
-                    "password": self.password,
-                },
-                timeout=30,
-            )
-            answer.raise_for_status()
-            body = answer.json()
-            self._token = str(body["access_token"])
-            self._expires = time.monotonic() + float(body.get("expires_in", 300))
-        return {"Authorization": f"Bearer {self._token}"}
-
-
 @dataclass
 class Loaded:
     """A scratch database loaded with a workforce, and an allocation service serving it."""
@@ -303,66 +265,14 @@ class Loaded:
     rng: random.Random = field(default_factory=lambda: random.Random(SEED + 1))
 
 
-def _wait_ready(
-    base_url: str, process: subprocess.Popen[bytes], log_path: Path, checks: tuple[str, ...]
-) -> float:
-    """Until the service answers and the named readiness checks are ok."""
-    began = time.perf_counter()
-    deadline = began + STARTUP_TIMEOUT
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the allocation service exited; see {log_path}")
-        try:
-            answer = httpx.get(f"{base_url}/health/ready", timeout=10)
-            found = answer.json().get("checks", {})
-            if all(found.get(check, {}).get("status") == "ok" for check in checks):
-                return time.perf_counter() - began
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the allocation service was not ready in {STARTUP_TIMEOUT}s; {log_path}")
-
-
-@contextmanager
-def service_process(
+def _service(
     db: ScratchDatabase, log_path: Path, kafka: dict[str, str] | None = None
-) -> Iterator[tuple[str, float]]:
-    """An allocation service (uvicorn, as the stack starts it) on `db`; its base URL and how
-    long it took to be ready. Without `kafka` (settings), its Kafka is a closed port."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLIMSOLL_")}
-    env.update(
-        PLIMSOLL_DATABASE_URL=db.sqlalchemy_url,
-        PLIMSOLL_KAFKA_BOOTSTRAP=f"127.0.0.1:{_free_port()}",  # closed: see the module doc
-        PLIMSOLL_KEYCLOAK_ISSUER=str(endpoints()["keycloak_issuer"]),
-        PLIMSOLL_SERVICE_NAME="allocation",
-        # A copy of the service: never a member of the real one's consumer group.
-        PLIMSOLL_CONSUME_WORKLOAD_AGREEMENTS="false",
-    )
-    env.update(kafka or {})
-    command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"),
-        "--factory",
-        "plimsoll_allocation.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            checks = ("database",) if kafka is None else ("database", "kafka")
-            yield base_url, _wait_ready(base_url, process, log_path, checks)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+) -> AbstractContextManager[tuple[str, float]]:
+    """An allocation service on `db`. Without `kafka` (settings), its Kafka is a closed port;
+    never a member of the real service's consumer group of wellbeing's agreements."""
+    settings = {"PLIMSOLL_CONSUME_WORKLOAD_AGREEMENTS": "false", **(kafka or {})}
+    checks = ("database",) if kafka is None else ("database", "kafka")
+    return service_process("allocation", db.sqlalchemy_url, log_path, settings, checks)
 
 
 def _count(db: ScratchDatabase, query: str) -> int:
@@ -393,7 +303,7 @@ def _load(settings: Settings) -> Iterator[Loaded]:
             raise RuntimeError(f"imported {imported} events, expected {expected}")
 
         log_path = Path(tempfile.mkstemp(prefix="bench-allocation-", suffix=".log")[1])
-        base_url, startup_seconds = stack.enter_context(service_process(db, log_path))
+        base_url, startup_seconds = stack.enter_context(_service(db, log_path))
         client = stack.enter_context(httpx.Client(base_url=base_url, timeout=CATCH_UP_TIMEOUT))
         tokens = Tokens(str(endpoints()["keycloak_issuer"]), *HEAD)
 
@@ -465,40 +375,10 @@ def wait_for_figures(db: ScratchDatabase) -> float:
     raise RuntimeError(f"the capacity figures did not catch up in {FIGURES_TIMEOUT}s")
 
 
-_scope: ExitStack | None = None
-_shared: dict[str, Loaded] = {}
-
-
-@contextmanager
-def shared_service() -> Iterator[None]:
-    """Within this block the allocation benchmarks share one loaded service per mode."""
-    global _scope
-    with ExitStack() as stack:
-        _scope = stack
-        try:
-            yield
-        finally:
-            _scope = None
-            _shared.clear()
-
-
-@contextmanager
-def _loaded(settings: Settings) -> Iterator[Loaded]:
-    if _scope is None:
-        with _load(settings) as loaded:
-            yield loaded
-        return
-    if settings.mode not in _shared:
-        _shared[settings.mode] = _scope.enter_context(_load(settings))
-    yield _shared[settings.mode]
+SHARED = SharedLoad(_load)
 
 
 # --- measuring ----------------------------------------------------------------------------
-
-
-def _percentile(sorted_ms: list[float], q: float) -> float:
-    """Nearest rank."""
-    return sorted_ms[max(0, math.ceil(q * len(sorted_ms)) - 1)]
 
 
 def _timed(
@@ -523,7 +403,7 @@ def _result(
     extra: dict[str, Any],
 ) -> Result:
     ordered = sorted(samples_ms)
-    p99 = _percentile(ordered, 0.99)
+    p99 = percentile(ordered, 0.99)
     return Result(
         name=name,
         value=p99,
@@ -538,8 +418,8 @@ def _result(
             "timed_requests": len(ordered),
             "statistic": "p99 (nearest rank) of sequential requests, one keep-alive "
             "connection, client-side wall time",
-            "p50_ms": round(_percentile(ordered, 0.50), 2),
-            "p95_ms": round(_percentile(ordered, 0.95), 2),
+            "p50_ms": round(percentile(ordered, 0.50), 2),
+            "p95_ms": round(percentile(ordered, 0.95), 2),
             "p99_ms": round(p99, 2),
             "max_ms": round(ordered[-1], 2),
             "mean_ms": round(sum(ordered) / len(ordered), 2),
@@ -555,7 +435,7 @@ def _result(
 
 
 def allocation_capacity_p99(settings: Settings) -> Result:
-    with _loaded(settings) as loaded:
+    with SHARED.loaded(settings) as loaded:
         people = loaded.workforce.practitioners
 
         def read(headers: dict[str, str]) -> httpx.Response:
@@ -579,7 +459,7 @@ def allocation_capacity_p99(settings: Settings) -> Result:
 
 
 def team_capacity_p99(settings: Settings) -> Result:
-    with _loaded(settings) as loaded:
+    with SHARED.loaded(settings) as loaded:
         teams = loaded.workforce.teams
 
         def read(headers: dict[str, str]) -> httpx.Response:
@@ -608,7 +488,7 @@ def team_capacity_p99(settings: Settings) -> Result:
 
 
 def allocation_command_p99(settings: Settings) -> Result:
-    with _loaded(settings) as loaded:
+    with SHARED.loaded(settings) as loaded:
         case_type, tier = ALLOCATED_CASE
         points = _points(case_type, tier)
         people = loaded.workforce.practitioners

@@ -52,12 +52,10 @@ from bench.allocation import (
     ALLOCATED_CASE,
     HEAD,
     Scale,
-    Tokens,
     Workforce,
-    _percentile,
     _points,
+    _service,
     _streams,
-    service_process,
     wait_for_figures,
 )
 from bench.harness import (
@@ -70,6 +68,7 @@ from bench.harness import (
     stack_dir,
 )
 from bench.results import Result
+from bench.services import Tokens, percentile
 
 GOAL_MS = 200.0
 WAIT_SECONDS = 30.0
@@ -172,9 +171,7 @@ def capacity_latency_p95(settings: Settings) -> Result:
             engine.dispose()
         stack.enter_context(_topic_removed(topic))
         log_path = Path(tempfile.mkstemp(prefix="bench-capacity-", suffix=".log")[1])
-        base_url, _ = stack.enter_context(
-            service_process(db, log_path, kafka=_kafka_settings(name))
-        )
+        base_url, _ = stack.enter_context(_service(db, log_path, kafka=_kafka_settings(name)))
         history_seconds = wait_for_figures(db)
         _wait_published(db.conninfo, topic)
         client = stack.enter_context(httpx.Client(base_url=base_url, timeout=60))
@@ -235,7 +232,7 @@ def capacity_latency_p95(settings: Settings) -> Result:
                 loads.append(os.getloadavg()[0])
 
         ordered, baseline = sorted(to_figure), sorted(to_event)
-        p95 = _percentile(ordered, 0.95)
+        p95 = percentile(ordered, 0.95)
         return Result(
             name="capacity_latency_p95",
             value=p95,
@@ -253,17 +250,17 @@ def capacity_latency_p95(settings: Settings) -> Result:
                 "untimed_warmup_allocations": warmup,
                 "statistic": "p95 (nearest rank) of sequential allocations, from just before "
                 "the request to the consumer receiving the capacity-changed it caused",
-                "p50_ms": round(_percentile(ordered, 0.50), 1),
+                "p50_ms": round(percentile(ordered, 0.50), 1),
                 "p95_ms": round(p95, 1),
-                "p99_ms": round(_percentile(ordered, 0.99), 1),
+                "p99_ms": round(percentile(ordered, 0.99), 1),
                 "max_ms": round(ordered[-1], 1),
                 "measured_baseline": "the same allocations' case-allocated on Kafka",
-                "baseline_p50_ms": round(_percentile(baseline, 0.50), 1),
-                "baseline_p95_ms": round(_percentile(baseline, 0.95), 1),
-                "baseline_p99_ms": round(_percentile(baseline, 0.99), 1),
-                "figure_over_baseline_p95_ms": round(p95 - _percentile(baseline, 0.95), 1),
-                "command_answer_p50_ms": round(_percentile(sorted(to_answer), 0.50), 1),
-                "command_answer_p95_ms": round(_percentile(sorted(to_answer), 0.95), 1),
+                "baseline_p50_ms": round(percentile(baseline, 0.50), 1),
+                "baseline_p95_ms": round(percentile(baseline, 0.95), 1),
+                "baseline_p99_ms": round(percentile(baseline, 0.99), 1),
+                "figure_over_baseline_p95_ms": round(p95 - percentile(baseline, 0.95), 1),
+                "command_answer_p50_ms": round(percentile(sorted(to_answer), 0.50), 1),
+                "command_answer_p95_ms": round(percentile(sorted(to_answer), 0.95), 1),
                 "load_average_1m_min_max": [round(min(loads), 2), round(max(loads), 2)],
                 "practitioners": scale.practitioners,
                 "events_imported": imported,

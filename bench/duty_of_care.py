@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import tempfile
@@ -60,18 +59,13 @@ from plimsoll_wellbeing.breaches import TYPES, BreachesReadModel
 from plimsoll_wellbeing.duty_projection import DutyOfCareProjection
 from plimsoll_wellbeing.recorder import BreachRecorder
 
-from bench.allocation import Tokens
 from bench.harness import Settings, durability, endpoints, environment, kafka, scratch_database
 from bench.results import Result
-from bench.wellbeing import _service
+from bench.services import Tokens, percentile, service_process
 
 REGION, HEAD = "R-NORTH", ("hana.head", "hana.head-local-only")
 ADMIN = ("ada.admin", "ada.admin-local-only")
 Sent = tuple[str, EventData, datetime]
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 # --- a year of a practitioner's events -------------------------------------------------------
@@ -383,7 +377,7 @@ def _views(settings: Settings) -> dict[str, Any]:
         events = _load(db.sqlalchemy_url, people, days, year_pid)
         load_seconds = time.perf_counter() - t0
         log = Path(tempfile.mkstemp(prefix="bench-duty-", suffix=".log")[1])
-        base_url = stack.enter_context(_service(db.sqlalchemy_url, log))
+        base_url, _ = stack.enter_context(service_process("wellbeing", db.sqlalchemy_url, log))
         client = stack.enter_context(httpx.Client(base_url=base_url, timeout=600))
         tokens = Tokens(str(endpoints()["keycloak_issuer"]), *HEAD)
         admin = Tokens(str(endpoints()["keycloak_issuer"]), *ADMIN)
@@ -438,7 +432,7 @@ def _measured(settings: Settings) -> dict[str, Any]:
 def duty_region_view_p99(settings: Settings) -> Result:
     found = _measured(settings)
     ordered = found["region"]
-    p99 = _percentile(ordered, 0.99)
+    p99 = percentile(ordered, 0.99)
     return Result(
         name="duty_region_view_p99",
         value=p99,
@@ -455,8 +449,8 @@ def duty_region_view_p99(settings: Settings) -> Result:
             "practitioners": found["practitioners"],
             "teams": 40,
             "timed_requests": len(ordered),
-            "p50_ms": round(_percentile(ordered, 0.5), 2),
-            "p95_ms": round(_percentile(ordered, 0.95), 2),
+            "p50_ms": round(percentile(ordered, 0.5), 2),
+            "p95_ms": round(percentile(ordered, 0.95), 2),
             "max_ms": round(ordered[-1], 2),
             "events_loaded": found["events"],
             "days_of_events_each": found["days"],
@@ -471,7 +465,7 @@ def duty_region_view_p99(settings: Settings) -> Result:
 def duty_as_of_view(settings: Settings) -> Result:
     found = _measured(settings)
     ordered = found["as_of"]
-    p95 = _percentile(ordered, 0.95)
+    p95 = percentile(ordered, 0.95)
     return Result(
         name="duty_as_of_view",
         value=p95 / 1000,
@@ -487,7 +481,7 @@ def duty_as_of_view(settings: Settings) -> Result:
             "route": "GET /practitioners/{id}/duty-of-care?as_of=<an hour ago>, as an admin",
             "events_replayed": "a year: ~600 events (registration, 52 figures, ~500 entries, "
             "leave, 26 supervisions, a declaration)",
-            "p50_ms": round(_percentile(ordered, 0.5), 1),
+            "p50_ms": round(percentile(ordered, 0.5), 1),
             "max_ms": round(ordered[-1], 1),
             "environment": environment(),
         },
@@ -661,7 +655,7 @@ def duty_breach_latency_p95(settings: Settings) -> Result:
         missing = len(accepted) - len(latencies)
         if missing:  # a sample never seen counts as the worst possible
             latencies += [float("inf")] * missing
-        p95 = _percentile(latencies, 0.95)
+        p95 = percentile(latencies, 0.95)
         return Result(
             name="duty_breach_latency_p95",
             value=p95,
@@ -677,7 +671,7 @@ def duty_breach_latency_p95(settings: Settings) -> Result:
                 "mode": settings.mode,
                 "samples": len(accepted),
                 "missing": missing,
-                "p50_ms": round(_percentile(latencies, 0.5), 1),
+                "p50_ms": round(percentile(latencies, 0.5), 1),
                 "max_ms": round(latencies[-1], 1) if latencies else None,
                 "path": "POST /practitioners/{id}/hours 201 (timesheet) -> plimsoll.timesheet "
                 "-> wellbeing-duty-of-care -> breach recorder -> store -> relay -> "

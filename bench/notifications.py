@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import mailbox
-import socket
 import tempfile
 import threading
 import time
@@ -73,6 +72,7 @@ from bench.harness import (
     stack_dir,
 )
 from bench.results import Result
+from bench.services import free_port
 
 GOAL_SECONDS = 60.0
 SLOW_SECONDS = 5.0
@@ -142,12 +142,6 @@ class _Partners:
         self.server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _cloudevent(data: EventData, position: int, source: str) -> bytes:
     recorded = RecordedEvent(
         position=position,
@@ -202,7 +196,7 @@ def notifications_fan_out(settings: Settings) -> Result:
 
     partners = _Partners()
     maildir = Path(tempfile.mkdtemp(prefix="bench-notifications-")) / "maildir"
-    smtp_server = Controller(Mailbox(maildir), hostname="127.0.0.1", port=_free_port())
+    smtp_server = Controller(Mailbox(maildir), hostname="127.0.0.1", port=free_port())
     smtp_server.start()
     with scratch_database("notifications_fan_out") as db:
         before = durability(db.conninfo)

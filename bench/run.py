@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed: list[str] = []
     # The allocation benchmarks share one loaded allocation service, stopped at the end;
     # the timesheet benchmarks one loaded timesheet service.
-    with allocation.shared_service(), timesheet.shared_service():
+    with allocation.SHARED.shared(), timesheet.SHARED.shared():
         for benchmark in chosen:
             print(f"== {benchmark.name} ({settings.mode})", file=sys.stderr, flush=True)
             t0 = time.perf_counter()

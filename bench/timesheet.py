@@ -28,11 +28,7 @@ service's `TimesheetReadModel`, a slice per transaction). Real Keycloak tokens (
 
 from __future__ import annotations
 
-import math
-import os
 import random
-import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -59,10 +55,10 @@ from plimsoll_platform.placements import PlacementsProjection
 from plimsoll_timesheet.domain import IsoWeek, contracted_day_minutes, day_stream, leave_stream
 from plimsoll_timesheet.projections import TYPES, TimesheetReadModel
 
-from bench.allocation import Tokens
-from bench.harness import ROOT, ScratchDatabase, Settings, durability, endpoints, environment
+from bench.harness import ScratchDatabase, Settings, durability, endpoints, environment
 from bench.harness import scratch_database as new_scratch_database
 from bench.results import Result
+from bench.services import SharedLoad, Tokens, percentile, service_process
 
 TEAM_SIZE = 50
 SEED = 20261201
@@ -71,7 +67,6 @@ RETRY_EVERY = 25
 PACED_PER_SECOND = 100.0  # the paced run's offered load, all clients together
 ADMIN = ("ada.admin", "ada.admin-local-only")
 REASON = "Benchmark: logged by the team administrator"
-STARTUP_TIMEOUT = 120.0
 WARMUP_REQUESTS = 20
 CATCH_UP_SLICE = 250_000
 _HOURS = ((Decimal(37), 80), (Decimal(30), 10), (Decimal("22.5"), 6), (Decimal("18.5"), 4))
@@ -261,52 +256,6 @@ def _catch_up(engine: sqlalchemy.Engine, store: EventStore) -> None:
 # --- the service --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _service(db: ScratchDatabase, log_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLIMSOLL_")}
-    env.update(
-        PLIMSOLL_DATABASE_URL=db.sqlalchemy_url,
-        PLIMSOLL_KAFKA_BOOTSTRAP=f"127.0.0.1:{_free_port()}",  # closed: see the module doc
-        PLIMSOLL_KEYCLOAK_ISSUER=str(endpoints()["keycloak_issuer"]),
-    )
-    command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"),
-        "--factory",
-        "plimsoll_timesheet.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the timesheet service did not start; see {log_path}")
-                try:
-                    checks = httpx.get(f"{base_url}/health/ready", timeout=10).json()["checks"]
-                    if checks["database"]["status"] == "ok":
-                        break
-                except (httpx.HTTPError, ValueError, KeyError):
-                    pass
-                time.sleep(0.2)
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-
-
 @contextmanager
 def _load(settings: Settings) -> Iterator[Loaded]:
     scale = Scale.of(settings)
@@ -341,7 +290,7 @@ def _load(settings: Settings) -> Iterator[Loaded]:
         if imported != counts["events"]:
             raise RuntimeError(f"imported {imported} events, built {counts['events']}")
         log_path = Path(tempfile.mkstemp(prefix="bench-timesheet-", suffix=".log")[1])
-        base_url = stack.enter_context(_service(db, log_path))
+        base_url, _ = stack.enter_context(service_process("timesheet", db.sqlalchemy_url, log_path))
         client = stack.enter_context(httpx.Client(base_url=base_url, timeout=3600))
         tokens = Tokens(str(endpoints()["keycloak_issuer"]), *ADMIN)
         answer = client.get(f"/practitioners/{people[0][0]}/working-time", headers=tokens.headers())
@@ -360,39 +309,10 @@ def _load(settings: Settings) -> Iterator[Loaded]:
         yield Loaded(scale, db, client, base_url, tokens, [p for p, _ in people], facts)
 
 
-_scope: ExitStack | None = None
-_shared: dict[str, Loaded] = {}
-
-
-@contextmanager
-def shared_service() -> Iterator[None]:
-    """Within this block the timesheet benchmarks share one loaded service per mode."""
-    global _scope
-    with ExitStack() as stack:
-        _scope = stack
-        try:
-            yield
-        finally:
-            _scope = None
-            _shared.clear()
-
-
-@contextmanager
-def _loaded(settings: Settings) -> Iterator[Loaded]:
-    if _scope is None:
-        with _load(settings) as loaded:
-            yield loaded
-        return
-    if settings.mode not in _shared:
-        _shared[settings.mode] = _scope.enter_context(_load(settings))
-    yield _shared[settings.mode]
+SHARED = SharedLoad(_load)
 
 
 # --- measuring ----------------------------------------------------------------------------
-
-
-def _p(ordered: list[float], q: float) -> float:
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def _result(
@@ -428,9 +348,9 @@ def _result(
 def _latencies(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
-        "p50_ms": round(_p(ordered, 0.5), 2),
-        "p95_ms": round(_p(ordered, 0.95), 2),
-        "p99_ms": round(_p(ordered, 0.99), 2),
+        "p50_ms": round(percentile(ordered, 0.5), 2),
+        "p95_ms": round(percentile(ordered, 0.95), 2),
+        "p99_ms": round(percentile(ordered, 0.99), 2),
         "max_ms": round(ordered[-1], 2),
     }
 
@@ -520,7 +440,7 @@ def _counted_once(loaded: Loaded, prefix: str, writers: int, week: IsoWeek) -> N
 
 
 def timesheet_write_p99(settings: Settings) -> Result:
-    with _loaded(settings) as loaded:
+    with SHARED.loaded(settings) as loaded:
         week = _a_full_week()
         count = loaded.scale.writers
         closed, seconds = _log_weeks(loaded, [f"W-{n:06d}" for n in range(count)], week, None)
@@ -535,7 +455,7 @@ def timesheet_write_p99(settings: Settings) -> Result:
             "logging time (POST /practitioners/{id}/hours), 50 concurrent clients",
             "ms p99",
             50.0,
-            _p(sorted(closed), 0.99),
+            percentile(sorted(closed), 0.99),
             loaded,
             settings,
             {
@@ -563,7 +483,7 @@ def timesheet_write_p99(settings: Settings) -> Result:
 
 
 def timesheet_figures_p99(settings: Settings) -> Result:
-    with _loaded(settings) as loaded:
+    with SHARED.loaded(settings) as loaded:
         headers = loaded.tokens.headers()
 
         def read() -> float:
@@ -585,7 +505,7 @@ def timesheet_figures_p99(settings: Settings) -> Result:
             "a practitioner's 17-week figures (GET /practitioners/{id}/working-time)",
             "ms p99",
             20.0,
-            _p(sorted(samples), 0.99),
+            percentile(sorted(samples), 0.99),
             loaded,
             settings,
             {
@@ -609,7 +529,7 @@ def _sheet() -> tuple[str, int]:
 
 
 def timesheet_csv_import(settings: Settings) -> Result:
-    with _loaded(settings) as loaded:
+    with SHARED.loaded(settings) as loaded:
         sheet, rows = _sheet()
         runs: list[float] = []
         for run in range(loaded.scale.csv_runs):

@@ -21,14 +21,11 @@ nothing is published to the shared stack and no consumer competes with the reque
 
 from __future__ import annotations
 
-import math
-import os
 import random
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -60,14 +57,13 @@ from plimsoll_wellbeing.domain.assessment import assessments_stream
 from plimsoll_wellbeing.domain.declaration import declaration_stream
 from plimsoll_wellbeing.domain.supervision import supervision_record_stream
 
-from bench.allocation import Tokens, _free_port
-from bench.harness import ROOT, Settings, durability, endpoints, environment, scratch_database
+from bench.harness import Settings, durability, endpoints, environment, scratch_database
 from bench.results import Result
+from bench.services import Tokens, percentile, service_process
 
 TEAM_SIZE = 50
 SEED = 20261201
 HEAD = ("hana.head", "hana.head-local-only")  # head of service of R-NORTH
-STARTUP_TIMEOUT = 120.0
 CATCH_UP_TIMEOUT = 1800.0
 UNTIMED_WARMUP_REQUESTS = 20
 GOAL_MS = 30.0
@@ -304,55 +300,6 @@ def _import(engine: sqlalchemy.Engine, teams: int, today: date) -> tuple[int, li
 # --- the service --------------------------------------------------------------------------
 
 
-@contextmanager
-def _service(database_url: str, log_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLIMSOLL_")}
-    env.update(
-        PLIMSOLL_DATABASE_URL=database_url,
-        PLIMSOLL_KAFKA_BOOTSTRAP=f"127.0.0.1:{_free_port()}",  # closed: see the module doc
-        PLIMSOLL_KEYCLOAK_ISSUER=str(endpoints()["keycloak_issuer"]),
-        PLIMSOLL_SERVICE_NAME="wellbeing",
-    )
-    command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"),
-        "--factory",
-        "plimsoll_wellbeing.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the wellbeing service did not start; see {log_path}")
-                try:
-                    checks = httpx.get(f"{base_url}/health/ready", timeout=10).json()["checks"]
-                    if checks["database"]["status"] == "ok":
-                        break
-                except (httpx.HTTPError, ValueError, KeyError):
-                    pass
-                time.sleep(0.2)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def wellbeing_team_view_p99(settings: Settings) -> Result:
     teams, requests = _scale(settings)
     today = datetime.now(ZoneInfo("Europe/London")).date()
@@ -366,7 +313,7 @@ def wellbeing_team_view_p99(settings: Settings) -> Result:
         load_seconds = time.perf_counter() - began
 
         log_path = Path(tempfile.mkstemp(prefix="bench-wellbeing-", suffix=".log")[1])
-        base_url = stack.enter_context(_service(db.sqlalchemy_url, log_path))
+        base_url, _ = stack.enter_context(service_process("wellbeing", db.sqlalchemy_url, log_path))
         client = stack.enter_context(httpx.Client(base_url=base_url, timeout=CATCH_UP_TIMEOUT))
         tokens = Tokens(str(endpoints()["keycloak_issuer"]), *HEAD)
         rng = random.Random(SEED + 1)
@@ -387,7 +334,7 @@ def wellbeing_team_view_p99(settings: Settings) -> Result:
         for _ in range(UNTIMED_WARMUP_REQUESTS):
             timed()
         ordered = sorted(timed() for _ in range(requests))
-        p99 = _percentile(ordered, 0.99)
+        p99 = percentile(ordered, 0.99)
         return Result(
             name="wellbeing_team_view_p99",
             value=p99,
@@ -404,8 +351,8 @@ def wellbeing_team_view_p99(settings: Settings) -> Result:
                 "timed_requests": len(ordered),
                 "statistic": "p99 (nearest rank) of sequential requests, one keep-alive "
                 "connection, client-side wall time, JSON decoding included",
-                "p50_ms": round(_percentile(ordered, 0.50), 2),
-                "p95_ms": round(_percentile(ordered, 0.95), 2),
+                "p50_ms": round(percentile(ordered, 0.50), 2),
+                "p95_ms": round(percentile(ordered, 0.95), 2),
                 "p99_ms": round(p99, 2),
                 "max_ms": round(ordered[-1], 2),
                 "mean_ms": round(sum(ordered) / len(ordered), 2),
