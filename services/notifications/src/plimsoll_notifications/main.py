@@ -4,10 +4,8 @@ Run with ``uvicorn --factory plimsoll_notifications.main:create_app``.
 """
 
 from datetime import timedelta
-from typing import cast
 
 from fastapi import FastAPI
-from plimsoll_events.projection import Projection
 from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_platform.api import attach
 from plimsoll_platform.app import create_service_app
@@ -104,7 +102,7 @@ def create_app() -> FastAPI:
     kafka_fed = KafkaProjections(
         engine,
         settings.kafka,
-        [cast(Projection, PlacementsProjection("notifications")), DecisionsProjection(rules)],
+        [PlacementsProjection("notifications"), DecisionsProjection(rules)],
     )
     attach(
         app,

@@ -1,9 +1,6 @@
 """The timesheet app and its wiring: ``uvicorn --factory plimsoll_timesheet.main:create_app``."""
 
-from typing import cast
-
 from fastapi import FastAPI
-from plimsoll_events.projection import Projection
 from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_events.store import EventStore
 from plimsoll_platform.api import attach
@@ -40,7 +37,7 @@ def create_app() -> FastAPI:
     # Who is placed where, with what hours, day by day: allocation's topic, through Kafka.
     placements = Placements(engine, clock)
     # cast: PlacementsProjection declares `topics` a list, the Projection protocol a Sequence.
-    placed = cast(Projection, PlacementsProjection(settings.service_name))
+    placed = PlacementsProjection(settings.service_name)
     feeds = KafkaProjections(engine, settings.kafka, [placed])
     read_model = StoreFedReadModel(engine, store, TimesheetReadModel(), types=TYPES)
     timesheets = Timesheets(store, clock)

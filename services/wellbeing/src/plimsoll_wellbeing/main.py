@@ -1,10 +1,8 @@
 """The wellbeing app and its wiring: ``uvicorn --factory plimsoll_wellbeing.main:create_app``."""
 
 from datetime import timedelta
-from typing import cast
 
 from fastapi import FastAPI
-from plimsoll_events.projection import Projection
 from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_platform.api import attach
 from plimsoll_platform.app import create_service_app
@@ -69,7 +67,7 @@ def create_app() -> FastAPI:
         # PlacementsProjection's `topics` is a list, which mypy will not take for the protocol's
         # (settable) Sequence; it is one.
         [
-            cast(Projection, PlacementsProjection("wellbeing")),
+            PlacementsProjection("wellbeing"),
             CaseHoldersProjection(),
             DutyOfCareProjection(),
         ],
