@@ -21,11 +21,9 @@ re-exported here; allocation adds only what is its own:
         ├── OutsideScope              a manager outside their team, a head outside their region
         └── HeadOfServiceRequired     above the hard ceiling, only a head of service decides
 
-`supplied` is how a decider refuses a command whose context (the scheme in
+`supplied` (the shared check) is how a decider refuses a command whose context (the scheme in
 force, today, a team's region) the application layer should have filled in.
 """
-
-from typing import TypeVar
 
 from plimsoll_events.refusals import (
     AlreadyExists,
@@ -35,6 +33,7 @@ from plimsoll_events.refusals import (
     NotPermitted,
     OutsideScope,
     Refused,
+    supplied,
 )
 
 __all__ = [
@@ -53,11 +52,8 @@ __all__ = [
     "PractitionerHasLeft",
     "Refused",
     "StaleSchemeVersion",
-    "not_supplied",
     "supplied",
 ]
-
-T = TypeVar("T")
 
 
 class OverrideReasonRequired(InvalidValue):
@@ -114,15 +110,3 @@ class HeadOfServiceRequired(NotPermitted):
 
     kind = "head-of-service-required"
     title = "Only a head of service may allocate above the hard ceiling"
-
-
-def supplied(value: T | None, field: str) -> T:
-    """`value`, which the application layer fills in before deciding; refused if it did not."""
-    if value is None:
-        raise not_supplied(field)
-    return value
-
-
-def not_supplied(field: str) -> InvalidValue:
-    """The refusal of a command the application layer did not fill `field` in on."""
-    return InvalidValue("not supplied: the service fills it in before deciding", field=field)
