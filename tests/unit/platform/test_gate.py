@@ -206,3 +206,32 @@ def test_unknown_keys_are_fetched_at_most_once_per_interval(slow_realm):
         with pytest.raises(TokenRejected, match="does not publish"):
             verifier.verify(_token(f"random-{n}", iss=slow_realm))
     assert _SlowRealm.fetches == 1
+
+
+def test_tokens_arriving_while_the_keys_are_fetched_wait_for_them(slow_realm):
+    """A service just (re)started in a burst has no keys yet: the first token fetches them,
+    and the valid tokens arriving meanwhile are accepted once they come, not refused."""
+    verifier = TokenVerifier(slow_realm, "plimsoll")
+    verifier.fetch_timeout_seconds = 30
+    checked: list[str] = []
+    refused: list[str] = []
+
+    def check() -> None:
+        try:
+            checked.append(verifier.verify(_token("k2", iss=slow_realm)).subject)
+        except TokenRejected as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=check, daemon=True) for _ in range(4)]
+    threads[0].start()
+    while _SlowRealm.fetches == 0:  # the first token's fetch is under way, and held
+        time.sleep(0.01)
+    for thread in threads[1:]:
+        thread.start()
+    time.sleep(0.2)
+    _SlowRealm.release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert refused == []
+    assert checked == ["u-1"] * 4
+    assert _SlowRealm.fetches == 1

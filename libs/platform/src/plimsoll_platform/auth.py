@@ -46,7 +46,8 @@ class TokenVerifier:
     Keys are refreshed only for a key id not seen before, at most once every
     `min_refresh_interval_seconds` and by one thread at a time, outside the lock:
     while Keycloak is slow or down, tokens signed with known keys are checked
-    as fast as ever, and tokens naming unknown keys are refused at once.
+    as fast as ever, and tokens naming unknown keys are refused once the fetch
+    under way (if any) has ended: they wait for it, never for more than one.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class TokenVerifier:
         self.fetch_timeout_seconds = fetch_timeout_seconds
         self._keys: dict[str, Any] = {}
         self._last_attempt = float("-inf")
+        self._fetching: threading.Event | None = None  # set when the fetch under way ends
         self._lock = threading.Lock()
 
     @property
@@ -87,16 +89,30 @@ class TokenVerifier:
         if key is not None:
             return key
         # An attacker can send tokens with random kids: one fetch at a time, rate-limited.
+        # A token arriving while that fetch is under way waits for it (at most its timeout)
+        # rather than being refused: a service just started (or restarted) in a burst of
+        # requests has no keys yet, and every valid token but the first would be a 401.
         with self._lock:
-            due = time.monotonic() - self._last_attempt >= self.min_refresh_interval_seconds
-            if due:
+            fetching = self._fetching
+            ours = fetching is None and (
+                time.monotonic() - self._last_attempt >= self.min_refresh_interval_seconds
+            )
+            if ours:
                 self._last_attempt = time.monotonic()
-        if due:
+                fetching = self._fetching = threading.Event()
+        if ours:
+            assert fetching is not None
             try:
                 self._keys = {**self._keys, **self._fetch_keys()}
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 reason = f"the realm's keys are unavailable ({type(exc).__name__})"
                 raise TokenRejected(reason) from exc
+            finally:
+                with self._lock:
+                    self._fetching = None
+                fetching.set()
+        elif fetching is not None:
+            fetching.wait(self.fetch_timeout_seconds + 1)
         key = self._keys.get(kid)
         if key is None:
             raise TokenRejected("the token is signed with a key the realm does not publish")
