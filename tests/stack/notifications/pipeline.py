@@ -38,6 +38,7 @@ from plimsoll_notifications.domain.rules import Rules
 from plimsoll_notifications.domain.settings import Subscribe
 from plimsoll_notifications.handlers import NotificationHandlers
 from plimsoll_notifications.records import TYPES, NotificationRecords
+from plimsoll_platform.clock import Clock
 from plimsoll_platform.placements import PlacementsProjection
 from sqlalchemy import Engine, text
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -182,6 +183,7 @@ class Pipeline:
         retries: RetrySchedule | None = None,
         webhook_concurrency: int = 100,
         webhook_timeout_seconds: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
         self.engine = engine
         self.kafka = kafka
@@ -216,6 +218,7 @@ class Pipeline:
             webhook_concurrency=webhook_concurrency,
             webhook_timeout_seconds=webhook_timeout_seconds,
             webhook_local_mode=True,
+            clock=clock,
             poll_seconds=0.05,
         )
         self.runners = [
