@@ -1,59 +1,31 @@
-"""The audit chapter of `make demo`: evidence that holds up without trusting Plimsoll.
+"""The audit chapter of the story: evidence that holds up without trusting Plimsoll.
 
-`audit_chapter(endpoints)` (endpoints as `.stack/endpoints.json` holds them):
+`chapter(endpoints, told)` tells it (`python deploy/local/demo_audit.py` runs it alone); told
+last, the bundle holds what the chapters before it did to Pat (P-0001):
 
 1. the auditor (aude.auditor) fetches the log's verifier key and latest checkpoint;
 2. a manager asking for Pat's bundle is refused (403), and the refusal is itself recorded;
-3. the auditor exports Pat's (P-0001) evidence bundle for the last year;
+3. the auditor exports Pat's evidence bundle for the last year;
 4. `plimsoll-verify` checks it offline against the verifier key: VERIFIED, exit 0;
 5. one byte of a copy is flipped, inside an event: the verifier refuses it, exit 1;
-6. the HTML and PDF reports are saved, and their paths printed.
+6. the HTML and PDF reports are saved under `.stack/demo/`, and their paths printed.
 
-Each step checks its answer and raises `AuditStoryBroken` otherwise.
+Each step checks its answer (StoryBroken with a message if one is wrong).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 from plimsoll_platform.clock import SystemClock
+from story import ROOT, STATE, Api, Json, check, run_alone, show_problem, step
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("PLIMSOLL_STACK_DIR", ROOT / ".stack"))
 VERIFY = ROOT / ".venv" / "bin" / "plimsoll-verify"
 PRACTITIONER = "P-0001"  # pat.practitioner
-
-
-class AuditStoryBroken(Exception):
-    """The audit service did not answer as the story says."""
-
-
-def _check(ok: bool, what: str) -> None:
-    if not ok:
-        raise AuditStoryBroken(what)
-
-
-def _step(text: str) -> None:
-    print(f"\n== {text}", flush=True)
-
-
-def _client(base: str, issuer: str, username: str) -> httpx.Client:
-    form = {
-        "grant_type": "password",
-        "client_id": "plimsoll-web",
-        "username": username,
-        "password": f"{username}-local-only",
-    }
-    answer = httpx.post(f"{issuer}/protocol/openid-connect/token", data=form, timeout=10)
-    _check(answer.status_code == 200, f"Keycloak refused {username}: {answer.text}")
-    token = answer.json()["access_token"]
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
 
 def _verify(bundle: Path, key: str) -> subprocess.CompletedProcess[str]:
@@ -78,63 +50,68 @@ def _flip_inside_an_event(data: bytes) -> tuple[bytes, int]:
     return bytes(tampered), at
 
 
-def audit_chapter(endpoints: dict[str, Any]) -> None:
-    base, issuer = endpoints["services"]["audit"], endpoints["keycloak_issuer"]
+def chapter(endpoints: Json, told: Json) -> str:
+    audit = Api(endpoints["services"]["audit"], endpoints["keycloak_issuer"], timeout=120)
     out = STATE / "demo"
     out.mkdir(parents=True, exist_ok=True)
-    with _client(base, issuer, "aude.auditor") as aude, _client(base, issuer, "mo.manager") as mo:
-        _step("Audit: every event of every service is in a signed Merkle-tree log")
-        key = aude.get("/checkpoint/verifier-key").text.strip()
-        checkpoint = aude.post("/checkpoint").text
-        _check(checkpoint.count("\n") >= 4, f"no signed checkpoint: {checkpoint!r}")
-        print(f"  verifier key (publish it; the verifier trusts nothing else): {key}")
-        print("  latest checkpoint (C2SP tlog-checkpoint, signed note):")
-        print("    " + checkpoint.strip().replace("\n", "\n    "))
 
-        _step(f"Mo (a manager) asks for {PRACTITIONER}'s evidence bundle: refused, and recorded")
-        today = SystemClock().today()
-        period = {
-            "practitioner_id": PRACTITIONER,
-            "period_start": str(today - timedelta(days=365)),
-            "period_end": str(today),
-        }
-        refused = mo.post("/bundles", json=period)
-        _check(refused.status_code == 403, f"a manager got a bundle: {refused.status_code}")
-        print(f"  403 {refused.json()['detail']} (recorded as bundle-refused)")
+    step("Audit: every event of every service is in a signed Merkle-tree log")
+    key = audit.call("aude.auditor", "GET", "/checkpoint/verifier-key", 200).text.strip()
+    checkpoint = audit.call("aude.auditor", "POST", "/checkpoint", 200).text
+    check(checkpoint.count("\n") >= 4, f"no signed checkpoint: {checkpoint!r}")
+    print(f"  verifier key (publish it; the verifier trusts nothing else): {key}")
+    print("  latest checkpoint (C2SP tlog-checkpoint, signed note):")
+    print("    " + checkpoint.strip().replace("\n", "\n    "))
 
-        _step(
-            f"Aude (auditor) exports {PRACTITIONER}'s bundle for {period['period_start']} to "
-            f"{period['period_end']}"
-        )
-        answer = aude.post("/bundles", json=period)
-        _check(answer.status_code == 201, f"export failed: {answer.status_code} {answer.text}")
-        exported = answer.json()
-        bundle = out / f"bundle-{exported['bundle_id']}.json"
-        bundle.write_bytes(aude.get(exported["links"]["bundle"]).content)
-        html = out / f"report-{exported['bundle_id']}.html"
-        html.write_text(aude.get(exported["links"]["report_html"]).text)
-        pdf = out / f"report-{exported['bundle_id']}.pdf"
-        pdf.write_bytes(aude.get(exported["links"]["report_pdf"]).content)
-        print(
-            f"  {exported['events']} events, proved against a checkpoint of "
-            f"{exported['tree_size']} entries; sha256 {exported['sha256'][:16]}..."
-        )
+    step(f"Mo (a manager) asks for {PRACTITIONER}'s evidence bundle: refused, and recorded")
+    today = SystemClock().today()
+    period = {
+        "practitioner_id": PRACTITIONER,
+        "period_start": str(today - timedelta(days=365)),
+        "period_end": str(today),
+    }
+    refused = audit.call("mo.manager", "POST", "/bundles", 403, json=period)
+    show_problem(refused, "outside-scope", None)
+    print("  (recorded as bundle-refused)")
 
-    _step("plimsoll-verify checks it offline: no database, no network, only the verifier key")
+    start, end = period["period_start"], period["period_end"]
+    step(f"Aude (auditor) exports {PRACTITIONER}'s bundle for {start} to {end}")
+    exported = audit.call("aude.auditor", "POST", "/bundles", 201, json=period).json()
+    links, bundle_id = exported["links"], exported["bundle_id"]
+    bundle = out / f"bundle-{bundle_id}.json"
+    bundle.write_bytes(audit.call("aude.auditor", "GET", links["bundle"], 200).content)
+    html = out / f"report-{bundle_id}.html"
+    html.write_text(audit.call("aude.auditor", "GET", links["report_html"], 200).text)
+    pdf = out / f"report-{bundle_id}.pdf"
+    pdf.write_bytes(audit.call("aude.auditor", "GET", links["report_pdf"], 200).content)
+    print(
+        f"  {exported['events']} events, proved against a checkpoint of "
+        f"{exported['tree_size']} entries; sha256 {exported['sha256'][:16]}..."
+    )
+
+    step("plimsoll-verify checks it offline: no database, no network, only the verifier key")
     done = _verify(bundle, key)
     print("  " + done.stdout.strip().replace("\n", "\n  "))
-    _check(done.returncode == 0, f"the honest bundle did not verify: {done.stdout}")
+    check(done.returncode == 0, f"the honest bundle did not verify: {done.stdout}")
 
-    _step("One byte flipped inside an event of a copy: the verifier refuses it")
+    step("One byte flipped inside an event of a copy: the verifier refuses it")
     tampered, at = _flip_inside_an_event(bundle.read_bytes())
-    forged = out / f"tampered-{exported['bundle_id']}.json"
+    forged = out / f"tampered-{bundle_id}.json"
     forged.write_bytes(tampered)
-    done = _verify(forged, key)
-    print(f"  byte {at} changed; plimsoll-verify exits {done.returncode}:")
-    print("  " + done.stdout.strip().replace("\n", "\n  "))
-    _check(done.returncode == 1, f"the tampered bundle was not refused: {done.stdout}")
+    refusal = _verify(forged, key)
+    print(f"  byte {at} changed; plimsoll-verify exits {refusal.returncode}:")
+    print("  " + refusal.stdout.strip().replace("\n", "\n  "))
+    check(refusal.returncode == 1, f"the tampered bundle was not refused: {refusal.stdout}")
 
-    _step("The report a person reads")
+    step("The report a person reads")
     print(f"  HTML: {html}")
     print(f"  PDF:  {pdf}")
     print(f"  bundle: {bundle} (give it with the verifier key to anyone who must check it)")
+    return (
+        f"{PRACTITIONER}'s bundle of {exported['events']} events verified offline "
+        f"(VERIFIED, exit 0); a one-byte forgery refused (exit 1)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run_alone(chapter))

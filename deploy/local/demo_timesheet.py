@@ -1,6 +1,6 @@
 """The timesheet chapter of the story, told by the running stack.
 
-`timesheet_story(endpoints)` tells it (`python deploy/local/demo_timesheet.py` runs it alone):
+`chapter(endpoints, told)` tells it (`python deploy/local/demo_timesheet.py` runs it alone):
 
 1. Mo registers a probation officer, Sam, on 37 hours (allocation); the timesheet service
    learns where she works and her hours from allocation's events (placements).
@@ -23,78 +23,36 @@ every run, so it is safe to re-run.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
-import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 from plimsoll_events.catalogue import topic_for
-from plimsoll_events.kafka import KafkaAccess
 from plimsoll_platform.clock import is_working_day
+from story import (
+    REGION,
+    TEAM,
+    Api,
+    Json,
+    check,
+    fresh,
+    kafka_from_now,
+    print_counts,
+    read_events,
+    run_alone,
+    show_problem,
+    step,
+    until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("PLIMSOLL_STACK_DIR", ROOT / ".stack"))
 TOPIC = topic_for("timesheet")
-TEAM, REGION = "T-NORTH-1", "R-NORTH"
-DEADLINE_S = 30.0
 WHY = "Entered by Mo from Sam's paper timesheet while she waits for her laptop"
-Json = dict[str, Any]
-
-
-class StoryBroken(Exception):
-    """The stack did not answer as the story says."""
-
-
-def check(ok: bool, what: str) -> None:
-    if not ok:
-        raise StoryBroken(what)
-
-
-def step(text: str) -> None:
-    print(f"\n== {text}", flush=True)
-
-
-class Api:
-    """One service over HTTP, as one demo user or another (password grant, local only).
-    Every write carries a new Idempotency-Key unless given one."""
-
-    def __init__(self, base_url: str, issuer: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=60)
-        self.issuer = issuer
-        self.tokens: dict[str, str] = {}
-
-    def call(self, user: str, method: str, path: str, expect: int, **kw: Any) -> httpx.Response:
-        if user not in self.tokens:
-            form = {"grant_type": "password", "client_id": "plimsoll-web", "username": user}
-            form["password"] = f"{user}-local-only"
-            answer = httpx.post(f"{self.issuer}/protocol/openid-connect/token", data=form)
-            check(answer.status_code == 200, f"Keycloak refused {user}: {answer.text}")
-            self.tokens[user] = str(answer.json()["access_token"])
-        headers = {"Authorization": f"Bearer {self.tokens[user]}", **kw.pop("headers", {})}
-        if method == "POST":
-            headers.setdefault("Idempotency-Key", str(uuid.uuid4()))
-        response = self.http.request(method, path, headers=headers, **kw)
-        said = f"{response.status_code} {response.text[:400]}"
-        check(response.status_code == expect, f"{user}: {method} {path}: not {expect} but {said}")
-        return response
 
 
 def refused(response: httpx.Response, kind: str, field: str | None) -> None:
-    """Print an RFC 9457 problem, checking its type and the field it names."""
-    problem = response.json()
-    check(problem["type"].endswith(f"/{kind}"), f"expected a {kind} problem, got {problem}")
-    named = [p["name"] for p in problem.get("invalid-params") or []]
-    check(field is None or named == [field], f"not on {field}: {problem}")
-    print(f"    {problem['status']} {kind}{f' on {field}' if field else ''}: {problem['detail']}")
+    show_problem(response, kind, field, indent="    ")
 
 
 def monday(weeks_ago: int) -> date:
@@ -107,29 +65,12 @@ def iso_week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def kafka_from_now(endpoints: Json) -> KafkaConsumer:
-    """A consumer of the timesheet's topic (no group), placed after its last messages."""
-    security = endpoints["kafka_security"]
-    admin = security["principals"]["admin"]
-    password = json.loads((STATE / "secrets.json").read_text())[admin["password_secret"]]
-    access = KafkaAccess(
-        endpoints["kafka_bootstrap"], admin["username"], password, security["sasl_mechanism"]
-    )
-    consumer = KafkaConsumer(**access.options(), enable_auto_commit=False)
-    partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC) or ()]
-    check(bool(partitions), f"no topic {TOPIC}")
-    consumer.assign(partitions)
-    for partition in partitions:
-        consumer.position(partition)  # resolved now (to the end), not at the first poll
-    return consumer
-
-
-def timesheet_story(endpoints: Json) -> None:
+def chapter(endpoints: Json, told: Json) -> str:
     services, issuer = endpoints["services"], endpoints["keycloak_issuer"]
     allocation = Api(services["allocation"], issuer)
     timesheet = Api(services["timesheet"], issuer)
-    kafka = kafka_from_now(endpoints)
-    sam = f"P-SAM-{uuid.uuid4().hex[:6]}"
+    kafka = kafka_from_now(endpoints, TOPIC)
+    sam = fresh("P-SAM-")
     base = f"/practitioners/{sam}"
 
     step(f"1. Mo registers Sam ({sam}), a probation officer on 37 hours, in {TEAM}")
@@ -143,16 +84,10 @@ def timesheet_story(endpoints: Json) -> None:
         "start_date": "2024-09-02",
     }
     allocation.call("mo.manager", "POST", "/practitioners", 201, json=body)
-    deadline = time.monotonic() + DEADLINE_S
-    while (
-        timesheet.http.get(
-            f"{base}/days/2024-09-02",
-            headers={"Authorization": f"Bearer {allocation.tokens['mo.manager']}"},
-        ).status_code
-        != 200
-    ):
-        check(time.monotonic() < deadline, "the timesheet service never heard of Sam")
-        time.sleep(0.3)
+    until(
+        "the timesheet service to hear of Sam",
+        lambda: timesheet.ask("mo.manager", "GET", f"{base}/days/2024-09-02").status_code == 200,
+    )
     print("  the timesheet service knows her team, region and hours (placements, from Kafka)")
 
     weeks = [monday(n) for n in (4, 3, 2, 1)]  # the 4 weeks ending last week
@@ -221,9 +156,9 @@ def timesheet_story(endpoints: Json) -> None:
                 "on_behalf_reason": WHY,
             },
         )
-    until = iso_week(weeks[3])
+    last_week = iso_week(weeks[3])
     figures = timesheet.call(
-        "mo.manager", "GET", f"{base}/working-time", 200, params={"until": until}
+        "mo.manager", "GET", f"{base}/working-time", 200, params={"until": last_week}
     ).json()
     four = figures["four_weeks"]
     check(four["counted_minutes"] == 15 * 444 + 5 * 600, f"not what was logged: {four}")
@@ -255,7 +190,7 @@ def timesheet_story(endpoints: Json) -> None:
         f"the day's TOIL: {corrected}",
     )
     after = timesheet.call(
-        "mo.manager", "GET", f"{base}/working-time", 200, params={"until": until}
+        "mo.manager", "GET", f"{base}/working-time", 200, params={"until": last_week}
     ).json()
     check(after["toil_balance_minutes"] == toil - 120, f"TOIL after the correction: {after}")
     check(after["four_weeks"]["counted_minutes"] == four["counted_minutes"] - 120, "average")
@@ -370,7 +305,7 @@ def timesheet_story(endpoints: Json) -> None:
         f"contracted {week['figures']['contracted_minutes']} minutes"
     )
     team = timesheet.call(
-        "ollie.ops", "GET", f"/teams/{TEAM}/working-time", 200, params={"until": until}
+        "ollie.ops", "GET", f"/teams/{TEAM}/working-time", 200, params={"until": last_week}
     )
     check(team.json()["members"] is None and sam not in team.text, "ops see names")
     pooled = team.json()["four_weeks"]
@@ -383,39 +318,16 @@ def timesheet_story(endpoints: Json) -> None:
     expected = Counter(
         {"hours-logged": 20, "toil-accrued": 5, "hours-corrected": 1, "leave-recorded": 1}
     )
-    seen: dict[str, Json] = {}
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        for records in kafka.poll(timeout_ms=500).values():
-            for record in records:
-                if record.key == sam.encode():
-                    message = json.loads(record.value)
-                    seen[message["id"]] = message  # at least once: a resend counts once
-        kinds = Counter(m["type"].split(".")[-2] for m in seen.values())
-        if kinds >= expected:
-            break
+    found = read_events(kafka, {sam}, expected)
     kafka.close()
-    check(kinds >= expected, f"on Kafka: {dict(kinds)}, expected at least {dict(expected)}")
-    check(all(m["subject"] == sam for m in seen.values()), "a subject is not Sam")
-    for kind, count in sorted(kinds.items()):
-        print(f"  {count:>3} x {kind}")
-
-
-def main() -> int:
-    started = time.monotonic()
-    try:
-        endpoints = json.loads((STATE / "endpoints.json").read_text())
-    except FileNotFoundError:
-        print(f"demo: no {STATE / 'endpoints.json'}: run `make up` first", file=sys.stderr)
-        return 1
-    try:
-        timesheet_story(endpoints)
-    except (StoryBroken, httpx.HTTPError, KafkaError) as error:
-        print(f"\nDEMO FAILED: {error}", file=sys.stderr)
-        return 1
-    step(f"Done in {time.monotonic() - started:.1f} s")
-    return 0
+    check(all(m["subject"] == sam for _, m in found), "a subject is not Sam")
+    print_counts(found)
+    return (
+        f"a paper fortnight imported once, a long week above contract, TOIL "
+        f"{booked['toil_balance_minutes']} minutes after a correction and a TOIL day; "
+        f"{len(found)} events on Kafka"
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(chapter))

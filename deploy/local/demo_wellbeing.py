@@ -1,19 +1,19 @@
 """The wellbeing chapter of the story, told by the running stack.
 
-`story(endpoints)` tells it (`python deploy/local/demo_wellbeing.py` runs it alone):
+`chapter(endpoints, told)` tells it (`python deploy/local/demo_wellbeing.py` runs it alone):
 
 1. Mo registers a probation officer and gives her cases (allocation); wellbeing hears of her
    and of her cases from allocation's events.
 2. In supervision they agree to suspend work on one case until the end of next month (the
    court must be told). Suspending a case she does not carry is refused, naming the field.
-   Her capacity in allocation drops by that case's points once allocation consumes
-   `work-suspended` (not built yet: the check is marked and reports what it sees).
+   Allocation hears of it (`work-suspended`, from Kafka) and counts the case for nothing:
+   her capacity drops by exactly that case's points.
 3. Pat declares his workload unsafe; nobody answers. The deadline sweep, run as of the day
    after the deadline (working days of England and Wales), escalates it to the head of
    service of his region; hana.head holds the three-way meeting, which closes it; hugo.head,
    of another region, may not.
-4. The union proposes a policy change; one account cannot approve for both sides; the
-   employer's approval adopts it, and the policy in force changes from that instant.
+4. The union proposes a policy (capacity red at 105%); one account cannot approve for both
+   sides; the employer's approval adopts it, and the policy in force changes from that instant.
 5. Every step is an event on `plimsoll.wellbeing`, keyed by the practitioner.
 
 Each step checks the answers (StoryBroken with a message if one is wrong); ids are fresh on
@@ -23,125 +23,40 @@ every run, so it is safe to re-run.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 from plimsoll_events.catalogue import topic_for
-from plimsoll_events.envelope import TYPE_PREFIX
-from plimsoll_events.kafka import KafkaAccess
+from story import (
+    MO,
+    REGION,
+    TEAM,
+    Api,
+    Json,
+    check,
+    fresh,
+    kafka_from_now,
+    print_counts,
+    read_events,
+    run_alone,
+    show_problem,
+    step,
+    until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("PLIMSOLL_STACK_DIR", ROOT / ".stack"))
 TOPIC = topic_for("wellbeing")
-TEAM, REGION, MO = "T-NORTH-1", "R-NORTH", "P-0100"
 UK = ZoneInfo("Europe/London")
-DEADLINE_S = 30.0
-ALLOCATION_CONSUMES_SUSPENSIONS = False
-"""Set True once allocation re-weighs suspended cases: the capacity check becomes strict."""
-Json = dict[str, Any]
 
 
-class StoryBroken(Exception):
-    """The stack did not answer as the story says."""
-
-
-def check(ok: bool, what: str) -> None:
-    if not ok:
-        raise StoryBroken(what)
-
-
-def step(text: str) -> None:
-    print(f"\n== {text}", flush=True)
-
-
-class Api:
-    """One service over HTTP, called as one demo user or another (password grant, local only)."""
-
-    def __init__(self, base_url: str, issuer: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30)
-        self.issuer = issuer
-        self.tokens: dict[str, str] = {}
-
-    def ask(self, user: str, method: str, path: str, **kw: Any) -> httpx.Response:
-        """The answer, whatever it is."""
-        if user not in self.tokens:
-            form = {
-                "grant_type": "password",
-                "client_id": "plimsoll-web",
-                "username": user,
-                "password": f"{user}-local-only",
-            }
-            got = httpx.post(f"{self.issuer}/protocol/openid-connect/token", data=form, timeout=10)
-            check(got.status_code == 200, f"Keycloak refused {user}: {got.text}")
-            self.tokens[user] = str(got.json()["access_token"])
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        return self.http.request(method, path, headers=headers, **kw)
-
-    def call(self, user: str, method: str, path: str, expect: int, **kw: Any) -> httpx.Response:
-        """The answer, checked to have the status `expect`."""
-        response = self.ask(user, method, path, **kw)
-        said = f"{response.status_code} {response.text[:400]}"
-        check(response.status_code == expect, f"{user}: {method} {path}: not {expect} but {said}")
-        return response
-
-
-def show_problem(response: httpx.Response, kind: str, field: str | None) -> None:
-    problem = response.json()
-    params = problem.get("invalid-params") or []
-    check(problem["type"].endswith(f"/{kind}"), f"expected a {kind} problem, got {problem}")
-    check(field is None or [p["name"] for p in params] == [field], f"not on {field}: {problem}")
-    print(f"  {problem['status']} {problem['type'].rsplit('/', 1)[-1]}: {problem['detail']}")
-
-
-def until(what: str, probe: Any) -> Any:
-    """Ask `probe()` until it answers something (wellbeing hears of allocation by Kafka)."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise StoryBroken(f"after {DEADLINE_S:.0f} s, still waiting for {what}")
-
-
-def kafka_from_now(endpoints: Json) -> KafkaConsumer:
-    security = endpoints.get("kafka_security")
-    access = KafkaAccess(endpoints["kafka_bootstrap"])
-    if security:  # read as the stack's admin principal
-        admin = security["principals"]["admin"]
-        secrets = json.loads((STATE / "secrets.json").read_text())
-        access = KafkaAccess(
-            endpoints["kafka_bootstrap"],
-            admin["username"],
-            secrets[admin["password_secret"]],
-            security["sasl_mechanism"],
-        )
-    consumer = KafkaConsumer(**access.options(), enable_auto_commit=False)
-    partitions = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC) or ()]
-    check(bool(partitions), f"no topic {TOPIC}")
-    consumer.assign(partitions)
-    for partition in partitions:
-        consumer.position(partition)  # this run's events come after
-    return consumer
-
-
-def story(endpoints: Json) -> None:
+def chapter(endpoints: Json, told: Json) -> str:
     services, issuer = endpoints["services"], endpoints["keycloak_issuer"]
     allocation, wellbeing = Api(services["allocation"], issuer), Api(services["wellbeing"], issuer)
-    kafka = kafka_from_now(endpoints)
+    kafka = kafka_from_now(endpoints, TOPIC)
     today = datetime.now(UK).date()
-    suffix = uuid.uuid4().hex[:6]
+    suffix = fresh("")
 
     step(f"W1. Mo registers Rosa Mensah, a probation officer in {TEAM}, and gives her cases")
     rosa = f"P-R-{suffix}"
@@ -161,18 +76,19 @@ def story(endpoints: Json) -> None:
             "line_manager_id": MO,
         },
     )
-    cases = []
+    cases, points = [], {}
     for n, (case_type, tier) in enumerate(
         (("community", "B2"), ("licence", "A1"), ("community", "C1"))
     ):
         case_id = f"XR{suffix}{n}"
-        allocation.call(
+        opened = allocation.call(
             "mo.manager",
             "POST",
             "/cases",
             201,
             json={"case_id": case_id, "team_id": TEAM, "case_type": case_type, "tier": tier},
         )
+        points[case_id] = opened.json()["points"]
         allocation.call(
             "mo.manager",
             "POST",
@@ -234,21 +150,23 @@ def story(endpoints: Json) -> None:
         f"  work-suspended: {agreement['case_id']} until {agreement['until']}, court to be "
         f"told: {agreement['court_or_partner_must_be_told']}"
     )
-    # MARKED: allocation's side (consume work-suspended, re-weigh the case) is not built yet.
-    after = allocation.call("mo.manager", "GET", f"/practitioners/{rosa}/capacity", 200).json()
-    dropped = after["total_points"] < capacity["total_points"]
-    if ALLOCATION_CONSUMES_SUSPENSIONS:
+    suspended_points = points[cases[1]]
 
-        def lower() -> Json | None:
-            now = allocation.call("mo.manager", "GET", f"/practitioners/{rosa}/capacity", 200)
-            return now.json() if now.json()["total_points"] < capacity["total_points"] else None
+    def lower() -> Json | None:
+        now: Json = allocation.call(
+            "mo.manager", "GET", f"/practitioners/{rosa}/capacity", 200
+        ).json()
+        return now if now["total_points"] < capacity["total_points"] else None
 
-        after = until("allocation to re-weigh the suspended case", lower)
-        dropped = True
+    after = until("allocation to re-weigh the suspended case", lower)
+    check(
+        after["total_points"] == capacity["total_points"] - suspended_points,
+        f"not {suspended_points} points fewer: {after}",
+    )
     print(
-        f"  capacity in allocation: {after['total_points']} points "
-        f"({after['capacity_percent']}%)"
-        + ("" if dropped else "  [pending: allocation does not consume work-suspended yet]")
+        f"  allocation hears of it (work-suspended, from Kafka) and counts the case for nothing: "
+        f"{capacity['total_points']} -> {after['total_points']} points "
+        f"({capacity['capacity_percent']}% -> {after['capacity_percent']}%)"
     )
 
     step("W3. Pat declares his workload unsafe; nobody answers; the deadline passes")
@@ -312,7 +230,7 @@ def story(endpoints: Json) -> None:
         f"closed by {closed['closing']['closed_by']}"
     )
 
-    step("W4. The policy: red from 110% to 105%, proposed by the union, approved by both sides")
+    step("W4. The policy: red at 105%, proposed by the union, approved by both sides")
     before = wellbeing.call("uma.union", "GET", "/policy", 200).json()
     history = wellbeing.call("uma.union", "GET", "/policy/history", 200).json()
     version = max(v["policy_version"] for v in history["versions"]) + 1
@@ -330,7 +248,11 @@ def story(endpoints: Json) -> None:
             "reason": "Red at 105%, as agreed at the joint negotiating committee",
         },
     )
-    print(f"  uma.union proposes version {version} (in force now: v{before['policy_version']})")
+    red_before = before["thresholds"]["capacity_red"]["percent"]
+    print(
+        f"  uma.union proposes version {version} (in force now: v{before['policy_version']}, "
+        f"red {red_before}%)"
+    )
     wellbeing.call("uma.union", "POST", f"/policy/proposals/{version}/approval", 200, json={})
     print("  uma.union approves it for the union side; approving again with the same account:")
     show_problem(
@@ -374,43 +296,20 @@ def story(endpoints: Json) -> None:
             "policy-adopted": 1,
         }
     )
-    seen: dict[bytes, Json] = {}
-    deadline = time.monotonic() + DEADLINE_S
-    counts: Counter[str] = Counter()
-    while time.monotonic() < deadline and not counts >= expected:
-        for records in kafka.poll(timeout_ms=500).values():
-            for record in records:
-                if record.key is not None and record.key.decode() in keys:
-                    seen[record.value] = json.loads(record.value)
-        counts = Counter(
-            m["type"].removeprefix(f"{TYPE_PREFIX}.").rsplit(".v", 1)[0] for m in seen.values()
-        )
+    found = read_events(kafka, keys, expected)
     kafka.close()
-    check(counts >= expected, f"still missing on Kafka: {expected - counts}")
-    for kind, count in sorted(counts.items()):
-        print(f"  {count:>3} x {kind}")
-    suspended = next(m for m in seen.values() if m["type"].endswith("work-suspended.v1"))
+    print_counts(found)
+    suspended = next(m for _, m in found if m["type"].endswith("work-suspended.v1"))
     print(
         f"  work-suspended: subject {suspended['subject']}, actor {suspended['actor']}, data "
         + json.dumps(suspended["data"])
     )
-
-
-def main() -> int:
-    started = time.monotonic()
-    try:
-        endpoints = json.loads((STATE / "endpoints.json").read_text())
-    except FileNotFoundError:
-        print(f"demo: no {STATE / 'endpoints.json'}: run `make up` first", file=sys.stderr)
-        return 1
-    try:
-        story(endpoints)
-    except (StoryBroken, httpx.HTTPError, KafkaError) as error:
-        print(f"\nDEMO FAILED: {error}", file=sys.stderr)
-        return 1
-    step(f"Done in {time.monotonic() - started:.1f} s")
-    return 0
+    return (
+        f"a case suspended in supervision weighs nothing in allocation "
+        f"({capacity['capacity_percent']}% -> {after['capacity_percent']}%), an unanswered "
+        f"declaration escalated and closed, policy v{version} adopted by both sides"
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(chapter))
