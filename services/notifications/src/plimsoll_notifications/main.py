@@ -17,6 +17,7 @@ from plimsoll_platform.projections import KafkaProjections
 import plimsoll_notifications
 from plimsoll_notifications.api import ROUTERS
 from plimsoll_notifications.api.deps import RulesInForce, Time
+from plimsoll_notifications.api.inbox import LIVE_PATH
 from plimsoll_notifications.channels import SmtpSender, SmtpSettings
 from plimsoll_notifications.decisions import DecisionsProjection, create_tables
 from plimsoll_notifications.directory import KeycloakDirectory
@@ -54,6 +55,8 @@ def create_app() -> FastAPI:
         description=plimsoll_notifications.__doc__ or "",
         routers=ROUTERS,
         event_sourced=True,
+        # The browser's stream is opened with a ticket, checked by its route, not a token.
+        public_paths={LIVE_PATH: True},
     )
     engine, store, clock = app.state.engine, app.state.store, SystemClock()
     rules = load_rules(settings.rules_version)

@@ -38,13 +38,15 @@ class NotificationQueries:
             limit=limit,
         )
 
-    def since(self, recipient: str, position: int) -> list[Row]:
-        """Inbox items delivered (or re-delivered) after `position`, oldest first."""
+    def since(self, recipient: str, position: int, limit: int = 500) -> list[Row]:
+        """Inbox items delivered (or re-delivered) after `position`, oldest first, at most
+        `limit` (the next call, after the last one's position, gets the rest)."""
         return self._rows(
             f"select {_ITEM} from notification_inbox where recipient = :r "  # noqa: S608
-            "and position > :p order by position",
+            "and position > :p order by position limit :limit",
             r=recipient,
             p=position,
+            limit=limit,
         )
 
     def head(self) -> int:

@@ -12,6 +12,8 @@
   each ops person's last digest covered.
 * `webhook_secrets`: each subscription's signing secret (never in an event).
 * `notification_consents`: union representatives a practitioner consented to (Kafka-fed).
+* `notification_stream_tickets`: short-lived tickets that open one person's live inbox stream
+  (a browser's `EventSource` cannot send a bearer token); only their hashes are kept.
 """
 
 from typing import Final
@@ -70,6 +72,11 @@ create table if not exists notification_digests (
 create table if not exists webhook_secrets (
     subscription_id text primary key,
     secret          text not null
+);
+create table if not exists notification_stream_tickets (
+    ticket_hash text primary key,
+    recipient   text not null,
+    expires_at  timestamptz not null
 );
 """
 DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-notifications-ddl'))"
