@@ -13,7 +13,7 @@ a head of service only. Points are integers; percents go out as JSON strings.
 from datetime import date
 
 from fastapi import APIRouter, status
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Day, Identifier, Text
 from plimsoll_platform.access import Caller, Place
 from plimsoll_platform.api import IdempotencyKey, StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
@@ -62,7 +62,7 @@ class CaseOpening(StrictBody):
     tier: str | None = Field(default=None, description="Probation: A3..D0, with S if unsupervised")
     t2a: bool = Field(default=False, description="Probation: weighted as transition to adulthood")
     stage: str | None = Field(default=None, description="Cafcass: e.g. section-7-report")
-    opened_on: date | None = Field(default=None, description="Today if absent")
+    opened_on: Day | None = Field(default=None, description="Today if absent")
 
 
 class Allocation(StrictBody):
@@ -91,7 +91,7 @@ class StageChange(StrictBody):
 
 
 class Closure(StrictBody):
-    closed_on: date
+    closed_on: Day
 
 
 # Answers.

@@ -17,6 +17,7 @@ is wrong, naming the missing, unknown or repeated columns.
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
+from plimsoll_events.types.fields import LINE_PATTERN
 from plimsoll_platform.api import problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.problems import InvalidParam, Problem
@@ -34,6 +35,7 @@ FileName = Annotated[
     Query(
         min_length=1,
         max_length=200,
+        pattern=LINE_PATTERN,
         description="The uploaded file's name, quoted in override reasons and the audit trail",
     ),
 ]

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from plimsoll_events.types.fields import Identifier
+from plimsoll_events.types.fields import Day, Identifier
 from plimsoll_platform.access import Place
 from pydantic import BaseModel, ConfigDict
 
@@ -42,7 +42,7 @@ class OverridesView(BaseModel):
 def read_overrides(
     caller: OverrideReader,
     queries: QueriesDep,
-    since: Annotated[date | None, Query(description="Recorded on or after this day")] = None,
+    since: Annotated[Day | None, Query(description="Recorded on or after this day")] = None,
     team_id: Annotated[Identifier | None, Query(description="Only this team's")] = None,
     region_id: Annotated[
         Identifier | None, Query(description="Only those given to practitioners of this region")

@@ -11,11 +11,11 @@ records nothing. Hours go out as JSON strings (exact decimals).
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import uuid4
 
 from fastapi import APIRouter, status
-from plimsoll_events.types.fields import Identifier, Name
+from plimsoll_events.types.fields import Day, DecimalBounds, Identifier, Name
 from plimsoll_platform.api import IdempotencyKey, StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +51,10 @@ router = APIRouter(prefix="/practitioners", tags=["workforce"])
 
 # Bodies.
 
+ContractedHours = Annotated[Decimal, DecimalBounds("0", "37.5", description="A week, 0 to 37.5")]
+ReductionHours = Annotated[Decimal, DecimalBounds("0.01", "37.5")]
+ReductionPercent = Annotated[Decimal, DecimalBounds("0.01", "100")]
+
 
 class PractitionerRegistration(StrictBody):
     practitioner_id: Identifier
@@ -58,28 +62,30 @@ class PractitionerRegistration(StrictBody):
     grade: str = Field(description="e.g. PO, PSO, PQiP, SPO, TPO, FCA, SENIOR_FCA")
     team_id: Identifier
     region_id: Identifier
-    contracted_hours: Decimal = Field(description="A week, 0 to 37.5")
-    start_date: date
+    contracted_hours: ContractedHours
+    start_date: Day
     line_manager_id: Identifier | None = None
 
 
 class ContractedHoursChange(StrictBody):
-    contracted_hours: Decimal = Field(description="A week, 0 to 37.5")
+    contracted_hours: ContractedHours
 
 
 class ReductionRequest(StrictBody):
     reduction_id: Identifier | None = Field(default=None, description="Chosen if absent")
     reason: Name = Field(description="One of the scheme's reasons (probation), or free text")
-    hours: Decimal | None = Field(default=None, description="Hours a week it takes off")
-    percent: Decimal | None = Field(default=None, description="Or a percent of contracted hours")
-    effective_from: date
-    effective_to: date | None = Field(default=None, description="Its last day, inclusive")
+    hours: ReductionHours | None = Field(default=None, description="Hours a week it takes off")
+    percent: ReductionPercent | None = Field(
+        default=None, description="Or a percent of contracted hours (not both)"
+    )
+    effective_from: Day
+    effective_to: Day | None = Field(default=None, description="Its last day, inclusive")
 
 
 class Transfer(StrictBody):
     team_id: Identifier = Field(description="The team they join")
     region_id: Identifier = Field(description="That team's region")
-    effective_on: date = Field(description="Their first day in the new team")
+    effective_on: Day = Field(description="Their first day in the new team")
     line_manager_id: Identifier | None = Field(
         default=None, description="Their line manager in the new team, if known"
     )
@@ -90,7 +96,7 @@ class LineManagerChange(StrictBody):
 
 
 class Leaving(StrictBody):
-    leaving_date: date = Field(description="Their last day in post")
+    leaving_date: Day = Field(description="Their last day in post")
 
 
 # Answers.

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from plimsoll_events.types.allocation import WeightingScheme
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Identifier, Line
 from plimsoll_platform.auth import CurrentPrincipal
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,7 +91,7 @@ def change_scheme(
     caller: SchemeChanger,
     metadata: CommandMetadata,
     changes: SchemeChangesDep,
-    reason: Annotated[Text | None, Query(description="Why, for the record")] = None,
+    reason: Annotated[Line | None, Query(description="Why, for the record")] = None,
 ) -> SchemeChangeView:
     if body.kind != kind:
         raise InvalidValue(f"this is the {kind} scheme, not {body.kind}", field="kind")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from plimsoll_events.types.fields import Identifier
+from plimsoll_events.types.fields import Day, Identifier
 from plimsoll_platform.api import StrictBody, problem_responses
 from plimsoll_platform.auth import CurrentPrincipal
 from pydantic import Field
@@ -26,15 +25,15 @@ _READ = problem_responses({404: "No such bundle exported by the caller"})
 
 class BundleRequest(StrictBody):
     practitioner_id: Identifier
-    period_start: date
-    period_end: date
+    period_start: Day
+    period_end: Day
 
 
 class BundleExportedView(StrictBody):
     bundle_id: str
     practitioner_id: str
-    period_start: date
-    period_end: date
+    period_start: Day
+    period_end: Day
     events: int
     tree_size: int
     sha256: str = Field(description="SHA-256 of the bundle file, as bundle-exported records it")
@@ -79,8 +78,8 @@ def export_bundle_by_get(
     practitioner_id: Identifier,
     bundles: BundlesDep,
     principal: CurrentPrincipal,
-    period_start: Annotated[date, Query()],
-    period_end: Annotated[date, Query()],
+    period_start: Annotated[Day, Query()],
+    period_end: Annotated[Day, Query()],
 ) -> BundleExportedView:
     """The same export, for clients that can only GET (it is recorded like any other)."""
     body = BundleRequest(

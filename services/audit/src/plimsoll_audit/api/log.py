@@ -9,14 +9,20 @@ a valid token; the hash routes are meant to be public: see ARCHITECTURE.md.)
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from plimsoll_platform.api import problem_responses
 from plimsoll_platform.problems import InvalidParam, Problem
 
 from plimsoll_audit.api.deps import Auditor, CheckpointerDep, KeysDep, ReaderDep
-from plimsoll_audit.log.tiles import MalformedTilePath, TileRef, parse_tile_path
+from plimsoll_audit.log.tiles import (
+    ENTRIES_PATH_PATTERN,
+    TILE_PATH_PATTERN,
+    MalformedTilePath,
+    TileRef,
+    parse_tile_path,
+)
 
 router = APIRouter(tags=["log"])
 
@@ -27,26 +33,42 @@ MUTABLE = {"Cache-Control": "no-cache, max-age=5"}
 _TILES = problem_responses({400: "Not a C2SP tile path", 404: "The log holds no such tile"})
 
 
-@router.get("/checkpoint", response_class=Response, responses={200: {"content": {TEXT: {}}}})
+_SIGNED_NOTE: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {TEXT: {}}, "description": "A signed note"}
+}
+
+
+@router.get(
+    "/checkpoint", response_class=Response, responses={**_SIGNED_NOTE, **problem_responses()}
+)
 def checkpoint(checkpointer: CheckpointerDep) -> Response:
     """The latest signed checkpoint (C2SP tlog-checkpoint, a signed note)."""
     signed = checkpointer.sign(only_if_grown=True)
     return Response(signed.note, media_type=TEXT, headers=MUTABLE)
 
 
-@router.post("/checkpoint", response_class=Response, responses={200: {"content": {TEXT: {}}}})
+@router.post(
+    "/checkpoint", response_class=Response, responses={**_SIGNED_NOTE, **problem_responses()}
+)
 def sign_checkpoint(checkpointer: CheckpointerDep, _: Auditor) -> Response:
     """Sign a checkpoint of the whole log now (the last one if the log has not grown)."""
     return Response(checkpointer.sign().note, media_type=TEXT, headers=MUTABLE)
 
 
-@router.get("/checkpoint/verifier-key", response_class=Response)
+@router.get(
+    "/checkpoint/verifier-key",
+    response_class=Response,
+    responses={
+        200: {"content": {TEXT: {}}, "description": "A verifier key"},
+        **problem_responses(),
+    },
+)
 def verifier_key(keys: KeysDep) -> Response:
     """The current signing key in the note verifier-key format (`<name>+<id>+<key>`)."""
     return Response(str(keys.signer.verifier) + "\n", media_type=TEXT)
 
 
-@router.get("/checkpoint/verifier-keys")
+@router.get("/checkpoint/verifier-keys", responses=problem_responses())
 def verifier_keys(keys: KeysDep) -> dict[str, Any]:
     """The current verifier key and those retired, still valid for older checkpoints."""
     return {
@@ -70,13 +92,15 @@ def _ref(path: str) -> TileRef:
 
 
 @router.get("/tile/entries/{path:path}", response_class=Response, responses=_TILES)
-def entry_bundle(path: str, reader: ReaderDep, _: Auditor) -> Response:
+def entry_bundle(
+    path: Annotated[str, Path(pattern=ENTRIES_PATH_PATTERN)], reader: ReaderDep, _: Auditor
+) -> Response:
     """An entry bundle (`<N>[.p/<W>]`): the canonical events, each behind a uint16 length."""
     return Response(reader.tile(_ref("entries/" + path)), media_type=OCTETS, headers=IMMUTABLE)
 
 
 @router.get("/tile/{path:path}", response_class=Response, responses=_TILES)
-def tile(path: str, reader: ReaderDep) -> Response:
+def tile(path: Annotated[str, Path(pattern=TILE_PATH_PATTERN)], reader: ReaderDep) -> Response:
     """A tile of hashes (`<L>/<N>[.p/<W>]`)."""
     return Response(reader.tile(_ref(path)), media_type=OCTETS, headers=IMMUTABLE)
 

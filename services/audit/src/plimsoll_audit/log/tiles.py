@@ -17,10 +17,17 @@ from typing import Final
 from plimsoll_audit.log.merkle import HASH_SIZE, TILE_WIDTH
 
 MAX_LEVEL: Final = 63
+_TAIL: Final = (
+    r"(?:x[0-9]{3}/)*[0-9]{3}(?:\.p/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$"
+)
+TILE_PATH_PATTERN: Final = rf"^(?:[0-9]|[1-5][0-9]|6[0-3])/{_TAIL}"
+"""What follows `tile/` for a tile of hashes: `<L>/<N>[.p/<W>]` (C2SP tlog-tiles)."""
+ENTRIES_PATH_PATTERN: Final = rf"^{_TAIL}"
+"""What follows `tile/entries/`: `<N>[.p/<W>]`."""
 MAX_ENTRY_BYTES: Final = 0xFFFF  # an entry bundle prefixes each entry with a uint16 length
 
-_INDEX = re.compile(r"^(?:x\d{3}/)*\d{3}$")
-_DECIMAL = re.compile(r"^(?:0|[1-9]\d*)$")
+_INDEX = re.compile(r"^(?:x[0-9]{3}/)*[0-9]{3}$")
+_DECIMAL = re.compile(r"^(?:0|[1-9][0-9]*)$")
 
 
 class MalformedTilePath(ValueError):

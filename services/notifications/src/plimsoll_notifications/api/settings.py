@@ -1,15 +1,15 @@
 """A person's preferences, the rules in force, and the sweeps on demand."""
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from plimsoll_events.refusals import NotPermitted
-from plimsoll_events.types.fields import Identifier
+from plimsoll_events.types.fields import Identifier, Instant, LocalTime
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.roles import Role
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from plimsoll_notifications.api.deps import (
     DispatcherDep,
@@ -29,9 +29,9 @@ router = APIRouter(tags=["preferences and rules"])
 class Preferences(StrictBody):
     email: bool = True
     """E-mail me what is not urgent (urgent notifications always come on every channel)."""
-    quiet_hours_start: time | None = None
+    quiet_hours_start: LocalTime | None = None
     """Quiet from (UK wall clock): what is not urgent waits until `quiet_hours_end`."""
-    quiet_hours_end: time | None = None
+    quiet_hours_end: LocalTime | None = None
 
 
 @router.get("/preferences", responses=problem_responses(), summary="My preferences")
@@ -80,7 +80,7 @@ def run_sweeps(
     sweeps: SweepsDep,
     dispatcher: DispatcherDep,
     time: TimeDep,
-    as_of: Annotated[AwareDatetime | None, Query(description="Run as of this instant")] = None,
+    as_of: Annotated[Instant | None, Query(description="Run as of this instant")] = None,
     digest: Annotated[bool, Query(description="Send the ops digests too")] = False,
     notification_id: Annotated[
         list[Identifier] | None,

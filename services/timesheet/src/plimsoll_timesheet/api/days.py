@@ -14,16 +14,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, status
-from plimsoll_events.types.fields import Text
+from plimsoll_events.types.fields import Day, LocalTime, Text
 from plimsoll_events.types.timesheet import WorkCategory
 from plimsoll_platform.api import StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_timesheet.api.deps import (
     DAY_COMMAND,
     READ,
-    Day,
+    DayInPath,
     IdempotencyKeyRequired,
     OwnDecision,
     PlacementsDep,
@@ -40,20 +40,13 @@ from plimsoll_timesheet.handlers import DayOutcome
 router = APIRouter(prefix="/practitioners/{practitioner_id}", tags=["time worked"])
 
 
-def _local(moment: time) -> time:
-    if moment.tzinfo is not None:
-        raise ValueError("a UK wall-clock time of the day, without a zone (e.g. 09:30)")
-    return moment
-
-
-LocalTime = Annotated[time, AfterValidator(_local)]
 Minutes = Annotated[int, Field(description="Whole minutes, 1 to 1440")]
 
 # Bodies.
 
 
 class TimeLogged(StrictBody):
-    day: date = Field(description="The day worked (UK calendar); not after today")
+    day: Day = Field(description="The day worked (UK calendar); not after today")
     minutes: Minutes
     category: WorkCategory
     started_at: LocalTime | None = Field(default=None, description="With ended_at, or neither")
@@ -80,7 +73,7 @@ class Withdrawal(StrictBody):
 
 
 class Overtime(StrictBody):
-    day: date
+    day: Day
     minutes: Minutes
     note: Text | None = None
 
@@ -174,7 +167,7 @@ def log_hours(
 @router.get("/days/{day}", summary="A day: its entries, overtime and TOIL", responses=READ)
 def read_day(
     practitioner_id: PractitionerId,
-    day: Day,
+    day: DayInPath,
     caller: Reader,
     timesheets: TimesheetsDep,
     placements: PlacementsDep,
@@ -193,7 +186,7 @@ def read_day(
 )
 def correct_hours(
     practitioner_id: PractitionerId,
-    day: Day,
+    day: DayInPath,
     entry_id: EntryId,
     body: Correction,
     caller: Writer,
@@ -215,7 +208,7 @@ def correct_hours(
 )
 def withdraw_hours(
     practitioner_id: PractitionerId,
-    day: Day,
+    day: DayInPath,
     entry_id: EntryId,
     body: Withdrawal,
     caller: Writer,

@@ -10,11 +10,10 @@ everyone, a practitioner themself. Anyone but admins and services gets the same
 403 for a practitioner outside their scope as for one placements has not seen.
 """
 
-from datetime import date
 from typing import Annotated, Final
 
 from fastapi import Depends, Path
-from plimsoll_events.types.fields import Identifier
+from plimsoll_events.types.fields import Day, Identifier
 from plimsoll_platform.access import SCOPED, Caller, Place, may
 from plimsoll_platform.api import RequiredIdempotencyKey, held, problem_responses
 from plimsoll_platform.placement_history import PlacementHistory
@@ -51,7 +50,7 @@ TeamReader = Annotated[Caller, Depends(may(*SCOPED, aggregates=True))]
 
 PractitionerId = Annotated[Identifier, Path(description="The practitioner, e.g. P-0001")]
 TeamId = Annotated[Identifier, Path(description="The team, e.g. T-NORTH-1")]
-Day = Annotated[date, Path(description="The day, YYYY-MM-DD (UK calendar)")]
+DayInPath = Annotated[Day, Path(description="The day, YYYY-MM-DD (UK calendar)")]
 
 
 IdempotencyKeyRequired = RequiredIdempotencyKey

@@ -30,7 +30,13 @@ from plimsoll_timesheet.queries import Reading
 
 router = APIRouter(prefix="/practitioners/{practitioner_id}", tags=["working time"])
 
-WEEK_PATTERN: Final = r"^\d{4}-W\d{2}$"
+_LONG_YEARS: Final = "|".join(
+    str(year) for year in range(1900, 2200) if date(year, 12, 28).isocalendar().week == 53
+)
+WEEK_PATTERN: Final = (
+    rf"^(?:(?:19[0-9]{{2}}|2[01][0-9]{{2}})-W(?:0[1-9]|[1-4][0-9]|5[0-2])|(?:{_LONG_YEARS})-W53)$"
+)
+"""An ISO week from 1900 to 2199 that exists: week 53 only in the years that have one."""
 WeekText = Annotated[str, BeforeValidator(str)]
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from uuid import uuid4
 
 from fastapi import APIRouter, Path, status
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Day, Identifier, Text
 from plimsoll_events.types.timesheet import LeaveKind
 from plimsoll_platform.api import StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
@@ -40,8 +40,8 @@ LeaveId = Annotated[Identifier, Path(description="The leave, as recorded")]
 class LeaveRequest(StrictBody):
     leave_id: Identifier | None = Field(default=None, description="Chosen if absent")
     kind: LeaveKind
-    first_day: date
-    last_day: date = Field(description="Inclusive; at most 366 days after first_day")
+    first_day: Day
+    last_day: Day = Field(description="Inclusive; at most 366 days after first_day")
     minutes_per_day: int | None = Field(
         default=None, description="Minutes of each working day (a part day); absent: whole days"
     )

@@ -11,12 +11,12 @@ Export (`GET`): the entries that count from `from` to `to` (default: the last 36
 in the order logged, as a CSV a spreadsheet opens as text (formula injection guarded).
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from plimsoll_events.types.fields import Text
+from plimsoll_events.types.fields import Day, Line
 from plimsoll_platform.api import problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.problems import InvalidParam, Problem
@@ -128,7 +128,7 @@ def import_sheet(
     placements: PlacementsDep,
     idempotency: IdempotencyKeyRequired,
     on_behalf_reason: Annotated[
-        Text | None, Query(description="Required when importing for someone else")
+        Line | None, Query(description="Required when importing for someone else")
     ] = None,
 ) -> ImportReportView:
     try:
@@ -153,8 +153,8 @@ def export_sheet(
     caller: Reader,
     queries: QueriesDep,
     placements: PlacementsDep,
-    first: Annotated[date | None, Query(alias="from", description="Default: 365 days ago")] = None,
-    last: Annotated[date | None, Query(alias="to", description="Default: today")] = None,
+    first: Annotated[Day | None, Query(alias="from", description="Default: 365 days ago")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="Default: today")] = None,
 ) -> Response:
     practitioner_reached(placements, caller, practitioner_id)
     last = last or placements.clock.today()

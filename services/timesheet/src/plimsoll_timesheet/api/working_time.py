@@ -10,6 +10,7 @@ takes effect from `effective_from`, today or later (UK). Every write requires an
 from datetime import date
 
 from fastapi import APIRouter, status
+from plimsoll_events.types.fields import Day
 from plimsoll_platform.api import StrictBody
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, ConfigDict
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/practitioners/{practitioner_id}/working-time", tags=
 
 
 class OptOutChange(StrictBody):
-    effective_from: date
+    effective_from: Day
 
 
 class OptOutView(BaseModel):

@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Day, Identifier, Text
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, Field
@@ -43,11 +43,11 @@ class AssessmentView(BaseModel):
 
 
 class Assessing(StrictBody):
-    assessed_on: date
+    assessed_on: Day
     risk_level: Literal["low", "medium", "high"]
     outcome: Text
     measures: Annotated[list[Text], Field(max_length=50)] = Field(default_factory=list)
-    review_on: date
+    review_on: Day
     reviews: Identifier | None = Field(default=None, description="The assessment reviewed.")
 
 

@@ -6,13 +6,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Identifier, Instant, Text
 from plimsoll_events.types.wellbeing import BreachRule, EscalationLevel, SubjectKind
 from plimsoll_platform.access import Caller, Place
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.roles import EVERYWHERE, Role
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from plimsoll_wellbeing.api.deps import (
     AS_OF,
@@ -33,7 +33,7 @@ from plimsoll_wellbeing.duty_queries import age
 router = APIRouter(tags=["breaches"])
 
 NOT_FOUND = {404: "No such breach (or not opened yet at that instant)"}
-AsOf = Annotated[AwareDatetime | None, Query(description=AS_OF)]
+AsOf = Annotated[Instant | None, Query(description=AS_OF)]
 
 
 class BreachView(BaseModel):

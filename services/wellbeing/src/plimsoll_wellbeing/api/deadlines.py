@@ -4,9 +4,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from plimsoll_events.types.fields import Instant
 from plimsoll_platform.api import problem_responses
 from plimsoll_platform.roles import Role
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from plimsoll_wellbeing.api.deps import DeadlinesDep, SweepRunner, TimeDep
 from plimsoll_wellbeing.domain.errors import NotPermitted
@@ -36,7 +37,7 @@ def run_deadlines(
     caller: SweepRunner,
     deadlines: DeadlinesDep,
     time: TimeDep,
-    as_of: Annotated[AwareDatetime | None, Query(description=AS_OF)] = None,
+    as_of: Annotated[Instant | None, Query(description=AS_OF)] = None,
 ) -> Swept:
     if as_of is not None and Role.ADMIN not in caller.principal.roles:
         raise NotPermitted("only an admin runs the sweeps as of another instant", field="as_of")

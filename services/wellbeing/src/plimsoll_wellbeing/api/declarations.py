@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Day, Identifier, Text
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
 from pydantic import BaseModel, Field
@@ -99,14 +99,28 @@ class Declaring(StrictBody):
     details: Text | None = None
 
 
-class Answering(StrictBody):
-    response: Literal["actions-agreed", "disagreed"]
-    actions: Texts = Field(default_factory=list, description="The actions agreed (actions-agreed).")
-    reasons: Text | None = Field(default=None, description="Why not (disagreed).")
+class ActionsAgreed(StrictBody):
+    response: Literal["actions-agreed"]
+    actions: Annotated[list[Text], Field(min_length=1, max_length=50)] = Field(
+        description="The actions agreed: at least one"
+    )
+    reasons: None = Field(default=None, description="Reasons are for disagreeing")
+
+
+class Disagreed(StrictBody):
+    response: Literal["disagreed"]
+    reasons: Text = Field(description="Why not")
+    actions: Annotated[list[Text], Field(max_length=0)] = Field(
+        default_factory=list, description="A disagreement agrees no actions"
+    )
+
+
+Answering = Annotated[ActionsAgreed | Disagreed, Field(discriminator="response")]
+"""The manager's answer: actions agreed (at least one), or disagreement with reasons."""
 
 
 class Meeting(StrictBody):
-    held_on: date
+    held_on: Day
     outcome: Literal["actions-agreed", "no-change-needed"]
     notes: Text
     actions: Texts = Field(default_factory=list)

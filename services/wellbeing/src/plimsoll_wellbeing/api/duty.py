@@ -5,12 +5,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from plimsoll_events.types.fields import Identifier
+from plimsoll_events.types.fields import Identifier, Instant
 from plimsoll_events.types.wellbeing import BreachRule
 from plimsoll_platform.access import Place
 from plimsoll_platform.api import problem_responses
 from plimsoll_platform.roles import Role
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from plimsoll_wellbeing.api.deps import (
     AS_OF,
@@ -28,7 +28,7 @@ from plimsoll_wellbeing.domain.errors import NotFound, NotPermitted
 
 router = APIRouter(tags=["duty of care"])
 
-AsOf = Annotated[AwareDatetime | None, Query(description=AS_OF)]
+AsOf = Annotated[Instant | None, Query(description=AS_OF)]
 NOT_FOUND = {404: "No such practitioner, or nothing known of them at that instant"}
 
 
@@ -326,7 +326,7 @@ def run_clock(
     recorder: RecorderDep,
     time: TimeDep,
     as_of: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(
             description="Escalate as of this instant instead of now (admins only: for tests and "
             "the demo; escalations are dated that day). Rules are always judged now: a judgement "

@@ -4,12 +4,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from plimsoll_events.types.fields import Text
+from plimsoll_events.types.fields import Instant, Text
 from plimsoll_events.types.wellbeing import PolicyThresholds, Side
 from plimsoll_platform.access import Caller
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from plimsoll_wellbeing.api.deps import (
     HandlersDep,
@@ -155,7 +155,7 @@ def read_policy(
     caller: SignedIn,
     policy: PolicyDep,
     time: TimeDep,
-    as_of: Annotated[AwareDatetime | None, Query(description="Default: now.")] = None,
+    as_of: Annotated[Instant | None, Query(description="Default: now.")] = None,
 ) -> PolicyView:
     at = as_of or time.now()
     found = policy.in_force(at)

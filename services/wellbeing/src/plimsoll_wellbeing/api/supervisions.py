@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from plimsoll_events.types.fields import Identifier, Text
+from plimsoll_events.types.fields import Day, Identifier, Text
 from plimsoll_platform.access import Caller
 from plimsoll_platform.api import IdempotencyKey, StrictBody, problem_responses
 from plimsoll_platform.event_sourcing import CommandMetadata
@@ -56,7 +56,7 @@ class SupervisionView(BaseModel):
 
 
 class Scheduling(StrictBody):
-    scheduled_for: date
+    scheduled_for: Day
     supervisor_id: Identifier | None = Field(
         default=None, description="Default: the caller (their token's practitioner_id)."
     )
@@ -70,7 +70,7 @@ class AgreedWorkBody(StrictBody):
     case_id: Identifier
     reason: Text
     court_or_partner_must_be_told: bool = False
-    until: date | None = Field(
+    until: Day | None = Field(
         default=None, description="Suspensions: the last day suspended; none: until resumed."
     )
 
@@ -79,7 +79,7 @@ class Holding(StrictBody):
     supervision_id: Identifier | None = Field(
         default=None, description="The scheduled supervision held; none: one not scheduled."
     )
-    held_on: date
+    held_on: Day
     duration_minutes: int
     workload_reviewed: bool
     wellbeing_discussed: bool
