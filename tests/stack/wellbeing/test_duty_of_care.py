@@ -184,9 +184,16 @@ def test_a_long_month_opens_the_four_week_average_breach(duty):
     assert breach["cause"]["source"] == "/plimsoll/timesheet"
 
 
-def test_views_now_and_as_of_a_past_instant(duty, overloaded):
-    pat = overloaded["pat"]
-    duty.breach_of(pat, "capacity-amber", status="resolved")  # the tests before moved cases
+def test_views_now_and_as_of_a_past_instant(duty):
+    # its own practitioner, taken past red (119.9%) and back to green (89.9%)
+    pat, colleague = duty.register(), duty.register(hours="37")
+    cases = [duty.case() for _ in range(8)]
+    for case_id in cases:
+        duty.allocate(case_id, pat)
+    red = duty.breach_of(pat, "capacity-red")
+    for case_id in cases[:2]:
+        duty.reallocate(case_id, colleague)
+    duty.breach_of(pat, "capacity-amber", status="resolved")
     now = duty.wellbeing("mo.manager").get(f"/practitioners/{pat}/duty-of-care")
     assert now.status_code == 200, now.text
     view = now.json()
@@ -202,7 +209,22 @@ def test_views_now_and_as_of_a_past_instant(duty, overloaded):
         params={"as_of": (registered_at - timedelta(milliseconds=1)).isoformat()},
     )
     assert then.status_code == 200, then.text
-    assert all(b["opened_at"] < registered_at.isoformat() for b in then.json()["breaches"])
+    assert then.json()["breaches"] == []
+    # as of the instant red opened: the figure then, red, and its breach open
+    red_then = duty.wellbeing("mo.manager").get(
+        f"/practitioners/{pat}/duty-of-care", params={"as_of": red["opened_at"]}
+    )
+    assert red_then.status_code == 200, red_then.text
+    assert red_then.json()["capacity"]["capacity_percent"] == "119.9"
+    assert red_then.json()["capacity"]["status"] == "red"
+    assert {(b["rule"], b["status"]) for b in red_then.json()["breaches"]} >= {
+        ("capacity-red", "open"),
+        ("capacity-amber", "open"),
+    }
+    assert {(b["rule"], b["status"]) for b in view["breaches"]} >= {
+        ("capacity-red", "resolved"),
+        ("capacity-amber", "resolved"),
+    }
 
     future = duty.wellbeing("mo.manager").get(
         f"/practitioners/{pat}/duty-of-care",
