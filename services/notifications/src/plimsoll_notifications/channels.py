@@ -7,22 +7,30 @@
 * `WebhookSender` posts the payload signed with the subscription's secret by the
   `standardwebhooks` package: headers `webhook-id` (the notification id: the same on every
   retry, so the receiver drops duplicates by it), `webhook-timestamp` and `webhook-signature`.
-  Before each try it checks the URL again (DNS may have changed since the subscription). A
-  2xx answer is a delivery; anything else, a timeout or a refused connection is a failed try.
+  Before each try it checks the URL again (DNS may have changed since the subscription), and
+  it connects to an address it checked, never to what a second lookup says: its connection
+  pool's network backend (`PinnedBackend`) opens a connection only to the address the check
+  pinned for that host name, so DNS rebinding (public when checked, private when connecting)
+  cannot lead it into a private network. The URL keeps the host name, so `Host`, TLS SNI
+  and the certificate check are the partner's name. A 2xx answer is a delivery; anything
+  else, a timeout or a refused connection is a failed try.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import smtplib
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
+import httpcore
 import httpx
 from standardwebhooks import Webhook
 
@@ -115,25 +123,86 @@ async def resolve(host: str) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
+AsyncResolver = Callable[[str], Awaitable[Sequence[str]]]
+_PINNED: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "webhook_pinned_addresses", default=None
+)
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects a host name only to the address pinned for it (by `WebhookSender.send`, for
+    the current task); refuses any host nothing was pinned for, and Unix sockets."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = (_PINNED.get() or {}).get(host)
+        if address is None:
+            raise httpcore.ConnectError(f"no checked address for {host!r}: not connecting")
+        return await self.inner.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks never go to a Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
 class WebhookSender:
     """Signed webhooks over one async HTTP client (see the module)."""
 
-    def __init__(self, *, timeout_seconds: float, local_mode: bool) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        local_mode: bool,
+        resolver: AsyncResolver = resolve,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.local_mode = local_mode
+        self.resolver = resolver
+        transport = httpx.AsyncHTTPTransport(trust_env=False)
+        # httpx does not take a network backend: its pool is replaced by one that has ours.
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=None,
+            max_keepalive_connections=500,
+            keepalive_expiry=5.0,
+            network_backend=PinnedBackend(network_backend),
+        )
         self.client = httpx.AsyncClient(
+            transport=transport,
             timeout=timeout_seconds,
             follow_redirects=False,  # a redirect could lead anywhere, past the URL check
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=500),
+            trust_env=False,  # no proxy from the environment: it would resolve the host itself
         )
 
     async def send(
         self, *, url: str, secret: str, message_id: str, payload: str, now: datetime
     ) -> Tried:
         try:
-            addresses = await resolve(httpx.URL(url).host)
+            host = httpx.URL(url).host
+            addresses = await self.resolver(host)
             check_webhook_url(url, lambda _host: addresses, local_mode=self.local_mode)
         except (UnsafeUrl, OSError, ValueError) as exc:
             return Tried(False, f"not sent: {exc}")
+        pinned = _PINNED.set({host: addresses[0].split("%")[0]})
         timestamp = now.astimezone(UTC)
         headers = {
             "content-type": "application/json",
@@ -147,6 +216,8 @@ class WebhookSender:
             return Tried(False, f"no answer from {url} in time")
         except httpx.HTTPError as exc:
             return Tried(False, f"{url}: {type(exc).__name__}: {exc}")
+        finally:
+            _PINNED.reset(pinned)
         if 200 <= answer.status_code < 300:
             return Tried(True)
         return Tried(False, f"HTTP {answer.status_code} from {url}")

@@ -4,7 +4,8 @@
   private, loopback, link-local, multicast, reserved or unspecified one (a partner's URL must
   not let anyone make this service call into its own network). Local mode (a setting, for the
   local stack and tests) also accepts http to a loopback host, and only that. The check runs
-  when a partner subscribes and again before every delivery: DNS can change in between.
+  when a partner subscribes and again before every delivery: DNS can change in between. The
+  delivery then connects to the address checked, not to a fresh lookup (`channels`).
 * Retries: the n-th failed try waits the n-th step of the schedule (the last step repeated),
   give or take `jitter` of it at random, so that many failures do not come back in step; after
   `max_attempts` tries the channel is dead-lettered.

@@ -1,0 +1,116 @@
+"""The webhook sender connects only to the address it checked: a host that resolves to a private
+address when it is time to send is refused, and the connection goes to the checked address,
+not to a second lookup (DNS rebinding), with the partner's host name kept for Host and TLS."""
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpcore
+import pytest
+from plimsoll_notifications.channels import PinnedBackend, WebhookSender
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class Recording(httpcore.AsyncNetworkBackend):
+    """A network that records where it is asked to connect, and connects nowhere."""
+
+    def __init__(self) -> None:
+        self.connects: list[tuple[str, int]] = []
+
+    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        self.connects.append((host, port))
+        raise httpcore.ConnectError("the test's network connects nowhere")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def fixed(*addresses: str):
+    calls: list[str] = []
+
+    async def resolver(host: str) -> Sequence[str]:
+        calls.append(host)
+        return list(addresses)
+
+    return resolver, calls
+
+
+async def _send(sender: WebhookSender, url: str):
+    try:
+        return await sender.send(
+            url=url, secret=SECRET, message_id="N-1", payload='{"type":"t"}', now=NOW
+        )
+    finally:
+        await sender.close()
+
+
+def test_a_host_that_resolves_to_a_private_address_when_sending_is_refused_unconnected():
+    network = Recording()
+    resolver, calls = fixed("10.0.0.7")
+    sender = WebhookSender(
+        timeout_seconds=2, local_mode=False, resolver=resolver, network_backend=network
+    )
+    tried = asyncio.run(_send(sender, "https://partner.example/hooks"))
+    assert not tried.delivered
+    assert tried.reason.startswith("not sent:")
+    assert "10.0.0.7" in tried.reason
+    assert calls == ["partner.example"]
+    assert network.connects == [], "nothing is connected to"
+
+
+def test_the_connection_goes_to_the_checked_address_not_a_second_lookup():
+    network = Recording()
+    resolver, calls = fixed("93.184.216.34")
+    sender = WebhookSender(
+        timeout_seconds=2, local_mode=False, resolver=resolver, network_backend=network
+    )
+    tried = asyncio.run(_send(sender, "https://partner.example:8443/hooks"))
+    assert not tried.delivered
+    assert calls == ["partner.example"], "resolved once, by the check"
+    assert network.connects == [("93.184.216.34", 8443)]
+
+
+def test_nothing_is_connected_to_without_a_checked_address():
+    network = Recording()
+
+    async def connect() -> None:
+        await PinnedBackend(network).connect_tcp("partner.example", 443)
+
+    with pytest.raises(httpcore.ConnectError, match=r"no checked address for 'partner\.example'"):
+        asyncio.run(connect())
+    assert network.connects == []
+
+
+def test_a_delivery_reaches_the_checked_address_with_the_partners_host_name():
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            seen.append(self.headers["host"])
+            self.send_response(204)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        # A name no DNS knows: only the pinned address can have been connected to.
+        resolver, _ = fixed("127.0.0.1")
+        sender = WebhookSender(timeout_seconds=5, local_mode=True, resolver=resolver)
+        tried = asyncio.run(_send(sender, f"http://partner.invalid:{port}/hooks"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert tried.delivered, tried.reason
+    assert seen == [f"partner.invalid:{port}"]
