@@ -4,6 +4,7 @@ valid in the published envelope."""
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
@@ -11,9 +12,10 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from plimsoll_events import hmpps
 from plimsoll_events.topics import ensure_event_topic
+from plimsoll_wellbeing.domain.team_full import team_full_stream
 
 from .duty_helpers import Duty, key, until
-from .helpers import assert_problem, fresh
+from .helpers import assert_problem, fresh, uk_today
 
 pytestmark = pytest.mark.stack
 
@@ -112,3 +114,40 @@ def test_a_full_team_is_declared_full_and_lifted_for_courts_and_partners(stack, 
 
     view = duty.wellbeing("hana.head").get(f"/teams/{team}/duty-of-care").json()
     assert "team-full" in view["team"]["rules_holding"]
+
+
+def test_an_admin_declares_a_team_full_and_lifts_it(service_api, wellbeing_store):
+    duty = Duty(service_api)
+    team = fresh("T-FULL-")
+    path = f"/teams/{team}/full"
+    body = {"reason": "Two officers on long-term sick leave", "expected_duration_days": 14}
+    nobody = duty.wellbeing().post(path, json=body, headers=key())
+    assert_problem(nobody, 404, "team_id")  # nobody placed in it: its region is not known
+
+    duty.register(team=team, user="ada.admin", manager=None)
+    until(
+        "wellbeing knows the team's region",
+        lambda: duty.wellbeing().get(path).json()["region_id"] == "R-NORTH",
+    )
+    declared = duty.wellbeing("ada.admin").post(path, json=body, headers=key())
+    assert declared.status_code == 201, declared.text
+    view = declared.json()
+    assert (view["full"], view["reason"]) == (True, body["reason"])
+    today = uk_today()
+    assert view["declared_on"] == today.isoformat()
+    assert view["expected_until"] == (today + timedelta(days=14)).isoformat()
+    assert [(s["type"], s["by"]) for s in view["history"]] == [("team-full-declared", "ada.admin")]
+    [event] = wellbeing_store.read_stream(team_full_stream(team))
+    assert event.metadata.actor == "ada.admin"
+    assert event.data["region_id"] == "R-NORTH"
+    assert event.data["breach_id"] is None  # no team-full breach was open: nobody has cases
+
+    lifted = duty.wellbeing("ada.admin").post(
+        f"{path}/lifting", json={"reason": "Both back at work"}, headers=key()
+    )
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["full"] is False
+    assert [(s["type"], s["by"]) for s in lifted.json()["history"]] == [
+        ("team-full-declared", "ada.admin"),
+        ("team-full-lifted", "ada.admin"),
+    ]
