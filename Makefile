@@ -13,11 +13,12 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 export UV_PYTHON_DOWNLOADS := never
 PYTHON311 := $(shell command -v python3.11 || command -v python3)
 
-.PHONY: help install up down status logs reset test lint typecheck demo bench bench-quick
+.PHONY: help install up down status logs reset test test-faults lint typecheck demo bench bench-quick
 
 help:
 	@echo "make demo        bring the stack and services up and tell the story"
 	@echo "make test        lint, typecheck and every test against the real stack"
+	@echo "make test-faults PostgreSQL, Kafka and a service restarted or killed under writes, reconciled"
 	@echo "make up|down|status|logs|reset   drive the local stack (deploy/local)"
 	@echo "make bench|bench-quick            benchmarks, results in bench/results/"
 
@@ -53,6 +54,9 @@ typecheck: install
 
 test: lint typecheck
 	@$(UV) run --frozen pytest
+
+test-faults: lint typecheck
+	@$(UV) run --frozen pytest -m faults tests/faults
 
 demo: up
 	@$(PY) deploy/local/demo.py
