@@ -7,17 +7,22 @@ import json
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from plimsoll_events.catalogue import dead_letter_topic
 from plimsoll_events.envelope import encode, to_cloudevent
 from plimsoll_events.types.wellbeing import BreachOpened, PolicyAdopted
-from plimsoll_platform.clock import FixedClock
+from plimsoll_platform.clock import FixedClock, SystemClock
 from plimsoll_platform.jobs import Jobs
 from plimsoll_wellbeing.domain.judging import midnight_after
 from plimsoll_wellbeing.domain.policy import DEFAULT_THRESHOLDS
+from plimsoll_wellbeing.duty_queries import DutyQueries
 from unit.wellbeing.duty_given import capacity, logged, registered
+from unit.wellbeing.given import REGION, answered, declared
+from unit.wellbeing.test_assessment import recorded as assessment
 
 from .duty_harness import Feed, Model, scratch_databases
 
@@ -272,3 +277,121 @@ def test_a_recorder_that_dies_after_appending_records_nothing_twice(stack, scrat
     finally:
         model.close()
         feed.close()
+
+
+def test_a_declaration_unanswered_and_a_review_due_fire_from_the_jobs_at_their_instants(
+    stack, scratch_database
+):
+    today = datetime.now(UTC).date()
+    answer_by, review_on = today + timedelta(days=1), today + timedelta(days=2)
+    feed = Feed(stack.kafka)
+    clock = FixedClock(datetime.now(UTC))
+    model = Model(scratch_database, stack.kafka, list(feed.topics.values()), clock=clock)
+    try:
+        pid = _practitioner(feed, start_date=today)  # supervision due in weeks: not in the way
+        declaration = f"D-{uuid.uuid4().hex[:8]}"
+        feed.send(
+            "wellbeing",
+            declared(
+                practitioner_id=pid,
+                declaration_id=declaration,
+                declared_on=today,
+                answer_due_by=answer_by,
+            ),
+            NOW,
+        )
+        feed.send("wellbeing", assessment(practitioner_id=pid, review_on=review_on), NOW)
+        feed.flush()
+        model.catch_up()
+        jobs = Jobs(model.engine, model.recorder.jobs(), clock=clock)
+        jobs.create_schema()
+
+        def opened() -> dict[str, Any]:
+            return {
+                e.data["rule"]: e.data
+                for e in model.breach_events()
+                if e.type == BreachOpened.type and e.data["subject_id"] == pid
+            }
+
+        assert opened() == {}
+        for due, rule in (
+            (midnight_after(answer_by), "declaration-unanswered"),
+            (midnight_after(review_on), "review-overdue"),
+        ):
+            clock.set(due - timedelta(seconds=1))
+            jobs.run_due(clock.now())
+            assert rule not in opened()
+            clock.set(due + timedelta(seconds=30))
+            assert jobs.run_due(clock.now())["duty-of-care-clock"] == "ran"
+            breach = opened()[rule]
+            assert datetime.fromisoformat(breach["breached_since"]) == due  # its instant
+            assert breach["cause"]["kind"] == "deadline"
+        assert opened()["declaration-unanswered"]["facts"]["overdue"][0]["declaration_id"] == (
+            declaration
+        )
+        assert set(opened()) == {"declaration-unanswered", "review-overdue"}
+
+        feed.send(
+            "wellbeing",
+            answered(practitioner_id=pid, declaration_id=declaration, answered_on=review_on),
+            clock.now(),
+        )
+        feed.flush()
+        resolved = [e.data for e in model.catch_up() if e.type == "breach-resolved"]
+        assert [(r["rule"], r["how"]) for r in resolved] == [
+            ("declaration-unanswered", "condition-cleared")
+        ]
+        assert resolved[0]["cause"]["event_type"] == "declaration-answered"
+    finally:
+        model.close()
+        feed.close()
+
+
+def test_views_as_of_an_instant_judge_under_the_policy_then_in_force(stack, scratch_database):
+    feed = Feed(stack.kafka)
+    model = Model(scratch_database, stack.kafka, list(feed.topics.values()))
+    try:
+        team = f"T-M-{uuid.uuid4().hex[:8]}"
+        pid = _practitioner(feed, team_id=team)
+        feed.send(
+            "allocation",
+            capacity("107.0", practitioner_id=pid, team_id=team),
+            NOW - timedelta(hours=20),
+        )
+        adopted = NOW - timedelta(hours=10)  # amber from 108%: 107% is no longer amber
+        feed.send("wellbeing", _adopted(2, adopted, capacity_amber=108), adopted)
+        feed.flush()
+        model.catch_up()
+        queries = DutyQueries(model.engine, model.breaches, SystemClock())
+        then_at = NOW - timedelta(hours=15)
+
+        then, now = queries.practitioner(pid, then_at), queries.practitioner(pid, None)
+        assert then is not None
+        assert now is not None
+        amber = {v["policy_version"]: _holds(v, "capacity-amber") for v in (then, now)}
+        assert amber == {1: True, 2: False}
+        assert (then["capacity"]["status"], now["capacity"]["status"]) == ("amber", "green")
+
+        [member_then] = queries.team(team, [pid], then_at)["practitioners"]
+        [member_now] = queries.team(team, [pid], None)["practitioners"]
+        # the same figure (live it reads "107", as of an instant "107.0")
+        assert Decimal(member_then["capacity_percent"]) == Decimal(member_now["capacity_percent"])
+        assert Decimal(member_now["capacity_percent"]) == 107
+        assert (member_then["capacity_status"], member_now["capacity_status"]) == ("amber", "green")
+        assert "capacity-amber" in member_then["rules_holding"]
+        assert "capacity-amber" not in member_now["rules_holding"]
+
+        region_then = queries.region(REGION, [(pid, team)], then_at)
+        [row_then] = [t for t in region_then["teams"] if t["team_id"] == team]
+        assert row_then["figures"]["rules_holding"].get("capacity-amber") == 1
+        region_now = queries.region(REGION, [(pid, team)], None)
+        [row_now] = [t for t in region_now["teams"] if t["team_id"] == team]
+        assert "capacity-amber" not in row_now["figures"]["rules_holding"]
+    finally:
+        model.close()
+        feed.close()
+
+
+def _holds(view: dict[str, Any], rule: str) -> bool:
+    [condition] = [c for c in view["conditions"] if c["rule"] == rule]
+    return bool(condition["holds"])
