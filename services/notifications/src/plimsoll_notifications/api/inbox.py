@@ -91,12 +91,14 @@ instead. Never put the access token itself in a URL.
 """
 MAX_POSITION = 2**63 - 1
 LastEventId = Annotated[
-    int | None,
+    str | None,
     Header(
         alias="Last-Event-ID",
-        ge=0,
-        le=MAX_POSITION,
-        description="Resume after this event id (sent by EventSource when it reconnects)",
+        max_length=100,
+        description=(
+            "Resume after this event id (sent by EventSource when it reconnects); an id this "
+            "stream did not give (not a position) is ignored: the stream starts from now"
+        ),
     ),
 ]
 After = Annotated[
@@ -137,10 +139,12 @@ def _events(
 
 
 async def _cursor(
-    queries: NotificationQueries, last_event_id: int | None, after: int | None
+    queries: NotificationQueries, last_event_id: str | None, after: int | None
 ) -> int:
-    if last_event_id is not None:
-        return last_event_id
+    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
+        position = int(last_event_id)
+        if position <= MAX_POSITION:
+            return position
     if after is not None:
         return after
     return await asyncio.to_thread(queries.head)
