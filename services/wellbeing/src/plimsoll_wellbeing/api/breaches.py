@@ -137,7 +137,12 @@ def _scope(
 @router.get(
     "/breaches",
     response_model=BreachList,
-    responses=problem_responses(),
+    responses=problem_responses(
+        {
+            404: "The practitioner named is unknown (to admins and services), or nothing was named "
+            "by a caller with no scope of their own"
+        }
+    ),
     summary="Breaches with their age and status, in the caller's scope by default (a "
     "practitioner's, a team's, a region's); now or as of a past instant",
 )

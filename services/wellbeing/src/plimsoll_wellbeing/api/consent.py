@@ -12,7 +12,8 @@ from plimsoll_wellbeing.domain.consent import GiveConsent, WithdrawConsent
 router = APIRouter(tags=["union consent"])
 
 PATH = "/practitioners/{practitioner_id}/union-consent"
-NOT_FOUND = {404: "No consent to that representative to withdraw"}
+UNKNOWN = {404: "No such practitioner in placements yet (to admins and services)"}
+NOT_FOUND = {404: "No such practitioner, or no consent to that representative to withdraw"}
 
 
 class Consent(BaseModel):
@@ -27,7 +28,7 @@ def _consent(queries: QueriesDep, practitioner_id: str) -> Consent:
     )
 
 
-@router.get(PATH, responses=problem_responses(), summary="Who may read my declarations")
+@router.get(PATH, responses=problem_responses(UNKNOWN), summary="Who may read my declarations")
 def read_consent(
     practitioner_id: Identifier, caller: Themself, placements: PlacementsDep, queries: QueriesDep
 ) -> Consent:
@@ -37,7 +38,7 @@ def read_consent(
 
 @router.put(
     PATH + "/{representative}",
-    responses=problem_responses(command=True),
+    responses=problem_responses(UNKNOWN, command=True),
     summary="Let a named union representative read my declarations",
 )
 def give(

@@ -5,7 +5,7 @@ of its routes: the examples, coverage and fuzzing phases, a bounded number of ca
 operation and a fixed seed, so a run is repeatable and all five take a few minutes. It finds
 what outside judges would: undocumented statuses, schemas that do not say what the server
 enforces (positive data refused, negative data accepted), responses that break their schema,
-a 500 for anything. Run it alone with `.venv/bin/pytest tests/stack/test_schemathesis.py`.
+a 500 for anything. Run it alone with `.venv/bin/pytest tests/stack/openapi/test_schemathesis.py`.
 
 The stateful phase is off: it replays one request's `Idempotency-Key` on the next request
 with another body, which the API refuses (422) by design (a key names one command), so it
@@ -26,8 +26,11 @@ import pytest
 
 pytestmark = pytest.mark.stack
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
+# The few operations whose refusals of schema-valid data are rules a schema cannot state.
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "schemathesis.toml"
 
 MAX_EXAMPLES = 10
 SEED = 20261201
@@ -71,6 +74,8 @@ def test_the_service_keeps_its_openapi_promises(stack, service, tmp_path):
     user, excluded = RUNS[service]
     command = [
         str(SCHEMATHESIS),
+        "--config-file",
+        str(CONFIG),
         "run",
         f"{stack.services[service]}/openapi.json",
         "--checks",
@@ -82,8 +87,10 @@ def test_the_service_keeps_its_openapi_promises(stack, service, tmp_path):
         "--seed",
         str(SEED),
         "--generation-deterministic",
+        # One worker: with two, Python 3.11.7's parser races between threads now and then
+        # (SystemError "AST constructor recursion depth mismatch", CPython gh-106905).
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "30",
         "--header",
@@ -103,7 +110,7 @@ def test_the_service_keeps_its_openapi_promises(stack, service, tmp_path):
         capture_output=True,
         text=True,
         timeout=270,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(HERE)},
         check=False,
     )
     report = (done.stdout + done.stderr)[-30000:]
