@@ -13,10 +13,10 @@ from plimsoll_allocation.onboarding import (
     Rejection,
     RowError,
     case_row,
-    decode,
     practitioner_row,
     read_csv,
 )
+from plimsoll_platform.csv_upload import decode
 
 HEADER = ",".join(PRACTITIONER_COLUMNS)
 PAT = "P-1,Pat Practitioner,PO,T-1,R-1,37,2024-09-02,P-9"
@@ -84,7 +84,11 @@ def test_a_wrong_header_names_the_columns(header, missing, unknown, duplicated):
     with pytest.raises(HeaderError) as raised:
         practitioners(f"{header}\n{PAT}\n")
     error = raised.value
-    assert (error.missing, error.unknown, error.duplicated) == (missing, unknown, duplicated)
+    assert (error.missing, error.unknown, error.repeated) == (
+        tuple(missing),
+        tuple(unknown),
+        tuple(duplicated),
+    )
     for name in missing + unknown + duplicated:
         assert name in error.reason
 

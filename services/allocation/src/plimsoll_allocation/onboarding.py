@@ -50,6 +50,7 @@ from plimsoll_events.records import Metadata
 from plimsoll_events.store import ConcurrencyError
 from plimsoll_events.types.allocation import AllocationOverrideRecorded
 from plimsoll_platform.access import Place
+from plimsoll_platform.csv_upload import HeaderError, Rejection
 
 from plimsoll_allocation.domain import (
     Actor,
@@ -95,33 +96,6 @@ _FALSE: Final = frozenset({"false", "no", "n", "0", ""})
 # Parsing.
 
 
-class HeaderError(ValueError):
-    """The header row is wrong: columns missing, unknown or repeated (the whole file is refused)."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        missing: Sequence[str] = (),
-        unknown: Sequence[str] = (),
-        duplicated: Sequence[str] = (),
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.missing = list(missing)
-        self.unknown = list(unknown)
-        self.duplicated = list(duplicated)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A row not imported: its line in the file, the column at fault (None: the row), why."""
-
-    line: int
-    field: str | None
-    reason: str
-
-
 @dataclass(frozen=True)
 class Row:
     """A record of the file: its first line, its values by column (stripped), its digest."""
@@ -154,14 +128,6 @@ class RowError(ValueError):
         self.reason = reason
 
 
-def decode(body: bytes) -> str:
-    """The body as text: UTF-8, with or without a byte-order mark."""
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HeaderError(f"the file is not UTF-8 text (byte {exc.start})") from exc
-
-
 def read_csv(text: str, columns: Sequence[str], optional: frozenset[str], id_column: str) -> Parsed:
     """The file's rows, with the line each starts on (the header is line 1).
 
@@ -180,20 +146,20 @@ def read_csv(text: str, columns: Sequence[str], optional: frozenset[str], id_col
     names = [name.strip() for name in header]
     unknown = [name for name in names if name not in columns]
     missing = [name for name in columns if name not in names and name not in optional]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if unknown or missing or duplicated:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if unknown or missing or repeated:
         parts = []
         if missing:
             parts.append(f"missing column(s): {', '.join(missing)}")
         if unknown:
             parts.append(f"unknown column(s): {', '.join(unknown)}")
-        if duplicated:
-            parts.append(f"repeated column(s): {', '.join(duplicated)}")
+        if repeated:
+            parts.append(f"repeated column(s): {', '.join(repeated)}")
         raise HeaderError(
             "; ".join(parts) + f" (the columns are {', '.join(columns)})",
             missing=missing,
             unknown=unknown,
-            duplicated=duplicated,
+            repeated=repeated,
         )
 
     rows: list[Row] = []

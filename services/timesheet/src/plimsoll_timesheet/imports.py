@@ -30,11 +30,12 @@ from plimsoll_events.handling import Idempotency, IdempotencyKeyReused
 from plimsoll_events.records import Metadata
 from plimsoll_events.refusals import Refused
 from plimsoll_events.store import ConcurrencyError
+from plimsoll_platform.csv_upload import Rejection
 from sqlalchemy import Engine, text
 
 from plimsoll_timesheet.domain import LogHours
 from plimsoll_timesheet.handlers import Practitioner, Timesheets
-from plimsoll_timesheet.sheets import SheetRow, UnreadableRow
+from plimsoll_timesheet.sheets import SheetRow
 
 ATTEMPTS: Final = 3
 # The sheet's column for each field a refusal can name; None: not a column of the sheet.
@@ -92,7 +93,7 @@ class SheetImports:
     def import_sheet(
         self,
         rows: Sequence[SheetRow],
-        unreadable: Sequence[UnreadableRow],
+        unreadable: Sequence[Rejection],
         practitioner: Practitioner,
         on_behalf_reason: str | None,
         metadata: Metadata,

@@ -24,29 +24,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Final
 
+from plimsoll_platform.csv_upload import HeaderError, Rejection
+
 COLUMNS: Final = ("date", "minutes", "category", "start", "end", "note")
 REQUIRED: Final = frozenset({"date", "minutes", "category"})
 BOM: Final = "\ufeff"
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _UK_DATE: Final = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-
-
-class HeaderError(ValueError):
-    """The first row is not a header this reader understands."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        missing: Sequence[str] = (),
-        unknown: Sequence[str] = (),
-        repeated: Sequence[str] = (),
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.missing = tuple(missing)
-        self.unknown = tuple(unknown)
-        self.repeated = tuple(repeated)
 
 
 @dataclass(frozen=True)
@@ -67,14 +51,7 @@ class SheetRow:
         return (self.day, self.minutes, self.category, self.started_at, self.ended_at, self.note)
 
 
-@dataclass(frozen=True)
-class UnreadableRow:
-    line: int
-    field: str | None
-    reason: str
-
-
-def read_sheet(text: str) -> tuple[list[SheetRow], list[UnreadableRow]]:
+def read_sheet(text: str) -> tuple[list[SheetRow], list[Rejection]]:
     """The rows of a sheet, and those that could not be read; `HeaderError` for a bad header."""
     reader = csv.reader(io.StringIO(text.removeprefix(BOM)))
     header = next(reader, None)
@@ -84,7 +61,7 @@ def read_sheet(text: str) -> tuple[list[SheetRow], list[UnreadableRow]]:
         )
     columns = _columns(header)
     rows: list[SheetRow] = []
-    unreadable: list[UnreadableRow] = []
+    unreadable: list[Rejection] = []
     line = reader.line_num + 1
     for cells in reader:
         if any(cell.strip() for cell in cells):
@@ -113,9 +90,9 @@ def _columns(header: Sequence[str]) -> list[str]:
     return names
 
 
-def _row(line: int, columns: list[str], cells: list[str]) -> SheetRow | UnreadableRow:
+def _row(line: int, columns: list[str], cells: list[str]) -> SheetRow | Rejection:
     if len(cells) > len(columns):
-        return UnreadableRow(line, None, f"{len(cells)} cells, but the header names {len(columns)}")
+        return Rejection(line, None, f"{len(cells)} cells, but the header names {len(columns)}")
     values = {c: _unquoted(v.strip()) for c, v in zip(columns, cells, strict=False)}
     try:
         return SheetRow(
@@ -128,7 +105,7 @@ def _row(line: int, columns: list[str], cells: list[str]) -> SheetRow | Unreadab
             note=values.get("note") or None,
         )
     except _Unreadable as error:
-        return UnreadableRow(line, error.column, error.reason)
+        return Rejection(line, error.column, error.reason)
 
 
 class _Unreadable(ValueError):

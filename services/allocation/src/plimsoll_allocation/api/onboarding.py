@@ -14,13 +14,13 @@ answer is 200 with a report of rows accepted, already imported and rejected
 is wrong, naming the missing, unknown or repeated columns.
 """
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from plimsoll_events.types.fields import LINE_PATTERN
 from plimsoll_platform.api import problem_responses
+from plimsoll_platform.csv_upload import CsvText, HeaderError, RejectedRow, csv_body, header_problem
 from plimsoll_platform.event_sourcing import CommandMetadata
-from plimsoll_platform.problems import InvalidParam, Problem
 from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll_allocation import onboarding
@@ -41,14 +41,6 @@ FileName = Annotated[
 ]
 
 
-class RejectedRow(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    line: int = Field(description="The line the row starts on; the header is line 1")
-    field: str | None = Field(description="The column at fault; null when it is the whole row")
-    reason: str
-
-
 class OnboardingReport(BaseModel):
     """What an upload did (`onboarding.Report`), and the correlation id of its events."""
 
@@ -63,19 +55,6 @@ class OnboardingReport(BaseModel):
         "threshold: recorded as allocation-override-recorded",
     )
     correlation_id: str = Field(description="Correlation id of every event this upload recorded")
-
-
-def _csv_body(columns: tuple[str, ...], optional: frozenset[str], example: str) -> dict[str, Any]:
-    required = [c for c in columns if c not in optional]
-    return {
-        "requestBody": {
-            "required": True,
-            "description": f"CSV, UTF-8, header row first. Columns: {', '.join(columns)}; "
-            f"required: {', '.join(required)}; optional (column or value may be left out): "
-            f"{', '.join(c for c in columns if c in optional)}.",
-            "content": {"text/csv": {"schema": {"type": "string"}, "example": example}},
-        }
-    }
 
 
 _PRACTITIONERS_EXAMPLE = (
@@ -98,42 +77,13 @@ _REPORT_RESPONSES: Final = {
 }
 
 
-async def csv_text(request: Request) -> str:
-    """The body as text, when it is CSV."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("text/csv", "application/csv"):
-        raise Problem(415, "Unsupported media type", "send the file as text/csv", kind="media")
-    try:
-        return onboarding.decode(await request.body())
-    except onboarding.HeaderError as error:
-        raise _header_problem(error) from error
-
-
-CsvText = Annotated[str, Depends(csv_text)]
-
-
-def _header_problem(error: onboarding.HeaderError) -> Problem:
-    params = (
-        [InvalidParam(name=c, reason="missing column") for c in error.missing]
-        + [InvalidParam(name=c, reason="unknown column") for c in error.unknown]
-        + [InvalidParam(name=c, reason="repeated column") for c in error.duplicated]
-    )
-    return Problem(
-        422,
-        "The CSV header is not valid",
-        error.reason,
-        kind="invalid-csv-header",
-        invalid_params=params or None,
-    )
-
-
 def _parse(
     text: str, columns: tuple[str, ...], optional: frozenset[str], id_column: str
 ) -> onboarding.Parsed:
     try:
         return onboarding.read_csv(text, columns, optional, id_column)
-    except onboarding.HeaderError as error:
-        raise _header_problem(error) from error
+    except HeaderError as error:
+        raise header_problem(error) from error
 
 
 def _answer(report: onboarding.Report, metadata: CommandMetadata) -> OnboardingReport:
@@ -145,7 +95,7 @@ def _answer(report: onboarding.Report, metadata: CommandMetadata) -> OnboardingR
     "/practitioners",
     summary="Onboard practitioners from CSV (idempotent; a report of rejected rows)",
     responses=_REPORT_RESPONSES,
-    openapi_extra=_csv_body(
+    openapi_extra=csv_body(
         onboarding.PRACTITIONER_COLUMNS, onboarding.PRACTITIONER_OPTIONAL, _PRACTITIONERS_EXAMPLE
     ),
 )
@@ -163,7 +113,7 @@ def onboard_practitioners(
     "/cases",
     summary="Onboard cases, and who holds them, from CSV (idempotent; a report of rejected rows)",
     responses=_REPORT_RESPONSES,
-    openapi_extra=_csv_body(onboarding.CASE_COLUMNS, onboarding.CASE_OPTIONAL, _CASES_EXAMPLE),
+    openapi_extra=csv_body(onboarding.CASE_COLUMNS, onboarding.CASE_OPTIONAL, _CASES_EXAMPLE),
 )
 def onboard_cases(
     text: CsvText,

@@ -12,12 +12,19 @@ in the order logged, as a CSV a spreadsheet opens as text (formula injection gua
 """
 
 from datetime import timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from plimsoll_events.types.fields import Day, Line
 from plimsoll_platform.api import problem_responses
+from plimsoll_platform.csv_upload import (
+    CsvText,
+    HeaderError,
+    RejectedRow,
+    csv_body,
+    header_problem,
+)
 from plimsoll_platform.event_sourcing import CommandMetadata
 from plimsoll_platform.problems import InvalidParam, Problem
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +40,7 @@ from plimsoll_timesheet.api.deps import (
     Writer,
     practitioner_reached,
 )
-from plimsoll_timesheet.sheets import COLUMNS, HeaderError, read_sheet, write_sheet
+from plimsoll_timesheet.sheets import COLUMNS, REQUIRED, read_sheet, write_sheet
 
 router = APIRouter(prefix="/practitioners/{practitioner_id}/timesheet", tags=["timesheet CSV"])
 
@@ -45,63 +52,14 @@ _EXAMPLE: Final = (
 )
 
 
-class RejectedRowView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    line: int = Field(description="The line the row starts on; the header is line 1")
-    field: str | None = Field(description="The column at fault; null: the whole row")
-    reason: str
-
-
 class ImportReportView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     accepted: int = Field(description="Rows recorded by this import")
     already_imported: int = Field(description="Rows already on their day: nothing written")
-    rejected: list[RejectedRowView] = Field(description="Rows not recorded, in line order")
+    rejected: list[RejectedRow] = Field(description="Rows not recorded, in line order")
 
 
-async def _csv(request: Request) -> str:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in ("text/csv", "application/csv"):
-        raise Problem(415, "Unsupported media type", "send the sheet as text/csv", kind="media")
-    try:
-        return (await request.body()).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise Problem(
-            422,
-            "The sheet is not UTF-8",
-            f"byte {error.start} cannot be read as UTF-8: save the sheet as CSV UTF-8",
-            kind="invalid-csv",
-        ) from error
-
-
-SheetText = Annotated[str, Depends(_csv)]
-
-
-def _header_problem(error: HeaderError) -> Problem:
-    params = (
-        [InvalidParam(name=c, reason="missing column") for c in error.missing]
-        + [InvalidParam(name=c, reason="unknown column") for c in error.unknown]
-        + [InvalidParam(name=c, reason="repeated column") for c in error.repeated]
-    )
-    return Problem(
-        422,
-        "The CSV header is not valid",
-        error.reason,
-        kind="invalid-csv-header",
-        invalid_params=params or None,
-    )
-
-
-_IMPORT_BODY: Final[dict[str, Any]] = {
-    "requestBody": {
-        "required": True,
-        "description": f"CSV, UTF-8, header row first. Columns: {', '.join(COLUMNS)}; "
-        "start, end and note may be left out (column or value).",
-        "content": {"text/csv": {"schema": {"type": "string"}, "example": _EXAMPLE}},
-    }
-}
 _IMPORT_RESPONSES: Final = problem_responses(
     {
         403: "Outside the caller's team or region, or the caller's role does not log time",
@@ -117,11 +75,11 @@ _IMPORT_RESPONSES: Final = problem_responses(
     "",
     summary="Import a timesheet from CSV (idempotent; a report of rejected rows)",
     responses=_IMPORT_RESPONSES,
-    openapi_extra=_IMPORT_BODY,
+    openapi_extra=csv_body(COLUMNS, frozenset(COLUMNS) - REQUIRED, _EXAMPLE),
 )
 def import_sheet(
     practitioner_id: PractitionerId,
-    body: SheetText,
+    body: CsvText,
     caller: Writer,
     metadata: CommandMetadata,
     imports: ImportsDep,
@@ -134,7 +92,7 @@ def import_sheet(
     try:
         rows, unreadable = read_sheet(body)
     except HeaderError as error:
-        raise _header_problem(error) from error
+        raise header_problem(error) from error
     practitioner = practitioner_reached(placements, caller, practitioner_id)
     report = imports.import_sheet(
         rows, unreadable, practitioner, on_behalf_reason, metadata, idempotency
