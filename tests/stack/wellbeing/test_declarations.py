@@ -64,8 +64,11 @@ def test_an_answer_needs_actions_or_reasons(wb):
     declaration_id = wb.declare(wb.practitioner())["declaration_id"]
     path = f"/declarations/{declaration_id}/answer"
 
-    assert_problem(wb("mo.manager").post(path, json={"response": "disagreed"}), 422, "reasons")
-    assert_problem(wb("mo.manager").post(path, json={"response": "actions-agreed"}), 422, "actions")
+    # The answer is one of two shapes, chosen by `response`: the field is named within it.
+    disagreed = wb("mo.manager").post(path, json={"response": "disagreed"})
+    assert_problem(disagreed, 422, "disagreed.reasons")
+    agreed = wb("mo.manager").post(path, json={"response": "actions-agreed"})
+    assert_problem(agreed, 422, "actions-agreed.actions")
 
 
 def test_an_answer_by_someone_outside_the_team_is_refused_and_nothing_written(wb, wellbeing_store):

@@ -30,6 +30,8 @@ TEXT = "text/plain; charset=utf-8"
 OCTETS = "application/octet-stream"
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 MUTABLE = {"Cache-Control": "no-cache, max-age=5"}
+# The pattern is documented and checked by the route (400, as a tile server answers a path it
+# cannot parse), not by request validation (422).
 _TILES = problem_responses({400: "Not a C2SP tile path", 404: "The log holds no such tile"})
 
 
@@ -93,14 +95,19 @@ def _ref(path: str) -> TileRef:
 
 @router.get("/tile/entries/{path:path}", response_class=Response, responses=_TILES)
 def entry_bundle(
-    path: Annotated[str, Path(pattern=ENTRIES_PATH_PATTERN)], reader: ReaderDep, _: Auditor
+    path: Annotated[str, Path(json_schema_extra={"pattern": ENTRIES_PATH_PATTERN})],
+    reader: ReaderDep,
+    _: Auditor,
 ) -> Response:
     """An entry bundle (`<N>[.p/<W>]`): the canonical events, each behind a uint16 length."""
     return Response(reader.tile(_ref("entries/" + path)), media_type=OCTETS, headers=IMMUTABLE)
 
 
 @router.get("/tile/{path:path}", response_class=Response, responses=_TILES)
-def tile(path: Annotated[str, Path(pattern=TILE_PATH_PATTERN)], reader: ReaderDep) -> Response:
+def tile(
+    path: Annotated[str, Path(json_schema_extra={"pattern": TILE_PATH_PATTERN})],
+    reader: ReaderDep,
+) -> Response:
     """A tile of hashes (`<L>/<N>[.p/<W>]`)."""
     return Response(reader.tile(_ref(path)), media_type=OCTETS, headers=IMMUTABLE)
 
