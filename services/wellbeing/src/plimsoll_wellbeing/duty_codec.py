@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from plimsoll_platform.placement_history import Period, PlacementHistory
+from plimsoll_platform.working_time import LeaveSpan
 
 from plimsoll_wellbeing.domain.duty import (
     Capacity,
@@ -17,7 +18,6 @@ from plimsoll_wellbeing.domain.duty import (
     OpenDeclaration,
     TeamFacts,
 )
-from plimsoll_wellbeing.domain.working_time import LeaveSpan
 
 Json = dict[str, Any]
 
@@ -139,7 +139,7 @@ def facts_from(practitioner_id: str, raw: Json) -> DutyFacts:
         },
         reviews={k: date.fromisoformat(v) for k, v in raw["reviews"].items()},
         leave={
-            k: LeaveSpan(kind, date.fromisoformat(a), date.fromisoformat(b), minutes)
+            k: LeaveSpan(k, kind, date.fromisoformat(a), date.fromisoformat(b), minutes)
             for k, (kind, a, b, minutes) in raw["leave"].items()
         },
         opt_outs=tuple((date.fromisoformat(d), out) for d, out in raw["opt_outs"]),

@@ -3,9 +3,10 @@
 Who may (see `deps`): the practitioner themself, a manager of their team, the head of
 service of their region, admins and services. Read from the store-fed read model (a
 read after a write sees it) and placements. Minutes are whole numbers; averages are
-exact decimals sent as strings. The rule for the averages is `domain.figures`'s: a
-day counts its work, overtime and leave as contracted time (TOIL leave excepted),
-weeks out of post are left out, and the 48-hour limit does not apply while opted out.
+exact decimals sent as strings. The rule for the averages is
+`plimsoll_platform.working_time`'s: a day counts its work, overtime and leave as
+contracted time (TOIL leave excepted), weeks out of post are left out, and the 48-hour
+limit does not apply while opted out.
 """
 
 from datetime import date, time

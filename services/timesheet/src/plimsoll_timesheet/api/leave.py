@@ -4,7 +4,7 @@ Who may (see `deps`): record and cancel, the practitioner themself, a manager of
 team, admins and services; list, anyone who reads their record. Every write requires an
 `Idempotency-Key` (a retried recording without a `leave_id` gets the id chosen the first
 time). Whole days, or `minutes_per_day` of each working day; see `domain.leave` for the
-rules and `domain.figures` for what leave counts for.
+rules and `plimsoll_platform.working_time` for what leave counts for.
 """
 
 from datetime import date

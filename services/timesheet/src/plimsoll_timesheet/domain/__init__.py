@@ -8,10 +8,28 @@ Three aggregates, each a `plimsoll_events.handling.Decider`:
 * `working_time.WORKING_TIME`: their 48-hour opt-out (`working_time_stream`):
   `RecordOptOut`, `WithdrawOptOut`.
 
-Beside them, `figures`: ISO weeks, the rolling averages and the TOIL balance, and
-the rule they follow. Time comes in on commands (`today`, `now`), filled in by the
+Beside them, `figures`: a week's figures by category and its TOIL. The working-time
+arithmetic (ISO weeks, the contracted day, the rolling averages, the TOIL taken, the
+opt-out on a day) and the rule it follows are the kit's `plimsoll_platform.working_time`,
+re-exported here. Time comes in on commands (`today`, `now`), filled in by the
 handlers; every refusal is a `plimsoll_events.refusals.Refused` (see `errors`).
 """
+
+from plimsoll_platform.working_time import (
+    CONTRACT_WINDOW_WEEKS,
+    FORTY_EIGHT_HOURS,
+    REFERENCE_PERIOD_WEEKS,
+    IsoWeek,
+    LeaveSpan,
+    RollingAverage,
+    TeamAverage,
+    contracted_day_minutes,
+    opted_out_on,
+    rolling_average,
+    team_average,
+    toil_taken,
+    window,
+)
 
 from plimsoll_timesheet.domain import day, entries, errors, figures, leave, working_time
 from plimsoll_timesheet.domain.day import (
@@ -23,27 +41,10 @@ from plimsoll_timesheet.domain.day import (
     LogHours,
     RecordOvertime,
     WithdrawHours,
-    contracted_day_minutes,
     day_stream,
 )
 from plimsoll_timesheet.domain.entries import MINUTES_IN_A_DAY, WORK_CATEGORIES, Entry
-from plimsoll_timesheet.domain.figures import (
-    CONTRACT_WINDOW_WEEKS,
-    FORTY_EIGHT_HOURS,
-    REFERENCE_PERIOD_WEEKS,
-    DayRecord,
-    IsoWeek,
-    LeaveSpan,
-    RollingAverage,
-    TeamAverage,
-    WeekFigures,
-    opted_out_on,
-    rolling_average,
-    team_average,
-    toil_taken,
-    week_figures,
-    window,
-)
+from plimsoll_timesheet.domain.figures import DayRecord, WeekFigures, week_figures
 from plimsoll_timesheet.domain.leave import (
     LEAVE,
     LEAVE_KINDS,

@@ -31,9 +31,9 @@ TOIL. The day's TOIL is what its entries (not overtime) exceed the contracted
 day, never below 0. The contracted day is contracted hours * 60 / 5 on a
 working day (Monday to Friday except England and Wales bank holidays), to the
 nearest minute, and 0 on weekends and bank holidays, where all work is TOIL
-(`contracted_day_minutes`). Whenever a command leaves the day's TOIL different
-from the last `toil-accrued` (0 before any), it records `toil-accrued` with the
-day's TOIL now, down to 0 after a withdrawal.
+(`plimsoll_platform.working_time.contracted_day_minutes`). Whenever a command
+leaves the day's TOIL different from the last `toil-accrued` (0 before any), it
+records `toil-accrued` with the day's TOIL now, down to 0 after a withdrawal.
 
 Context the handler fills in before deciding: `today` and `now` (UK),
 `contracted_day_minutes` (from the practitioner's placement that day),
@@ -45,7 +45,6 @@ corrections name entries by event id.
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, time
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 from uuid import UUID
 
@@ -69,20 +68,10 @@ from plimsoll_timesheet.domain.errors import (
     supplied,
 )
 
-WORKING_DAYS_A_WEEK: Final = 5
-
 
 def day_stream(practitioner_id: str, day: date) -> str:
     """The stream of a practitioner's day: `timesheet-<practitioner>-<YYYY-MM-DD>`."""
     return f"timesheet-{practitioner_id}-{day.isoformat()}"
-
-
-def contracted_day_minutes(contracted_hours: Decimal, working_day: bool) -> int:
-    """Contracted hours * 60 / 5 on a working day, to the nearest minute (halves up); else 0."""
-    if not working_day:
-        return 0
-    minutes = contracted_hours * 60 / WORKING_DAYS_A_WEEK
-    return int(minutes.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 # Commands.

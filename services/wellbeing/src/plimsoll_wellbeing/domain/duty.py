@@ -52,8 +52,7 @@ from plimsoll_events.types.wellbeing import (
 )
 from plimsoll_platform.placement_history import PLACEMENT_EVENTS, Period, PlacementHistory
 from plimsoll_platform.placement_history import evolve as evolve_placement
-
-from plimsoll_wellbeing.domain.working_time import LeaveSpan
+from plimsoll_platform.working_time import LeaveSpan
 
 CAPACITY_CHANGED: Final = CapacityChanged.type
 TEAM_CAPACITY_CHANGED: Final = TeamCapacityChanged.type
@@ -195,7 +194,9 @@ def evolve(facts: DutyFacts, data: EventData, event_id: UUID, at: datetime) -> D
     if isinstance(data, CapacityChanged):
         return replace(facts, capacity=next_capacity(facts.capacity, data, event_id, at))
     if isinstance(data, LeaveRecorded):
-        span = LeaveSpan(data.kind, data.first_day, data.last_day, data.minutes_per_day)
+        span = LeaveSpan(
+            data.leave_id, data.kind, data.first_day, data.last_day, data.minutes_per_day
+        )
         return replace(facts, leave={**facts.leave, data.leave_id: span})
     if isinstance(data, LeaveCancelled):
         return replace(facts, leave=_without(facts.leave, data.leave_id))

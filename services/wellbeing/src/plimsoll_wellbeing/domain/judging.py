@@ -6,11 +6,12 @@ rule's facts are what a breach quotes, JSON-safe (fractions as decimal strings).
 
 * capacity: above the percent since the figure that went above it (`Capacity.since`); excessive
   workload holds from `since + weeks`, without a break below the percent;
-* average hours and working time: a window of the policy's weeks, judged twice, ending with the
-  last complete ISO week and ending with this week as recorded so far (which can only add): the
-  condition holds if either is above, so Monday's empty week never clears it, and a window
-  leaves it only when its weeks have passed. The 48 hours do not apply while opted out on the
-  window's last day;
+* average hours and working time: a window of the policy's weeks, counted and averaged by the
+  kit's `plimsoll_platform.working_time` (the rule timesheet shows its figures by, stated
+  there), judged twice, ending with the last complete ISO week and ending with this week as
+  recorded so far (which can only add): the condition holds if either is above, so Monday's
+  empty week never clears it, and a window leaves it only when its weeks have passed. The 48
+  hours do not apply while opted out on the window's last day;
 * rest: two worked days in a row, both saying when they were worked, with less than the policy's
   hours from the end of one to the start of the next, the later of them in the last 7 days;
 * supervision, declarations, reviews: overdue from the UK midnight after the day they were due.
@@ -27,19 +28,19 @@ from typing import Any, Final
 
 from plimsoll_events.types.wellbeing import BreachRule, PolicyThresholds, SupervisionInterval
 from plimsoll_platform.clock import UK, is_working_day, uk_day  # calendar arithmetic only
-
-from plimsoll_wellbeing.domain.duty import Capacity, DayHours, DutyFacts, TeamFacts
-from plimsoll_wellbeing.domain.policy import PolicyInForce
-from plimsoll_wellbeing.domain.working_time import (
-    Average,
+from plimsoll_platform.working_time import (
     IsoWeek,
+    RollingAverage,
     Week,
-    average,
     contracted_day_minutes,
     opted_out_on,
+    rolling_average,
     week_of,
     window,
 )
+
+from plimsoll_wellbeing.domain.duty import Capacity, DayHours, DutyFacts, TeamFacts
+from plimsoll_wellbeing.domain.policy import PolicyInForce
 
 Facts = dict[str, Any]
 REST_DAYS: Final = 7
@@ -139,9 +140,8 @@ def judge_practitioner(
 
     this_week = IsoWeek.of(today)
     widest = max(th.average_hours.weeks, th.working_time.weeks)
-    worked = {d: (h.worked_minutes, h.overtime_minutes) for d, h in days.items()}
     leave = list(facts.leave.values())
-    weeks = {w: week_of(w, worked, leave, contracted_day) for w in window(this_week, widest + 1)}
+    weeks = {w: week_of(w, days, leave, contracted_day) for w in window(this_week, widest + 1)}
     figures: Facts = {
         "name": history.name,
         "grade": history.grade,
@@ -274,9 +274,24 @@ def _week(week: Week) -> Facts:
     }
 
 
-def _windows(weeks: Mapping[IsoWeek, Week], this_week: IsoWeek, n: int) -> tuple[Average, Average]:
-    complete = average([weeks[w] for w in window(this_week.back(1), n)])
-    return complete, average([weeks[w] for w in window(this_week, n)])
+def _average(average: RollingAverage) -> Facts:
+    """A window's average as a breach quotes it (hours as exact decimal strings)."""
+    return {
+        "first_week": str(average.first_week),
+        "last_week": str(average.last_week),
+        "weeks_counted": average.weeks_counted,
+        "counted_minutes": average.counted_minutes,
+        "contracted_minutes": average.contracted_minutes,
+        "average_hours": _text(average.average_hours),
+        "contracted_average_hours": _text(average.contracted_average_hours),
+    }
+
+
+def _windows(
+    weeks: Mapping[IsoWeek, Week], this_week: IsoWeek, n: int
+) -> tuple[RollingAverage, RollingAverage]:
+    complete = rolling_average([weeks[w] for w in window(this_week.back(1), n)])
+    return complete, rolling_average([weeks[w] for w in window(this_week, n)])
 
 
 def _average_hours(
@@ -290,8 +305,8 @@ def _average_hours(
     ]
     facts = {
         "weeks": th.average_hours.weeks,
-        "complete_weeks": complete.facts(),
-        "including_this_week": current.facts(),
+        "complete_weeks": _average(complete),
+        "including_this_week": _average(current),
         "above": above,
     }
     return Condition("average-hours", bool(above), facts)
@@ -320,8 +335,8 @@ def _working_time(
         "weeks": th.working_time.weeks,
         "limit_hours": limit,
         "opted_out": out_now,
-        "complete_weeks": complete.facts(),
-        "including_this_week": current.facts(),
+        "complete_weeks": _average(complete),
+        "including_this_week": _average(current),
         "above": above,
     }
     return Condition("working-time", bool(above), facts)
@@ -443,6 +458,10 @@ def _review(facts: DutyFacts, today: date) -> Condition:
 
 def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _decimal(value: float, places: str) -> str:
