@@ -64,6 +64,11 @@ tracer = trace.get_tracer("plimsoll_events.projection")
 
 MAX_PENDING_WRITES = 2  # batches decoded ahead of the database: enough to overlap, bounded
 FIRST_RETRY_SECONDS = 0.2
+# kafka-python refreshes a consumer's metadata every 5 minutes by default; a group leader that
+# assigned from stale metadata (a topic it did not know yet) rebalances only after a refresh.
+METADATA_MAX_AGE_MS = 10_000
+# How long a new runner waits for its consumer's metadata to know every topic before joining.
+KNOWN_TOPICS_SECONDS = 30.0
 LAST_RETRY_SECONDS = 10.0  # backoff ceiling: well inside Kafka's max poll interval
 DEAD_LETTERS_PER_PUBLISH = 1000
 FROM_THE_BEGINNING = -1  # a checkpoint row of a partition nothing was applied from yet
@@ -247,6 +252,7 @@ class ProjectionRunner:
             max_poll_records=max_batch,
             max_partition_fetch_bytes=4 * 1024 * 1024,  # fewer, larger fetches
             isolation_level="read_committed",
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         self.group = f"projection-{projection.name}"
         self.dead_letters = KafkaProducer(**kafka.options(), enable_idempotence=True, acks="all")
@@ -298,8 +304,31 @@ class ProjectionRunner:
 
     def _ensure_subscribed(self) -> None:
         if not self._subscribed:
+            self._await_known_topics()
             self.consumer.subscribe(list(self.projection.topics), listener=_SeekToCheckpoint(self))
             self._subscribed = True
+
+    def _await_known_topics(self) -> None:
+        """Wait (bounded) until the consumer's own metadata lists every topic's partitions.
+
+        A group leader assigns from its consumer's metadata cache. kafka-python's `subscribe`
+        does not wait for the metadata it asks for, and a request already in flight (the
+        bootstrap's) answers it without the new topics: joined then, the topics are assigned to
+        nobody until the next refresh. `partitions_for_topic` fetches synchronously.
+        """
+        deadline = time.monotonic() + KNOWN_TOPICS_SECONDS
+        unknown = set(self.projection.topics)
+        while unknown:
+            unknown = {t for t in unknown if not self.consumer.partitions_for_topic(t)}
+            if not unknown or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if unknown:
+            log.warning(
+                "projection %s subscribes before Kafka lists %s",
+                self.projection.name,
+                sorted(unknown),
+            )
 
     def _seek_to_checkpoints(self, assigned: Sequence[TopicPartition]) -> None:
         with self.engine.connect() as conn:
