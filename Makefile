@@ -52,8 +52,9 @@ lint: install
 typecheck: install
 	@$(UV) run --frozen mypy
 
+# On failure, what the servers logged as warnings and errors, after the summary (CI shows the end).
 test: lint typecheck
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest || { $(STACK) logs --problems --lines 12; exit 1; }
 
 test-faults: lint typecheck
 	@$(UV) run --frozen pytest -m faults tests/faults
