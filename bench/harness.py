@@ -9,12 +9,14 @@ before and after it measures, and refuses to report otherwise.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import platform
 import secrets
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from hashlib import sha256
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -70,6 +73,21 @@ class Settings:
 
 
 # --- the local stack ------------------------------------------------------------------------
+
+
+def local_stack() -> ModuleType:
+    """deploy/local/stack.py, a script rather than a package, loaded by path once as the tests
+    load it (tests/conftest.py): for the service process it starts (`ServiceProcess`)."""
+    name = "plimsoll_local_stack"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "local" / "stack.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def stack_dir() -> Path:

@@ -2,9 +2,7 @@
 the percentiles its timings are read by. One way for every service's benchmarks."""
 
 import math
-import os
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -13,7 +11,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from bench.harness import ROOT, Settings, endpoints
+from bench.harness import Settings, endpoints, local_stack
 
 WEB_CLIENT = "plimsoll-web"
 STARTUP_TIMEOUT = 180.0
@@ -57,30 +55,6 @@ class Tokens:
         return {"Authorization": f"Bearer {self._token}"}
 
 
-def _wait_ready(
-    service: str,
-    base_url: str,
-    process: subprocess.Popen[bytes],
-    log_path: Path,
-    checks: tuple[str, ...],
-) -> float:
-    """Until the service answers and the named readiness checks are ok; how long that took."""
-    began = time.perf_counter()
-    deadline = began + STARTUP_TIMEOUT
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the {service} service exited; see {log_path}")
-        try:
-            answer = httpx.get(f"{base_url}/health/ready", timeout=10)
-            found = answer.json().get("checks", {})
-            if all(found.get(check, {}).get("status") == "ok" for check in checks):
-                return time.perf_counter() - began
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the {service} service was not ready in {STARTUP_TIMEOUT}s; {log_path}")
-
-
 @contextmanager
 def service_process(
     service: str,
@@ -89,40 +63,29 @@ def service_process(
     settings: dict[str, str] | None = None,
     checks: tuple[str, ...] = ("database",),
 ) -> Iterator[tuple[str, float]]:
-    """A service (uvicorn, as the stack starts it) on `database_url`: its base URL and how long
-    it took to be ready. Its Kafka is a closed port unless `settings` name one: a benchmark's
-    copy must never join the running stack's consumer groups."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLIMSOLL_")}
-    env.update(
-        PLIMSOLL_DATABASE_URL=database_url,
-        PLIMSOLL_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
-        PLIMSOLL_KEYCLOAK_ISSUER=str(endpoints()["keycloak_issuer"]),
-        PLIMSOLL_SERVICE_NAME=service,
+    """A service (uvicorn, as the stack starts it: deploy/local/stack.py's `ServiceProcess`,
+    with the stack's command and settings) on `database_url`: its base URL and how long it took
+    to be ready. Its Kafka is a closed port
+    unless `settings` name one: a benchmark's copy must never join the running stack's consumer
+    groups."""
+    stack = local_stack()
+    process = stack.ServiceProcess(
+        service,
+        free_port(),
+        stack.service_settings(
+            service,
+            database_url,
+            f"127.0.0.1:{free_port()}",
+            str(endpoints()["keycloak_issuer"]),
+            **(settings or {}),
+        ),
+        log_path,
     )
-    env.update(settings or {})
-    command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"),
-        "--factory",
-        f"plimsoll_{service}.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield base_url, _wait_ready(service, base_url, process, log_path, checks)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    process.start()
+    try:
+        yield process.base_url, process.wait_ready(checks, STARTUP_TIMEOUT)
+    finally:
+        process.stop()
 
 
 class SharedLoad(Generic[Loaded]):

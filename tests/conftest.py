@@ -24,6 +24,10 @@ STACK_SCRIPT = ROOT / "deploy" / "local" / "stack.py"
 
 
 def load_stack_module() -> ModuleType:
+    """deploy/local/stack.py (a script, not a package), loaded by path once: the session's
+    fixture and the fault tests' service (faults/servers.py) share it."""
+    if "plimsoll_local_stack" in sys.modules:
+        return sys.modules["plimsoll_local_stack"]
     spec = importlib.util.spec_from_file_location("plimsoll_local_stack", STACK_SCRIPT)
     assert spec is not None
     assert spec.loader is not None

@@ -241,6 +241,101 @@ def http_ok(url: str, timeout: float = 2) -> bool:
         return False
 
 
+# --- a Plimsoll service's process --------------------------------------------------------------
+# One way to start a service, for the stack's own (`Service`), a benchmark's copy on a scratch
+# database (bench/services.py) and the fault tests' service on private servers
+# (tests/faults/servers.py): what is measured and broken there is what the stack runs.
+
+
+def service_command(service: str, port: int) -> list[str]:
+    return [
+        str(ROOT / ".venv" / "bin" / "uvicorn"),
+        "--factory",
+        f"plimsoll_{service}.main:create_app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+
+
+def service_settings(
+    service: str, database_url: str, kafka_bootstrap: str, keycloak_issuer: str, **extra: str
+) -> dict[str, str]:
+    """The PLIMSOLL_* variables every service needs, then `extra` (which may replace them)."""
+    return {
+        "PLIMSOLL_SERVICE_NAME": service,
+        "PLIMSOLL_DATABASE_URL": database_url,
+        "PLIMSOLL_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "PLIMSOLL_KEYCLOAK_ISSUER": keycloak_issuer,
+        **extra,
+    }
+
+
+class ServiceProcess:
+    """A service as a child of this process, for a caller that owns it (a benchmark, the fault
+    tests), where the stack's services are daemons with pid files. It inherits this process's
+    environment without any PLIMSOLL_* variable, so that only `settings` say what it connects
+    to: never the stack's servers by accident. `start` again after `kill` or `stop` keeps the
+    port (clients just retry) and the log."""
+
+    def __init__(self, service: str, port: int, settings: dict[str, str], log: Path) -> None:
+        self.service, self.port, self.log = service, port, log
+        self.base_url = f"http://{HOST}:{port}"
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("PLIMSOLL_")}
+        self.env = inherited | settings
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                service_command(self.service, self.port),
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def wait_ready(self, checks: tuple[str, ...], timeout: float) -> float:
+        """Until /health/ready says the named checks are ok; how long that took. A process that
+        exits (a bad setting, a port taken) fails at once rather than at the deadline."""
+        import httpx
+
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            if self.process is None or self.process.poll() is not None:
+                raise StackError(f"the {self.service} service exited; see {self.log}")
+            try:
+                found = httpx.get(f"{self.base_url}/health/ready", timeout=5).json()["checks"]
+                if all(found.get(check, {}).get("status") == "ok" for check in checks):
+                    return time.monotonic() - began
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+        raise StackError(f"the {self.service} service was not ready in {timeout:.0f}s; {self.log}")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown hook runs, whatever was in flight is cut."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self, grace: float = 20) -> None:
+        """SIGTERM, so that it shuts down cleanly; SIGKILL after `grace` seconds."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
 # --- components --------------------------------------------------------------------------------
 
 
@@ -953,7 +1048,9 @@ class Smtp(Component):
 
 
 class Service(Component):
-    """A Plimsoll service under uvicorn, with its own database."""
+    """A Plimsoll service under uvicorn, with its own database: a daemon with a pid file, like
+    the servers, given this environment as it is (settings exported for `make up`, such as
+    PLIMSOLL_LOG_LEVEL or PLIMSOLL_OTLP_ENDPOINT, reach every service)."""
 
     def __init__(self, service: str, postgres: Postgres) -> None:
         super().__init__(service)
@@ -976,42 +1073,29 @@ class Service(Component):
 
     def start(self) -> None:
         require_free(self.port, f"the {self.name} service", f"PLIMSOLL_{self.name.upper()}_PORT")
-        uvicorn = ROOT / ".venv" / "bin" / "uvicorn"
-        if not uvicorn.exists():
+        command = service_command(self.name, self.port)
+        if not Path(command[0]).exists():
             raise StackError("the Python environment is missing: run `make install`")
-        env = {
-            "PLIMSOLL_DATABASE_URL": self.database_url(),
-            "PLIMSOLL_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
+        passwords = load_secrets()
+        extra = {
             # Each service is its own principal on Kafka, limited by kafka-acls.toml.
             "PLIMSOLL_KAFKA_USERNAME": self.name,
-            "PLIMSOLL_KAFKA_PASSWORD": load_secrets()[f"kafka_{self.name}_password"],
-            "PLIMSOLL_KEYCLOAK_ISSUER": KEYCLOAK_ISSUER,
+            "PLIMSOLL_KAFKA_PASSWORD": passwords[f"kafka_{self.name}_password"],
             "PLIMSOLL_CLIENT_ID": f"plimsoll-{self.name}",
-            "PLIMSOLL_CLIENT_SECRET": load_secrets()[f"{self.name}_client_secret"],
+            "PLIMSOLL_CLIENT_SECRET": passwords[f"{self.name}_client_secret"],
         }
         if self.name == "notifications":
             # E-mail to the stack's SMTP server; webhooks to loopback receivers over http.
-            env |= {
+            extra |= {
                 "PLIMSOLL_SMTP_HOST": HOST,
                 "PLIMSOLL_SMTP_PORT": str(SMTP_PORT),
                 "PLIMSOLL_WEBHOOK_LOCAL_MODE": "true",
                 "PLIMSOLL_APP_BASE_URL": self.url(),
             }
-        spawn(
-            self.name,
-            [
-                str(uvicorn),
-                "--factory",
-                f"plimsoll_{self.name}.main:create_app",
-                "--host",
-                HOST,
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
-            env=env,
-            cwd=ROOT,
+        settings = service_settings(
+            self.name, self.database_url(), KAFKA_BOOTSTRAP, KEYCLOAK_ISSUER, **extra
         )
+        spawn(self.name, command, env=settings, cwd=ROOT)
 
 
 SECRETS = (

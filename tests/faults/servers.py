@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import httpx
+from conftest import load_stack_module
 from kafka.admin import KafkaAdminClient
 from plimsoll_events.kafka import KafkaAccess
 from stack.events.servers import free_port
@@ -30,6 +29,8 @@ from stack.events.servers import free_port
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_READY_SECONDS = 120.0
 SERVICE_READY_SECONDS = 120.0
+
+local_stack = load_stack_module()
 
 
 def _wait(what: str, probe, seconds: float, log: Path) -> None:
@@ -168,72 +169,30 @@ def private_kafka(stack_module: ModuleType) -> Iterator[PrivateKafka]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-class ServiceProcess:
-    """The allocation service under uvicorn, as the stack starts it (`Service.start` in
-    deploy/local/stack.py; env logic as bench/services.py's `service_process`), on a private
-    database and Kafka. The same port across restarts, so clients just retry."""
+class ServiceProcess(local_stack.ServiceProcess):
+    """The allocation service with the stack's command and settings (deploy/local/stack.py's
+    `ServiceProcess`, as the benchmarks' copies), on a private database and Kafka. The same
+    port across restarts, so clients just retry."""
 
     def __init__(
         self, database_url: str, kafka_bootstrap: str, keycloak_issuer: str, log: Path
     ) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLIMSOLL_")}
-        self.env.update(
-            PLIMSOLL_SERVICE_NAME="allocation",
-            PLIMSOLL_DATABASE_URL=database_url,
-            PLIMSOLL_KAFKA_BOOTSTRAP=kafka_bootstrap,  # plaintext: no username
-            PLIMSOLL_KEYCLOAK_ISSUER=keycloak_issuer,
-            PLIMSOLL_PUBLIC_BASE_URL=self.base_url,
+        port = free_port()
+        settings = local_stack.service_settings(
+            "allocation",
+            database_url,
+            kafka_bootstrap,  # plaintext: no username
+            keycloak_issuer,
+            PLIMSOLL_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
             # A private copy: no HMPPS topic, and no wellbeing topic to consume.
             PLIMSOLL_PUBLISH_HMPPS="false",
             PLIMSOLL_CONSUME_WORKLOAD_AGREEMENTS="false",
         )
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__("allocation", port, settings, log)
 
-    def start(self) -> None:
-        command = [
-            str(ROOT / ".venv" / "bin" / "uvicorn"), "--factory",
-            "plimsoll_allocation.main:create_app", "--host", "127.0.0.1",
-            "--port", str(self.port), "--no-access-log",
-        ]  # fmt: skip
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-
-    def wait_ready(self, checks: tuple[str, ...] = ("database", "kafka")) -> float:
-        """Until /health/ready says the named checks are ok; how long that took."""
-        began = time.monotonic()
-
-        def ready() -> bool:
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"the allocation service exited; see {self.log}")
-            try:
-                found = httpx.get(f"{self.base_url}/health/ready", timeout=5).json()["checks"]
-            except (httpx.HTTPError, ValueError, KeyError):
-                return False
-            return all(found.get(check, {}).get("status") == "ok" for check in checks)
-
-        _wait("the allocation service", ready, SERVICE_READY_SECONDS, self.log)
-        return time.monotonic() - began
-
-    def kill(self) -> None:
-        """kill -9: no shutdown hook runs, whatever was in flight is cut."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+    def wait_ready(
+        self,
+        checks: tuple[str, ...] = ("database", "kafka"),
+        timeout: float = SERVICE_READY_SECONDS,
+    ) -> float:
+        return super().wait_ready(checks, timeout)
