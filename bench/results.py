@@ -99,7 +99,10 @@ def load_results(directory: Path = RESULTS_DIR) -> list[dict[str, Any]]:
 def _number(value: Any) -> str:
     if not isinstance(value, int | float):
         return str(value)
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    # Three significant figures below 1 (an as-of view of 0.02 s is not "0.00 s").
+    return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
 
 
 def _cell(text: Any) -> str:

@@ -34,6 +34,7 @@ from bench import (
     notifications,
     projection,
     relay,
+    suspension,
     timesheet,
     wellbeing,
 )
@@ -70,6 +71,7 @@ REGISTRY: list[Benchmark] = [
     Benchmark("timesheet_figures_p99", timesheet.timesheet_figures_p99),
     Benchmark("timesheet_csv_import", timesheet.timesheet_csv_import),
     Benchmark("wellbeing_team_view_p99", wellbeing.wellbeing_team_view_p99),
+    Benchmark("suspension_capacity_p95", suspension.suspension_capacity_p95),
     Benchmark("duty_breach_latency_p95", duty_of_care.duty_breach_latency_p95),
     Benchmark("duty_rebuild_throughput", duty_of_care.duty_rebuild_throughput),
     Benchmark("duty_region_view_p99", duty_of_care.duty_region_view_p99),
