@@ -468,12 +468,12 @@ def duty_as_of_view(settings: Settings) -> Result:
     p95 = percentile(ordered, 0.95)
     return Result(
         name="duty_as_of_view",
-        value=p95 / 1000,
-        unit="s p95",
+        value=p95,
+        unit="ms p95",
         baseline="the issue's goal for an as-of practitioner view over a year of events (not a "
         "measured system)",
-        baseline_value=1.0,
-        goal="<= 1 s (p95 of 20; lower is better; ratio = baseline_value / value)",
+        baseline_value=1000.0,
+        goal="<= 1 s = 1,000 ms (p95 of 20; lower is better; ratio = baseline_value / value)",
         goal_ratio=1.0,
         lower_is_better=True,
         details={
