@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from plimsoll_platform.telemetry import configure_tracing
+from plimsoll_platform.telemetry import configure_tracing, instrument_database_calls
 
 from .servers import PrivatePostgres, private_postgres
 
@@ -47,6 +47,7 @@ def span_recorder() -> SpanRecorder:
     """The one tracer provider of the test process (OpenTelemetry allows one), as a service
     configures it (psycopg calls traced too), with a recorder added to it."""
     provider = configure_tracing("events-tests", None)
+    instrument_database_calls()  # as a service exporting its spans does
     recorder = SpanRecorder()
     provider.add_span_processor(SimpleSpanProcessor(recorder))
     return recorder

@@ -8,14 +8,17 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
 def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Install the process-wide tracer provider (OpenTelemetry allows it only once), and
-    trace every database call made through psycopg.
+    """Install the process-wide tracer provider (OpenTelemetry allows it only once); with an
+    OTLP endpoint, export to it and trace every database call made through psycopg.
 
-    Spans are always created and propagated; they are exported only when an
-    OTLP endpoint is configured, so a laptop without a collector loses nothing
-    but the export. Called again (a second app in one process, tests), it
-    returns the provider already installed: add span processors to that.
-    Connections opened before the first call are not traced.
+    Request, producer and consumer spans are always created and their context propagated
+    (through Kafka too), so logs carry trace ids and a collector added later sees whole
+    traces. A span per SQL statement is made only when spans are exported: made for nobody,
+    it cost an allocation command a quarter of its time (benchmark p50 15.7 -> 20.3 ms,
+    p99 26 -> 54 ms). Called again (a second app in one process, tests), it returns the
+    provider already installed: add span processors to that (and call
+    `instrument_database_calls` to see statements). Connections opened before the
+    instrumentation are not traced.
     """
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
@@ -29,7 +32,8 @@ def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider
                 BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces"))
             )
         trace.set_tracer_provider(provider)
-    instrument_database_calls()
+    if otlp_endpoint:
+        instrument_database_calls()
     return provider
 
 
