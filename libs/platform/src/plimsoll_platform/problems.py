@@ -6,13 +6,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from plimsoll_events.faults import is_transient
 from plimsoll_events.refusals import Refused
+from psycopg import Error as DatabaseError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://plimsoll.example.org/problems/"
+# How long a client is told to wait while the database is away (a restart takes seconds).
+RETRY_AFTER_SECONDS = 5
 
 
 class InvalidParam(BaseModel):
@@ -91,6 +96,26 @@ def install_problem_handlers(app: FastAPI) -> None:
             invalid_params=params,
         )
         return problem_response(details, request)
+
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # The connection lost, the server restarting or out of a resource for now: the same
+        # request will do once it is back (a write cut at its commit may have happened; its
+        # Idempotency-Key makes the retry safe). Anything else is the service's fault: a 500.
+        if not is_transient(exc):
+            raise exc
+        details = ProblemDetails(
+            type=PROBLEM_BASE + "database-unavailable",
+            title="The service cannot reach its database for now",
+            status=503,
+            detail=f"try again in {RETRY_AFTER_SECONDS} seconds; a write retried with the same "
+            "Idempotency-Key is done at most once",
+        )
+        response = problem_response(details, request)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    app.add_exception_handler(DBAPIError, on_database)
+    app.add_exception_handler(DatabaseError, on_database)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
