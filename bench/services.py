@@ -65,9 +65,8 @@ def service_process(
 ) -> Iterator[tuple[str, float]]:
     """A service (uvicorn, as the stack starts it: deploy/local/stack.py's `ServiceProcess`,
     with the stack's command and settings) on `database_url`: its base URL and how long it took
-    to be ready. Its Kafka is a closed port
-    unless `settings` name one: a benchmark's copy must never join the running stack's consumer
-    groups."""
+    to be ready. Its Kafka is a closed port unless `settings` name one: a benchmark's copy must
+    never join the running stack's consumer groups."""
     stack = local_stack()
     process = stack.ServiceProcess(
         service,

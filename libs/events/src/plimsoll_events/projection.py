@@ -317,12 +317,10 @@ class ProjectionRunner:
         nobody until the next refresh. `partitions_for_topic` fetches synchronously.
         """
         deadline = time.monotonic() + KNOWN_TOPICS_SECONDS
-        unknown = set(self.projection.topics)
-        while unknown:
-            unknown = {t for t in unknown if not self.consumer.partitions_for_topic(t)}
-            if not unknown or time.monotonic() > deadline:
-                break
+        unknown = {t for t in self.projection.topics if not self.consumer.partitions_for_topic(t)}
+        while unknown and time.monotonic() < deadline:
             time.sleep(0.2)
+            unknown = {t for t in unknown if not self.consumer.partitions_for_topic(t)}
         if unknown:
             log.warning(
                 "projection %s subscribes before Kafka lists %s",
