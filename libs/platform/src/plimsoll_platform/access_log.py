@@ -34,7 +34,12 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plimsoll_platform.auth import Principal
-from plimsoll_platform.problems import PROBLEM_BASE, PROBLEM_JSON, ProblemDetails
+from plimsoll_platform.problems import (
+    PROBLEM_BASE,
+    PROBLEM_JSON,
+    RETRY_AFTER_SECONDS,
+    ProblemDetails,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +157,7 @@ async def _unavailable(scope: Scope, send: Send) -> None:
         body.model_dump(exclude_none=True, by_alias=True),
         status_code=503,
         media_type=PROBLEM_JSON,
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
     async def nothing() -> Message:
