@@ -7,14 +7,14 @@ stream in the service's own event store.
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from plimsoll_events.store import EventStore
 
+from ..calendar import uk_today
 from .api import (
     TEAM,
     allocate_case,
@@ -26,8 +26,6 @@ from .api import (
 )
 
 pytestmark = pytest.mark.stack
-
-TODAY = datetime.now(ZoneInfo("Europe/London")).date()
 
 
 def _version(store: EventStore, case_id: str) -> int:
@@ -180,14 +178,14 @@ def test_no_allocation_to_someone_who_has_left_or_is_fully_reduced(api, tokens, 
     leaver = register_practitioner(api, tokens)
     left = api.post(
         f"/practitioners/{leaver}/leaving",
-        json={"leaving_date": (TODAY + timedelta(days=7)).isoformat()},
+        json={"leaving_date": (uk_today() + timedelta(days=7)).isoformat()},
         headers=tokens("mo.manager"),
     )
     assert left.status_code == 200, left.text
     sick = register_practitioner(api, tokens)
     reduced = api.post(
         f"/practitioners/{sick}/reductions",
-        json={"reason": "Long Term Sickness Absence", "effective_from": TODAY.isoformat()},
+        json={"reason": "Long Term Sickness Absence", "effective_from": uk_today().isoformat()},
         headers=tokens("mo.manager"),
     )
     assert reduced.status_code == 201, reduced.text
@@ -250,13 +248,13 @@ def test_tier_change_reweighs_and_closure_removes_the_points(api, tokens, alloca
 
     early = api.post(
         f"/cases/{case_id}/closure",
-        json={"closed_on": (TODAY - timedelta(days=400)).isoformat()},
+        json={"closed_on": (uk_today() - timedelta(days=400)).isoformat()},
         headers=tokens("mo.manager"),
     )
     assert_problem(early, 422, "closed_on")
     closed = api.post(
         f"/cases/{case_id}/closure",
-        json={"closed_on": TODAY.isoformat()},
+        json={"closed_on": uk_today().isoformat()},
         headers=tokens("mo.manager"),
     )
     assert closed.status_code == 200, closed.text

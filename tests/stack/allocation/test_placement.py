@@ -4,16 +4,14 @@ hana.head heads R-NORTH, hugo.head R-SOUTH; mo.manager manages T-NORTH-1. Each
 test works in fresh teams (the service's database persists between runs).
 """
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 
+from ..calendar import uk_today
 from .api import allocate_case, assert_problem, fresh_suffix, open_case, register_practitioner
 
 pytestmark = pytest.mark.stack
-
-TODAY = datetime.now(ZoneInfo("Europe/London")).date()  # the service's calendar
 
 
 def _team(region: str = "NORTH") -> str:
@@ -23,7 +21,7 @@ def _team(region: str = "NORTH") -> str:
 def _transfer(api, tokens, practitioner_id: str, user: str = "hana.head", **body):
     return api.post(
         f"/practitioners/{practitioner_id}/transfer",
-        json={"effective_on": TODAY.isoformat(), **body},
+        json={"effective_on": uk_today().isoformat(), **body},
         headers=tokens(user),
     )
 
@@ -62,7 +60,7 @@ def test_a_transfer_moves_the_practitioner_their_scope_and_the_team_figures(
 def test_a_transfer_to_come_changes_nothing_before_its_day(api, tokens):
     leaving, joining = _team(), _team()
     practitioner_id = register_practitioner(api, tokens, team=leaving, user="hana.head")
-    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    tomorrow = (uk_today() + timedelta(days=1)).isoformat()
 
     moved = _transfer(
         api, tokens, practitioner_id, team_id=joining, region_id="R-NORTH", effective_on=tomorrow
@@ -133,7 +131,7 @@ def test_a_bad_transfer_is_refused_and_records_nothing(
 
 def test_someone_who_has_left_is_not_transferred(api, tokens):
     practitioner_id = register_practitioner(api, tokens)
-    leaving = {"leaving_date": TODAY.isoformat()}
+    leaving = {"leaving_date": uk_today().isoformat()}
     assert api.post(
         f"/practitioners/{practitioner_id}/leaving", json=leaving, headers=tokens("mo.manager")
     ).is_success

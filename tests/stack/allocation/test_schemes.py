@@ -6,12 +6,11 @@ weights (as the next version) before it ends.
 """
 
 import uuid
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from ..calendar import uk_today
 from .api import (
     TEAM,
     allocate_case,
@@ -23,8 +22,6 @@ from .api import (
 )
 
 pytestmark = pytest.mark.stack
-
-TODAY = datetime.now(ZoneInfo("Europe/London")).date()
 
 
 def _scheme(api, tokens, kind: str) -> dict:
@@ -231,7 +228,7 @@ def test_overrides_are_listed_for_the_head_of_service(api, tokens):
 
     listed = api.get(
         "/overrides",
-        params={"since": TODAY.isoformat(), "team_id": "T-NORTH-1"},
+        params={"since": uk_today().isoformat(), "team_id": "T-NORTH-1"},
         headers=tokens("hana.head"),
     )
     assert listed.status_code == 200, listed.text

@@ -8,9 +8,8 @@ service's own event store.
 import json
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,10 +19,9 @@ from plimsoll_allocation.settings import AllocationSettings
 from plimsoll_events.store import EventStore
 from plimsoll_platform.app import create_service_app
 
-pytestmark = pytest.mark.stack
+from ..calendar import uk_today
 
-# The service's calendar is the UK's.
-TODAY = datetime.now(ZoneInfo("Europe/London")).date()
+pytestmark = pytest.mark.stack
 
 
 def _id() -> str:
@@ -164,7 +162,7 @@ def test_percent_reduction_takes_its_hours_off_then_ends(api, tokens, allocation
             "reduction_id": "R-1",
             "reason": "Trade Union Facility Time",
             "percent": "10",
-            "effective_from": TODAY.isoformat(),
+            "effective_from": uk_today().isoformat(),
         },
         headers=tokens("mo.manager"),
     )
@@ -189,7 +187,7 @@ def test_percent_reduction_takes_its_hours_off_then_ends(api, tokens, allocation
 def test_future_reduction_is_scheduled_and_can_be_withdrawn(api, tokens):
     practitioner_id = _id()
     _register(api, tokens, practitioner_id)
-    start = TODAY + timedelta(days=30)
+    start = uk_today() + timedelta(days=30)
     view = api.post(
         f"/practitioners/{practitioner_id}/reductions",
         json={"reason": "Long Term Sickness Absence", "effective_from": start.isoformat()},
@@ -211,7 +209,7 @@ def test_after_leaving_changes_are_refused_and_record_nothing(api, tokens, alloc
     _register(api, tokens, practitioner_id)
     left = api.post(
         f"/practitioners/{practitioner_id}/leaving",
-        json={"leaving_date": (TODAY + timedelta(days=14)).isoformat()},
+        json={"leaving_date": (uk_today() + timedelta(days=14)).isoformat()},
         headers=tokens("mo.manager"),
     )
     assert left.status_code == 200, left.text
@@ -257,14 +255,14 @@ def test_bad_registration_names_the_field(api, tokens, allocation_store, changes
         (
             {
                 "reason": "Special Leave",
-                "effective_from": TODAY.isoformat(),
-                "effective_to": (TODAY - timedelta(days=1)).isoformat(),
+                "effective_from": uk_today().isoformat(),
+                "effective_to": (uk_today() - timedelta(days=1)).isoformat(),
             },
             "effective_to",
         ),
-        ({"reason": "Napping", "effective_from": TODAY.isoformat()}, "reason"),
+        ({"reason": "Napping", "effective_from": uk_today().isoformat()}, "reason"),
         (
-            {"reason": "Special Leave", "hours": "40", "effective_from": TODAY.isoformat()},
+            {"reason": "Special Leave", "hours": "40", "effective_from": uk_today().isoformat()},
             "hours",
         ),
     ],

@@ -17,17 +17,18 @@ from plimsoll_events.types.allocation import (
     PractitionerLeft,
     PractitionerTransferred,
 )
-from plimsoll_platform.clock import SystemClock
 from plimsoll_platform.placements import Placements, PlacementsProjection
 from sqlalchemy import text
 
+from ..calendar import uk_today
 from ..eventing import new_topic, read_topic
 from .placing import SOURCE, publish, record, register
 
 pytestmark = pytest.mark.stack
 
-TODAY = SystemClock().today()  # line manager and hours changes take effect the day recorded
-MOVE_DAY = TODAY + timedelta(days=30)
+
+def move_day() -> date:
+    return uk_today() + timedelta(days=30)
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def a_team_history(store) -> None:
             previous_team_id="T-NORTH-1",
             previous_region_id="R-NORTH",
             line_manager_id="P-SAM",
-            effective_on=MOVE_DAY,
+            effective_on=move_day(),
         ),
     )
     record(
@@ -121,7 +122,7 @@ def a_team_history(store) -> None:
             points=50,
             scheme_name="wmt",
             scheme_version=1,
-            opened_on=TODAY,
+            opened_on=uk_today(),
         ),
     )
 
@@ -134,7 +135,7 @@ def test_placements_follow_transfers_leavings_and_changes_day_by_day(
     catch_up(stack, engine, projection)
     placements = Placements(engine)
 
-    assert ids(placements.team_members("T-NORTH-1", TODAY)) == ["P-BO", "P-DI", "P-PAT"]
+    assert ids(placements.team_members("T-NORTH-1", uk_today())) == ["P-BO", "P-DI", "P-PAT"]
     assert ids(placements.team_members("T-NORTH-1", date(2025, 6, 30))) == [
         "P-BO",
         "P-CY",
@@ -142,11 +143,11 @@ def test_placements_follow_transfers_leavings_and_changes_day_by_day(
         "P-PAT",
     ]
     # The transfer takes effect on its day, not when it was recorded.
-    assert ids(placements.team_members("T-SOUTH-1", TODAY)) == []
-    assert ids(placements.team_members("T-SOUTH-1", MOVE_DAY)) == ["P-BO"]
-    assert ids(placements.team_members("T-NORTH-1", MOVE_DAY)) == ["P-DI", "P-PAT"]
-    assert ids(placements.region_members("R-SOUTH", MOVE_DAY)) == ["P-BO"]
-    assert ids(placements.region_members("R-NORTH", MOVE_DAY - timedelta(days=1))) == [
+    assert ids(placements.team_members("T-SOUTH-1", uk_today())) == []
+    assert ids(placements.team_members("T-SOUTH-1", move_day())) == ["P-BO"]
+    assert ids(placements.team_members("T-NORTH-1", move_day())) == ["P-DI", "P-PAT"]
+    assert ids(placements.region_members("R-SOUTH", move_day())) == ["P-BO"]
+    assert ids(placements.region_members("R-NORTH", move_day() - timedelta(days=1))) == [
         "P-BO",
         "P-DI",
         "P-PAT",
@@ -159,30 +160,30 @@ def test_placements_follow_transfers_leavings_and_changes_day_by_day(
     assert (bo.team_id, bo.line_manager_id, bo.placed_to) == (
         "T-NORTH-1",
         "P-MO",
-        MOVE_DAY - timedelta(days=1),
+        move_day() - timedelta(days=1),
     )
-    bo_moved = placements.on("P-BO", MOVE_DAY)
+    bo_moved = placements.on("P-BO", move_day())
     assert bo_moved is not None
     assert (bo_moved.team_id, bo_moved.region_id, bo_moved.line_manager_id) == (
         "T-SOUTH-1",
         "R-SOUTH",
         "P-SAM",
     )
-    assert ids(placements.managed_by("P-MO", TODAY)) == ["P-BO", "P-PAT"]
-    assert ids(placements.managed_by("P-SAM", MOVE_DAY)) == ["P-BO"]
+    assert ids(placements.managed_by("P-MO", uk_today())) == ["P-BO", "P-PAT"]
+    assert ids(placements.managed_by("P-SAM", move_day())) == ["P-BO"]
 
     cy = placements.of("P-CY")
     assert cy is not None
     assert cy.leaving_date == date(2025, 6, 30)
-    assert not cy.in_post(TODAY)
-    assert placements.on("P-CY", TODAY) is None
+    assert not cy.in_post(uk_today())
+    assert placements.on("P-CY", uk_today()) is None
 
-    di_now, di_before = placements.of("P-DI"), placements.on("P-DI", TODAY - timedelta(days=1))
+    di_now, di_before = placements.of("P-DI"), placements.on("P-DI", uk_today() - timedelta(days=1))
     assert di_now is not None
     assert di_before is not None
     assert (di_now.contracted_hours, di_now.line_manager_id) == (Decimal("22.5"), "P-MAX")
     assert (di_before.contracted_hours, di_before.line_manager_id) == (Decimal(37), "P-MO")
-    assert ids(placements.managed_by("P-MAX", TODAY)) == ["P-DI"]
+    assert ids(placements.managed_by("P-MAX", uk_today())) == ["P-DI"]
 
 
 def test_an_unknown_practitioner_is_answered_as_unknown(stack, store, engine, relay, projection):
@@ -191,10 +192,10 @@ def test_an_unknown_practitioner_is_answered_as_unknown(stack, store, engine, re
     catch_up(stack, engine, projection)
     placements = Placements(engine)
     assert placements.of("P-NOBODY") is None
-    assert placements.on("P-NOBODY", TODAY) is None
-    assert placements.team_members("T-NOWHERE", TODAY) == []
-    assert placements.region_members("R-NOWHERE", TODAY) == []
-    assert placements.managed_by("P-NOBODY", TODAY) == []
+    assert placements.on("P-NOBODY", uk_today()) is None
+    assert placements.team_members("T-NOWHERE", uk_today()) == []
+    assert placements.region_members("R-NOWHERE", uk_today()) == []
+    assert placements.managed_by("P-NOBODY", uk_today()) == []
     assert placements.team_region("T-NOWHERE") is None
 
 
@@ -213,7 +214,7 @@ def test_a_change_to_someone_never_registered_is_dead_lettered_and_the_rest_appl
     catch_up(stack, engine, projection)
     placements = Placements(engine)
     assert placements.of("P-GHOST") is None
-    assert ids(placements.team_members("T-NORTH-1", TODAY)) == ["P-PAT"]
+    assert ids(placements.team_members("T-NORTH-1", uk_today())) == ["P-PAT"]
     dead = read_topic(stack.kafka, dead_letter_topic(topic), expect=1)
     reasons = [dict(m.headers)["dlq-reason"].decode() for m in dead]
     assert len(reasons) == 1

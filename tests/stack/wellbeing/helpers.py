@@ -4,18 +4,14 @@
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from ..calendar import uk_today
+
 TEAM, REGION, MANAGER = "T-NORTH-1", "R-NORTH", "P-0100"
 DEADLINE_S = 30.0
-
-
-def uk_today() -> date:
-    return datetime.now(ZoneInfo("Europe/London")).date()
 
 
 def fresh(prefix: str) -> str:

@@ -1,6 +1,6 @@
 """Supervisions and the prioritising framework through the public API, with real tokens."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from plimsoll_wellbeing.domain.supervision import supervision_record_stream
@@ -41,14 +41,14 @@ def test_a_manager_schedules_and_holds_a_supervision_the_practitioner_reads_it(w
 
 @pytest.mark.parametrize(
     ("held_on", "why"),
-    [("2024-09-01", "before"), ((uk_today() + DAY).isoformat(), "in the future")],
+    [(lambda: date(2024, 9, 1), "before"), (lambda: uk_today() + DAY, "in the future")],
 )
 def test_held_before_they_started_or_in_the_future_is_refused_and_nothing_written(
     wb, wellbeing_store, held_on, why
 ):
     pid = wb.practitioner(start="2024-09-02")
 
-    problem = assert_problem(wb.hold(pid, held_on=held_on), 422, "held_on")
+    problem = assert_problem(wb.hold(pid, held_on=held_on().isoformat()), 422, "held_on")
 
     assert why in problem["detail"]
     assert wellbeing_store.read_stream(supervision_record_stream(pid)) == []
