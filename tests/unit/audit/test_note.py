@@ -93,3 +93,27 @@ def test_malformed_verifier_keys_are_refused(key):
 def test_malformed_notes_are_refused(signer, note):
     with pytest.raises(NoteError):
         open_note(note, [signer.verifier])
+
+
+def padding_bits_set(encoded: str) -> str:
+    """The same bytes in base64 with the last character's unused bits set: a spelling
+    lenient decoders accept, one byte away from the canonical one."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    body = encoded.rstrip("=")
+    unused = {1: 0b11, 2: 0b1111}[len(encoded) - len(body)]
+    return body[:-1] + alphabet[alphabet.index(body[-1]) | unused] + encoded[len(body) :]
+
+
+def test_a_signature_or_root_spelt_in_non_canonical_base64_is_refused(signer):
+    note = Checkpoint(ORIGIN, 5, b"\x01" * 32).signed([signer])
+    text, _, signature = note.rpartition("\u2014 ")
+    name, _, encoded = signature.strip().partition(" ")
+    lenient = padding_bits_set(encoded)
+    assert lenient != encoded and base64.b64decode(lenient) == base64.b64decode(encoded)
+    with pytest.raises(NoteError, match="not base64"):
+        open_note(f"{text}\u2014 {name} {lenient}\n", [signer.verifier])
+
+    root = base64.b64encode(b"\x01" * 32).decode()
+    altered = Checkpoint(ORIGIN, 5, b"\x01" * 32).text().replace(root, padding_bits_set(root))
+    with pytest.raises(NoteError, match="root hash is not base64"):
+        open_checkpoint(sign(altered, [signer]), [signer.verifier], ORIGIN)

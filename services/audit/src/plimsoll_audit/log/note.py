@@ -41,6 +41,16 @@ def key_id(name: str, public: bytes) -> int:
     return int(struct.unpack(">I", digest[:4])[0])
 
 
+def b64decode(text: str) -> bytes:
+    """Standard base64, in its one canonical spelling only: the padding bits of the last
+    character must be zero, so that no byte of a note, checkpoint or bundle can change
+    without its meaning changing (raises `binascii.Error`)."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode() != text:
+        raise binascii.Error("not in canonical base64 (non-zero padding bits)")
+    return raw
+
+
 def _check_name(name: str) -> None:
     if not name or any(c.isspace() or c == "+" for c in name):
         raise NoteError(f"key name {name!r} is empty or holds a space or '+'")
@@ -66,7 +76,7 @@ class Verifier:
         _check_name(name)
         try:
             claimed = int(hex_id, 16) if len(hex_id) == 8 else -1
-            raw = base64.b64decode(encoded, validate=True)
+            raw = b64decode(encoded)
         except (ValueError, binascii.Error):
             raise NoteError(f"verifier key {name}: the id or the key is not encoded") from None
         if len(raw) != 33 or raw[0] != ED25519:
@@ -105,7 +115,7 @@ class Signer:
         _, _, name, hex_id, encoded = parts
         _check_name(name)
         try:
-            raw = base64.b64decode(encoded, validate=True)
+            raw = b64decode(encoded)
         except (ValueError, binascii.Error):
             raise NoteError(f"signer key {name}: the key is not base64") from None
         if len(raw) != 33 or raw[0] != ED25519:
@@ -171,7 +181,7 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
             raise NoteError(f"signature line {line[:40]!r} is not '\u2014 <name> <base64>'")
         _check_name(name)
         try:
-            blob = base64.b64decode(encoded, validate=True)
+            blob = b64decode(encoded)
         except (ValueError, binascii.Error):
             raise NoteError(f"the signature by {name} is not base64") from None
         if len(blob) < 5:

@@ -30,6 +30,7 @@ from datetime import date
 from typing import Any, Final
 
 from plimsoll_audit.log.leaves import Unloggable, canonical
+from plimsoll_audit.log.note import b64decode
 
 FORMAT: Final = "plimsoll-evidence-bundle/1"
 MAX_BUNDLE_BYTES: Final = 256 * 1024 * 1024
@@ -105,7 +106,7 @@ def _b64(value: Any, where: str, size: int | None = None) -> bytes:
     if not isinstance(value, str):
         raise BundleUnreadable(f"{where}: not a base64 string")
     try:
-        raw = base64.b64decode(value, validate=True)
+        raw = b64decode(value)
     except (ValueError, binascii.Error):
         raise BundleUnreadable(f"{where}: not valid base64") from None
     if size is not None and len(raw) != size:
