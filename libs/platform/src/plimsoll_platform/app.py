@@ -9,6 +9,7 @@ service's handlers, queries and what runs alongside it (jobs, projections).
 """
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -97,6 +98,11 @@ def create_service_app(
         running: list[Lifecycle] = app.state.lifecycle
         for component in running:
             await asyncio.to_thread(component.start)
+        # What startup built (modules, the app, the catalogue) lives as long as the process:
+        # moved out of the collector's sweeps, it no longer makes every full collection during
+        # a request or a catch-up walk it again (a quarter of a caseload catch-up's time).
+        gc.collect()
+        gc.freeze()
         yield
         for component in reversed(running):
             await asyncio.to_thread(component.stop)
