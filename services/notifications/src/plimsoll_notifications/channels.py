@@ -3,7 +3,8 @@
 * `SmtpSender` keeps a few SMTP sessions open (any relay: the local stack's aiosmtpd, or a
   production relay with STARTTLS and a login) and sends each message on a free one, opening a
   new session when one has failed. A refusal or a lost session is a failed try, with the
-  server's reason.
+  server's reason. STARTTLS verifies the relay's certificate and name (smtplib's own default
+  context checks neither), so the login and the messages never go to whoever answers.
 * `WebhookSender` posts the payload signed with the subscription's secret by the
   `standardwebhooks` package: headers `webhook-id` (the notification id: the same on every
   retry, so the receiver drops duplicates by it), `webhook-timestamp` and `webhook-signature`.
@@ -23,6 +24,7 @@ import contextvars
 import queue
 import smtplib
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +55,7 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     starttls: bool = False
+    ca_file: str | None = None
     timeout_seconds: float = 10.0
 
 
@@ -102,7 +105,7 @@ class SmtpSender:
         s = self.settings
         session = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
         if s.starttls:
-            session.starttls()
+            session.starttls(context=ssl.create_default_context(cafile=s.ca_file))
         if s.username and s.password:
             session.login(s.username, s.password)
         return session

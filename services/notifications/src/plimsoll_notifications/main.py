@@ -73,8 +73,9 @@ def create_app() -> FastAPI:
             port=settings.smtp_port,
             mail_from=settings.mail_from,
             username=settings.smtp_username,
-            password=settings.smtp_password,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             starttls=settings.smtp_starttls,
+            ca_file=settings.smtp_ca_file,
         ),
         connections=settings.smtp_connections,
     )

@@ -1,7 +1,7 @@
 """Settings of the notifications service (environment, prefix ``PLIMSOLL_``)."""
 
 from plimsoll_platform.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 
 class NotificationsSettings(ServiceSettings):
@@ -13,8 +13,17 @@ class NotificationsSettings(ServiceSettings):
     smtp_host: str = Field(default="127.0.0.1", description="The SMTP relay e-mail goes to")
     smtp_port: int = Field(default=58025, ge=1, le=65535)
     smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = Field(default=False, description="STARTTLS before sending (production)")
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(
+        default=False,
+        description="STARTTLS before the login and sending, the relay's certificate verified "
+        "(production)",
+    )
+    smtp_ca_file: str | None = Field(
+        default=None,
+        description="PEM file of the CAs that may sign the relay's certificate (default: the "
+        "system's)",
+    )
     smtp_connections: int = Field(default=4, ge=1, le=64, description="SMTP sessions kept open")
     mail_from: str = "Plimsoll <notifications@plimsoll.local>"
     webhook_local_mode: bool = Field(
