@@ -3,7 +3,6 @@ STARTTLS and a login, as a production relay does: the relay's certificate is ver
 before the password is sent, and a wrong login is a failed try with the server's reason."""
 
 import datetime as dt
-import ipaddress
 import socket
 import ssl
 from collections.abc import Iterator
@@ -12,45 +11,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from plimsoll_notifications.channels import SmtpSender, SmtpSettings
 
+from .certs import self_signed
+
 USER, PASSWORD = "plimsoll", "relay-secret"
-
-
-def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1, and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / f"{name}.pem", directory / f"{name}.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 class Mailbox:
@@ -78,7 +43,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def relay(tmp_path) -> Iterator[tuple[Controller, Mailbox, Path]]:
-    cert_file, key_file = self_signed(tmp_path, "relay")
+    cert_file, key_file = self_signed(tmp_path, "127.0.0.1")
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert_file, key_file)
     mailbox = Mailbox()

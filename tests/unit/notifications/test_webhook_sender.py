@@ -3,15 +3,20 @@ address when it is time to send is refused, and the connection goes to the check
 not to a second lookup (DNS rebinding), with the partner's host name kept for Host and TLS."""
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpcore
 import pytest
 from plimsoll_notifications.channels import PinnedBackend, WebhookSender
+from standardwebhooks import Webhook
+
+from .certs import self_signed
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -41,10 +46,10 @@ def fixed(*addresses: str):
     return resolver, calls
 
 
-async def _send(sender: WebhookSender, url: str):
+async def _send(sender: WebhookSender, url: str, now: datetime = NOW):
     try:
         return await sender.send(
-            url=url, secret=SECRET, message_id="N-1", payload='{"type":"t"}', now=NOW
+            url=url, secret=SECRET, message_id="N-1", payload='{"type":"t"}', now=now
         )
     finally:
         await sender.close()
@@ -114,3 +119,67 @@ def test_a_delivery_reaches_the_checked_address_with_the_partners_host_name():
         server.server_close()
     assert tried.delivered, tried.reason
     assert seen == [f"partner.invalid:{port}"]
+
+
+class HttpsPartner:
+    """A partner's HTTPS receiver on loopback with a certificate for `name`, verifying each
+    webhook as the receivers' documentation says (`standardwebhooks`, the shared secret)."""
+
+    def __init__(self, cert_file: Path, key_file: Path) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.server_names: list[str | None] = []
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert_file, key_file)
+        tls.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+        partner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                verified = Webhook(SECRET).verify(body, dict(self.headers.items()))
+                partner.received.append({"host": self.headers["host"], "payload": verified})
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_https_delivery_is_verified_by_the_partner_under_its_own_name(tmp_path):
+    cert_file, key_file = self_signed(tmp_path, "hooks.partner.test")
+    partner = HttpsPartner(cert_file, key_file)
+    # The name resolves (for this test) to loopback; TLS checks the certificate for the name.
+    resolver, _ = fixed("127.0.0.1")
+    url = f"https://hooks.partner.test:{partner.port}/plimsoll"
+    try:
+        trusting = WebhookSender(
+            timeout_seconds=5,
+            local_mode=True,
+            resolver=resolver,
+            ssl_context=ssl.create_default_context(cafile=str(cert_file)),
+        )
+        # Now: the receiver refuses a timestamp more than five minutes away (replays).
+        delivered = asyncio.run(_send(trusting, url, datetime.now(UTC)))
+        # With the public CAs only, the partner's self-signed certificate is refused.
+        public = WebhookSender(timeout_seconds=5, local_mode=True, resolver=resolver)
+        refused = asyncio.run(_send(public, url, datetime.now(UTC)))
+    finally:
+        partner.close()
+    assert delivered.delivered, delivered.reason
+    assert partner.received == [
+        {"host": f"hooks.partner.test:{partner.port}", "payload": {"type": "t"}}
+    ]
+    assert partner.server_names[0] == "hooks.partner.test"
+    assert not refused.delivered
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.reason
+    assert len(partner.received) == 1

@@ -177,13 +177,16 @@ class WebhookSender:
         local_mode: bool,
         resolver: AsyncResolver = resolve,
         network_backend: httpcore.AsyncNetworkBackend | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context`: whom partners' certificates may be signed by (default: the public
+        CAs of `certifi`, never the environment's)."""
         self.local_mode = local_mode
         self.resolver = resolver
         transport = httpx.AsyncHTTPTransport(trust_env=False)
         # httpx does not take a network backend: its pool is replaced by one that has ours.
         transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=None,
             max_keepalive_connections=500,
             keepalive_expiry=5.0,
