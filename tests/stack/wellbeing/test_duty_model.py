@@ -162,6 +162,36 @@ def test_a_policy_adopted_rejudges_open_breaches_under_the_new_version_and_says_
         feed.close()
 
 
+def test_a_breach_opening_now_is_judged_before_a_policy_sweep_of_everyone(stack, scratch_database):
+    feed = Feed(stack.kafka)
+    model = Model(scratch_database, stack.kafka, list(feed.topics.values()))
+    try:
+        everyone = [_practitioner(feed) for _ in range(4)]
+        feed.flush()
+        model.catch_up()
+        # A policy adopted marks everyone to be judged again; then one capacity goes up.
+        adopted_at = datetime.now(UTC)
+        feed.send("wellbeing", _adopted(2, adopted_at, capacity_red=105), adopted_at)
+        feed.flush()
+        model.runner.run_until_caught_up()
+        feed.send("allocation", capacity("107", practitioner_id=everyone[-1]), adopted_at)
+        feed.flush()
+        model.runner.run_until_caught_up()
+
+        model.recorder.batch_size = 1
+        first, taken = model.recorder.run_pass()
+        assert taken == 1
+        assert {(e.type, e.data["subject_id"]) for e in first} >= {
+            ("breach-opened", everyone[-1])
+        }, "the subject an event touched is judged first"
+        model.recorder.drain()
+        opened = {e.data["rule"] for e in model.breach_events() if e.type == "breach-opened"}
+        assert opened >= {"capacity-amber", "capacity-red"}
+    finally:
+        model.close()
+        feed.close()
+
+
 def test_time_driven_rules_fire_from_the_jobs_at_their_instant_once_across_replicas(stack):
     today = datetime.now(UTC).date()
     start = today - timedelta(days=27)  # supervision due by tomorrow: overdue the day after

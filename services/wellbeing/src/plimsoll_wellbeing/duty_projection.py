@@ -15,7 +15,9 @@ Per batch, in the runner's transaction (so with its checkpoint, all or nothing):
   touched it (the cause a breach cites): a practitioner after any event about them, a team
   after its capacity, its fullness or a member's placement changed, everyone after a policy
   was adopted. The breach recorder (`recorder`) takes them from there, after the commit, woken
-  by `NOTIFY wellbeing_duty_dirty`.
+  by `NOTIFY wellbeing_duty_dirty`: those an event touched first, then those marked only by a
+  policy's sweep (`sweep`), so that thousands judged again under a new policy never hold up a
+  breach opening now.
 
 The facts do not depend on how the topics interleave (see `domain.duty`), the log is keyed by
 what it holds, and the dirty marks are not part of the model: a rebuild gives the same rows.
@@ -107,8 +109,11 @@ create table if not exists duty_dirty (
     mark         bigint not null,
     attempts     integer not null default 0,
     not_before   timestamptz,
+    sweep        boolean not null default false,
     primary key (subject_kind, subject_id)
 );
+alter table duty_dirty add column if not exists sweep boolean not null default false;
+create index if not exists duty_dirty_order on duty_dirty (sweep, mark);
 """
 TABLES: Final = (
     "duty_log",
@@ -124,11 +129,12 @@ _DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-duty-of-care
 # Rows travel as one JSON document each statement (`jsonb_to_recordset`): arrays of JSON text
 # would be escaped element by element on the client, which cost more than everything else.
 MARK_DIRTY: Final = """
-insert into duty_dirty (subject_kind, subject_id, cause, mark)
-select k, s, c, nextval('duty_dirty_marks')
-from jsonb_to_recordset(cast(:rows as jsonb)) as u(k text, s text, c jsonb)
+insert into duty_dirty (subject_kind, subject_id, cause, mark, sweep)
+select k, s, c, nextval('duty_dirty_marks'), w
+from jsonb_to_recordset(cast(:rows as jsonb)) as u(k text, s text, c jsonb, w boolean)
 on conflict (subject_kind, subject_id) do update
-set cause = excluded.cause, mark = excluded.mark, attempts = 0, not_before = null
+set cause = excluded.cause, mark = excluded.mark, attempts = 0, not_before = null,
+    sweep = duty_dirty.sweep and excluded.sweep
 """
 COPY_LOG: Final = (
     "copy duty_log (source, position, event_id, known_at, type, subject, day, entry_id, minutes, "
@@ -212,14 +218,22 @@ class _Marks:
     def __init__(self, events: Sequence[Delivered]) -> None:
         self.order = {id(e): i for i, e in enumerate(events)}
         self.latest: dict[tuple[str, str], Delivered] = {}
+        self.prompt: set[tuple[str, str]] = set()
 
-    def mark(self, kind: str, subject: str, event: Delivered) -> None:
-        known = self.latest.get((kind, subject))
+    def mark(self, kind: str, subject: str, event: Delivered, *, sweep: bool = False) -> None:
+        """`sweep`: marked only because a policy was adopted; judged after the rest."""
+        key = (kind, subject)
+        if not sweep:
+            self.prompt.add(key)
+        known = self.latest.get(key)
         if known is None or self.order[id(known)] <= self.order[id(event)]:
-            self.latest[(kind, subject)] = event
+            self.latest[key] = event
 
     def rows(self) -> list[dict[str, Any]]:
-        return [{"k": k, "s": s, "c": cause_of(e)} for (k, s), e in sorted(self.latest.items())]
+        return [
+            {"k": k, "s": s, "c": cause_of(e), "w": (k, s) not in self.prompt}
+            for (k, s), e in sorted(self.latest.items())
+        ]
 
 
 def _log(conn: Connection, events: Sequence[Delivered]) -> None:
@@ -388,11 +402,11 @@ def _policies(conn: Connection, events: Sequence[Delivered], dirty: _Marks) -> N
             ("team", "duty_teams", "team_id"),
         ):
             for (subject,) in conn.execute(text(f"select {column} from {table}")):  # noqa: S608
-                dirty.mark(kind, subject, cause)
+                dirty.mark(kind, subject, cause, sweep=True)
         for (team,) in conn.execute(
             text("select distinct team_id from duty_practitioners where team_id is not null")
         ):
-            dirty.mark("team", team, cause)
+            dirty.mark("team", team, cause, sweep=True)
 
 
 def _memberships(conn: Connection, events: Sequence[Delivered]) -> None:

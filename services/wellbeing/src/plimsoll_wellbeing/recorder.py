@@ -100,7 +100,7 @@ _PASS_LOCK: Final = "select pg_try_advisory_xact_lock(hashtext('plimsoll-breach-
 _TAKE: Final = """
 select subject_kind, subject_id, cause, mark, attempts from duty_dirty
 where not_before is null or not_before <= :now
-order by mark limit :limit
+order by sweep, mark limit :limit
 """
 _MARK_DUE: Final = """
 insert into duty_dirty (subject_kind, subject_id, cause, mark)
