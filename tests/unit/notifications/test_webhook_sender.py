@@ -122,8 +122,8 @@ def test_a_delivery_reaches_the_checked_address_with_the_partners_host_name():
 
 
 class HttpsPartner:
-    """A partner's HTTPS receiver on loopback with a certificate for `name`, verifying each
-    webhook as the receivers' documentation says (`standardwebhooks`, the shared secret)."""
+    """A partner's HTTPS receiver on loopback presenting `cert_file`, verifying each webhook
+    as the receivers' documentation says (`standardwebhooks`, the shared secret)."""
 
     def __init__(self, cert_file: Path, key_file: Path) -> None:
         self.received: list[dict[str, Any]] = []

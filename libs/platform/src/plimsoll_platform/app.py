@@ -100,7 +100,8 @@ def create_service_app(
             await asyncio.to_thread(component.start)
         # What startup built (modules, the app, the catalogue) lives as long as the process:
         # moved out of the collector's sweeps, it no longer makes every full collection during
-        # a request or a catch-up walk it again (a quarter of a caseload catch-up's time).
+        # a request or a catch-up walk it again (the slowest team views paused 164-177 ms
+        # without this, 42-54 ms with it).
         gc.collect()
         gc.freeze()
         yield
