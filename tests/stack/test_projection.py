@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import sqlalchemy
 from kafka import KafkaProducer
+from plimsoll_events import projection as projection_module
 from plimsoll_events.catalogue import dead_letter_topic
 from plimsoll_events.envelope import encode, to_cloudevent
 from plimsoll_events.projection import Delivered, ProjectionRunner
@@ -222,6 +223,37 @@ def test_throughput_and_lag_are_exported_as_metrics(stack, store, engine, topic,
     ]
     assert lags
     assert all(lag == 0 for lag in lags)
+
+
+def test_a_partition_stuck_in_the_client_is_freed_by_joining_the_group_again(
+    stack, store, engine, topic, relay, monkeypatch
+):
+    """kafka-python 3.x has left assigned partitions unfetchable after a rebalance: the runner
+    sees them behind their end and not moving, and leaves and rejoins its group."""
+    monkeypatch.setattr(projection_module, "STUCK_SECONDS", 2.0)
+    _log_hours(store, [("P-1", 30), ("P-2", 45)])
+    _publish(relay)
+    projection = MinutesByPractitioner(topic)
+    runner = _runner(stack, engine, projection)
+    seek = runner._seek_to_checkpoints
+    stuck: list = []
+
+    def seek_and_stick(assigned):  # the first assignment only, as the client's fault did
+        seek(assigned)
+        if not stuck:
+            runner.consumer.pause(*assigned)
+            stuck.extend(assigned)
+
+    monkeypatch.setattr(runner, "_seek_to_checkpoints", seek_and_stick)
+    rejoins = {"projection": projection.name}
+    try:
+        runner.run_until_caught_up(timeout_seconds=60)
+    finally:
+        runner.close()
+    assert stuck, "the first assignment was stuck"
+    assert REGISTRY.get_sample_value("plimsoll_projection_rejoins_total", rejoins) == 1
+    with engine.connect() as conn:
+        assert [(r[0], r[1]) for r in projection.rows(conn)] == [("P-1", 30), ("P-2", 45)]
 
 
 class FailingOnce(MinutesByPractitioner):

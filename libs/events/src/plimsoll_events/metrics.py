@@ -29,6 +29,12 @@ PROJECTION_RETRIES = Counter(
     "Writes a projection retried from its checkpoint after a transient failure",
     ["projection"],
 )
+PROJECTION_REJOINS = Counter(
+    "plimsoll_projection_rejoins_total",
+    "Times a projection left its consumer group and joined again because a partition behind "
+    "its end fetched nothing for a minute (a client fault; each is logged)",
+    ["projection"],
+)
 PROJECTION_LAG = Gauge(
     "plimsoll_projection_lag_events",
     "Messages on the topic not yet handled by the projection",

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
@@ -57,7 +58,12 @@ from plimsoll_events.catalogue import CATALOGUE, Catalogue, EventData, dead_lett
 from plimsoll_events.envelope import TypedEnvelopes, decode
 from plimsoll_events.faults import is_transient
 from plimsoll_events.kafka import KafkaAccess
-from plimsoll_events.metrics import PROJECTION_EVENTS, PROJECTION_LAG, PROJECTION_RETRIES
+from plimsoll_events.metrics import (
+    PROJECTION_EVENTS,
+    PROJECTION_LAG,
+    PROJECTION_REJOINS,
+    PROJECTION_RETRIES,
+)
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("plimsoll_events.projection")
@@ -70,6 +76,9 @@ METADATA_MAX_AGE_MS = 10_000
 # How long a new runner waits for its consumer's metadata to know every topic before joining.
 KNOWN_TOPICS_SECONDS = 30.0
 LAST_RETRY_SECONDS = 10.0  # backoff ceiling: well inside Kafka's max poll interval
+# A partition behind its end whose position has not moved for this long is stuck in the
+# client: the runner leaves the group and joins again (see `_rejoin_if_stuck`).
+STUCK_SECONDS = 60.0
 DEAD_LETTERS_PER_PUBLISH = 1000
 FROM_THE_BEGINNING = -1  # a checkpoint row of a partition nothing was applied from yet
 
@@ -267,6 +276,10 @@ class ProjectionRunner:
         self._failed = False
         self._retry_seconds = FIRST_RETRY_SECONDS
         self._dead_letters_pending = True  # anything a crash left unpublished goes first
+        # Per partition: the position last seen and since when it has been behind without moving.
+        self._stuck: dict[TopicPartition, tuple[int, float]] = {}
+        self._next_stuck_check = 0.0
+        self._last_poll = 0.0
 
     # --- schema and rebuild ------------------------------------------------------------------
 
@@ -304,29 +317,36 @@ class ProjectionRunner:
 
     def _ensure_subscribed(self) -> None:
         if not self._subscribed:
-            self._await_known_topics()
             self.consumer.subscribe(list(self.projection.topics), listener=_SeekToCheckpoint(self))
+            self._await_known_topics()
             self._subscribed = True
 
     def _await_known_topics(self) -> None:
-        """Wait (bounded) until the consumer's own metadata lists every topic's partitions.
+        """Wait (bounded) until the consumer's metadata lists every subscribed topic, before
+        the first poll joins the group.
 
-        A group leader assigns from its consumer's metadata cache. kafka-python's `subscribe`
-        does not wait for the metadata it asks for, and a request already in flight (the
-        bootstrap's) answers it without the new topics: joined then, the topics are assigned to
-        nobody until the next refresh. `partitions_for_topic` fetches synchronously.
+        kafka-python (3.0.12) judges "the topics' partitions changed" by a snapshot taken from
+        metadata updates after `subscribe`. A leader that joins before such an update assigns
+        from an empty snapshot and rejoins as soon as the update lands; if a poll's timeout
+        runs out while that second join is in flight, the library never applies its result
+        and every partition stays unfetchable (revocation pending) until the next rebalance:
+        the runner stops with lag. `topics()` fetches the metadata synchronously (after any
+        request in flight), which brings the snapshot up to date before the join.
         """
         deadline = time.monotonic() + KNOWN_TOPICS_SECONDS
-        unknown = {t for t in self.projection.topics if not self.consumer.partitions_for_topic(t)}
-        while unknown and time.monotonic() < deadline:
+        while True:
+            known = self.consumer.topics()
+            unknown = sorted(t for t in self.projection.topics if t not in known)
+            if not unknown:
+                return
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "projection %s subscribes before Kafka lists %s",
+                    self.projection.name,
+                    unknown,
+                )
+                return
             time.sleep(0.2)
-            unknown = {t for t in unknown if not self.consumer.partitions_for_topic(t)}
-        if unknown:
-            log.warning(
-                "projection %s subscribes before Kafka lists %s",
-                self.projection.name,
-                sorted(unknown),
-            )
 
     def _seek_to_checkpoints(self, assigned: Sequence[TopicPartition]) -> None:
         with self.engine.connect() as conn:
@@ -370,6 +390,7 @@ class ProjectionRunner:
         while len(self._writes) > MAX_PENDING_WRITES:
             self._settle(wait=True, keep=MAX_PENDING_WRITES)
         self._export_lag()
+        self._rejoin_if_stuck()
         return sum(len(records) for records in batches.values())
 
     def _settle(self, *, wait: bool, keep: int = 0, draining: bool = False) -> None:
@@ -787,6 +808,50 @@ class ProjectionRunner:
         assignment = list(self.consumer.assignment())
         if assignment:
             self._seek_to_checkpoints(assignment)
+
+    def _rejoin_if_stuck(self) -> None:
+        """Leave the group and join again when a partition stays behind its end without moving.
+
+        A safety net for the client, not for the database (whose failures move the position
+        back to the checkpoint): kafka-python 3.x has left partitions unfetchable after a
+        rebalance (see `_await_known_topics`), and nothing but a new assignment frees them.
+        The ends are asked for a few times a minute; time between polls does not count.
+        """
+        now = time.monotonic()
+        if now - self._last_poll > STUCK_SECONDS / 4:
+            self._stuck.clear()  # not polled for a while: judge afresh
+        self._last_poll = now
+        if now < self._next_stuck_check:
+            return
+        self._next_stuck_check = now + STUCK_SECONDS / 4
+        assignment = list(self.consumer.assignment())
+        try:
+            ends = self.consumer.end_offsets(assignment, timeout_ms=5000)
+        except KafkaError:
+            return  # Kafka is away: nothing is fetched, nothing to judge
+        stuck = []
+        for tp in assignment:
+            position = self.consumer.position(tp, timeout_ms=0) or 0  # None: being reset
+            seen = self._stuck.get(tp)
+            if position >= ends.get(tp, 0) or (seen and seen[0] != position):
+                self._stuck.pop(tp, None)
+            elif seen is None:
+                self._stuck[tp] = (position, now)
+            elif now - seen[1] > STUCK_SECONDS:
+                stuck.append(tp)
+        if not stuck:
+            return
+        log.warning(
+            "projection %s: %s behind and not moving for %.0fs; joining the group again",
+            self.projection.name,
+            sorted(map(tuple, stuck)),
+            STUCK_SECONDS,
+        )
+        PROJECTION_REJOINS.labels(self.projection.name).inc()
+        self._drain(assignment)
+        self.consumer.unsubscribe()  # leaves the group; the next poll subscribes afresh
+        self._subscribed = False
+        self._stuck.clear()
 
     def _export_lag(self) -> None:
         for tp in self.consumer.assignment():
