@@ -3,9 +3,10 @@
 The notifications pipeline runs in this process as the service runs it (the Kafka-fed
 decisions and placements, the dispatcher, the directory read from the stack's Keycloak with
 the service's own credentials), on a scratch database and scratch topics, with a real SMTP
-server (aiosmtpd, writing a maildir) and three partners' webhook endpoints on loopback that
-verify every signature with the `standardwebhooks` package: one answering at once, one
-answering after 5 s, one always failing (503).
+server (aiosmtpd, writing a maildir), and three partners' webhook receivers on loopback in a
+process of their own (`bench/partners.py`) that verify every signature with the
+`standardwebhooks` package: one answering at once, one answering after 5 s, one always
+failing (503).
 
 Each breach is Pat's (P-0001, line manager P-0100), so it is told to Pat's inbox, to Mo's
 e-mail and inbox, and to the three partners; ops get digest items. The events are on Kafka
@@ -27,12 +28,10 @@ from __future__ import annotations
 import json
 import mailbox
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
@@ -60,7 +59,6 @@ from plimsoll_notifications.rules import load_rules
 from plimsoll_platform.placements import PlacementsProjection
 from plimsoll_platform.projections import KafkaProjections
 from sqlalchemy import text
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from bench.harness import (
     Settings,
@@ -71,75 +69,14 @@ from bench.harness import (
     scratch_database,
     stack_dir,
 )
+from bench.partners import NAMES as PARTNERS
+from bench.partners import Partners
 from bench.results import Result
 from bench.services import free_port
 
 GOAL_SECONDS = 60.0
 SLOW_SECONDS = 5.0
 CONCURRENCY = 1000
-
-
-class _Partner:
-    def __init__(self, behaviour: str) -> None:
-        self.behaviour = behaviour
-        self.secret = ""
-        self.ids: Counter[str] = Counter()
-        self.attempts = 0
-        self.forged = 0
-        self.lock = threading.Lock()
-
-
-class _Partners:
-    """Three endpoints on one threaded HTTP/1.1 server (see the module)."""
-
-    def __init__(self) -> None:
-        self.partners = {name: _Partner(name) for name in ("fast", "slow", "failing")}
-        partners = self.partners
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive: a connection per request in flight
-
-            def do_POST(self) -> None:
-                partner = partners[self.path.strip("/")]
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with partner.lock:
-                    partner.attempts += 1
-                if partner.behaviour == "slow":
-                    time.sleep(SLOW_SECONDS)
-                if partner.behaviour == "failing":
-                    self._answer(503)
-                    return
-                try:
-                    Webhook(partner.secret).verify(body, dict(self.headers), json_parse=False)
-                except WebhookVerificationError:
-                    with partner.lock:
-                        partner.forged += 1
-                    self._answer(400)
-                    return
-                with partner.lock:
-                    partner.ids[self.headers["webhook-id"]] += 1
-                self._answer(204)
-
-            def _answer(self, status: int) -> None:
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 4096
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _cloudevent(data: EventData, position: int, source: str) -> bytes:
@@ -194,7 +131,7 @@ def notifications_fan_out(settings: Settings) -> Result:
     producer.flush()
     producer.close()
 
-    partners = _Partners()
+    partners = Partners(free_port(), SLOW_SECONDS)
     maildir = Path(tempfile.mkdtemp(prefix="bench-notifications-")) / "maildir"
     smtp_server = Controller(Mailbox(maildir), hostname="127.0.0.1", port=free_port())
     smtp_server.start()
@@ -208,7 +145,8 @@ def notifications_fan_out(settings: Settings) -> Result:
         records = StoreFedReadModel(engine, store, NotificationRecords(), types=TYPES)
         records.create_schema()
         handlers = NotificationHandlers(store, engine, webhook_local_mode=True)
-        for name, partner in partners.partners.items():
+        secrets_of = {}
+        for name in PARTNERS:
             command = Subscribe(
                 f"WH-{name}-{suffix}",
                 name,
@@ -217,7 +155,8 @@ def notifications_fan_out(settings: Settings) -> Result:
                 "bench",
                 {"breach-opened"},
             )
-            _, partner.secret = handlers.subscribe(command, Metadata("bench", uuid.uuid4()))
+            _, secrets_of[name] = handlers.subscribe(command, Metadata("bench", uuid.uuid4()))
+        partners.set_secrets(secrets_of)
         with records.reading():
             pass
         dispatcher = Dispatcher(
@@ -256,7 +195,7 @@ def notifications_fan_out(settings: Settings) -> Result:
             while time.perf_counter() < deadline:
                 done = _done(engine)
                 others = all(n >= total for lane, n in done.items() if lane != slow_lane)
-                if others and len(done) == len(partners.partners) + 2 and others_done is None:
+                if others and len(done) == len(PARTNERS) + 2 and others_done is None:
                     others_done = time.perf_counter() - began
                 if others_done is not None and done.get(slow_lane, 0) >= total:
                     slow_done = time.perf_counter() - began
@@ -268,17 +207,19 @@ def notifications_fan_out(settings: Settings) -> Result:
         elapsed = slow_done if slow_done is not None else time.perf_counter() - began
         counts = _sent(engine)
         mails = Counter(m["Message-ID"] for m in mailbox.Maildir(maildir))
-        fast, slow, failing = (partners.partners[n] for n in ("fast", "slow", "failing"))
+        seen = partners.counts()
+        fast, slow, failing = (seen[n] for n in PARTNERS)
         checks: dict[str, Any] = {
             "sent_per_recipient_and_channel": {k: counts.get(k, 0) for k in sorted(expected)},
             "emails_in_maildir": sum(mails.values()),
             "emails_sent_twice": sum(1 for c in mails.values() if c > 1),
-            "fast_partner_verified": len(fast.ids),
-            "slow_partner_verified": len(slow.ids),
-            "webhooks_sent_twice": sum(1 for p in (fast, slow) for c in p.ids.values() if c > 1),
-            "forged_signatures": fast.forged + slow.forged,
-            "failing_partner_attempts": failing.attempts,
+            "fast_partner_verified": len(fast["ids"]),
+            "slow_partner_verified": len(slow["ids"]),
+            "webhooks_sent_twice": sum(1 for p in (fast, slow) for c in p["ids"].values() if c > 1),
+            "forged_signatures": fast["forged"] + slow["forged"],
+            "failing_partner_attempts": failing["attempts"],
             "failing_partner_dead_lettered": _final_failures(engine),
+            "failed_tries_of_the_others": _failed_tries(engine, exclude=f"WH-failing-{suffix}"),
         }
         lost = any(v < total for v in checks["sent_per_recipient_and_channel"].values()) or (
             checks["emails_in_maildir"] < total
@@ -356,6 +297,20 @@ def _final_failures(engine: sqlalchemy.Engine) -> int:
                 )
             ).scalar_one()
         )
+
+
+def _failed_tries(engine: sqlalchemy.Engine, *, exclude: str) -> dict[str, int]:
+    """Failed tries of every recipient but the failing partner, by recipient and reason."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "select data->>'recipient' || ': ' || left(data->>'reason', 80), count(*) "
+                "from events where type = 'notification-failed' "
+                "and data->>'recipient' not like '%' || :exclude group by 1"
+            ),
+            {"exclude": exclude},
+        )
+        return {str(k): int(v) for k, v in rows}
 
 
 def _event_count(engine: sqlalchemy.Engine) -> int:

@@ -1,6 +1,7 @@
 """The webhook sender connects only to the address it checked: a host that resolves to a private
 address when it is time to send is refused, and the connection goes to the checked address,
-not to a second lookup (DNS rebinding), with the partner's host name kept for Host and TLS."""
+not to a second lookup (DNS rebinding): its pool's resolver knows only the pinned address. The
+partner's host name is kept for Host and TLS."""
 
 import asyncio
 import ssl
@@ -11,29 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import pytest
-from plimsoll_notifications.channels import PinnedBackend, WebhookSender
+from plimsoll_notifications.channels import _PINNED, PinnedResolver, WebhookSender
 from standardwebhooks import Webhook
 
 from .certs import self_signed
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-class Recording(httpcore.AsyncNetworkBackend):
-    """A network that records where it is asked to connect, and connects nowhere."""
-
-    def __init__(self) -> None:
-        self.connects: list[tuple[str, int]] = []
-
-    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
-        self.connects.append((host, port))
-        raise httpcore.ConnectError("the test's network connects nowhere")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 def fixed(*addresses: str):
@@ -56,40 +42,32 @@ async def _send(sender: WebhookSender, url: str, now: datetime = NOW):
 
 
 def test_a_host_that_resolves_to_a_private_address_when_sending_is_refused_unconnected():
-    network = Recording()
     resolver, calls = fixed("10.0.0.7")
-    sender = WebhookSender(
-        timeout_seconds=2, local_mode=False, resolver=resolver, network_backend=network
-    )
+    sender = WebhookSender(timeout_seconds=2, local_mode=False, resolver=resolver)
     tried = asyncio.run(_send(sender, "https://partner.example/hooks"))
     assert not tried.delivered
     assert tried.reason.startswith("not sent:")
     assert "10.0.0.7" in tried.reason
     assert calls == ["partner.example"]
-    assert network.connects == [], "nothing is connected to"
 
 
-def test_the_connection_goes_to_the_checked_address_not_a_second_lookup():
-    network = Recording()
-    resolver, calls = fixed("93.184.216.34")
-    sender = WebhookSender(
-        timeout_seconds=2, local_mode=False, resolver=resolver, network_backend=network
+def test_the_pool_resolves_a_name_only_to_the_address_pinned_for_it():
+    async def resolve(pins: dict[str, str] | None) -> list:
+        token = _PINNED.set(pins)
+        try:
+            return await PinnedResolver().resolve("partner.example", 8443)
+        finally:
+            _PINNED.reset(token)
+
+    [found] = asyncio.run(resolve({"partner.example": "93.184.216.34"}))
+    assert (found["host"], found["port"], found["hostname"]) == (
+        "93.184.216.34",
+        8443,
+        "partner.example",
     )
-    tried = asyncio.run(_send(sender, "https://partner.example:8443/hooks"))
-    assert not tried.delivered
-    assert calls == ["partner.example"], "resolved once, by the check"
-    assert network.connects == [("93.184.216.34", 8443)]
-
-
-def test_nothing_is_connected_to_without_a_checked_address():
-    network = Recording()
-
-    async def connect() -> None:
-        await PinnedBackend(network).connect_tcp("partner.example", 443)
-
-    with pytest.raises(httpcore.ConnectError, match=r"no checked address for 'partner\.example'"):
-        asyncio.run(connect())
-    assert network.connects == []
+    for pins in (None, {"other.example": "93.184.216.34"}):
+        with pytest.raises(OSError, match=r"no checked address for 'partner\.example'"):
+            asyncio.run(resolve(pins))
 
 
 def test_a_delivery_reaches_the_checked_address_with_the_partners_host_name():
@@ -111,7 +89,7 @@ def test_a_delivery_reaches_the_checked_address_with_the_partners_host_name():
     try:
         port = server.server_address[1]
         # A name no DNS knows: only the pinned address can have been connected to.
-        resolver, _ = fixed("127.0.0.1")
+        resolver, calls = fixed("127.0.0.1")
         sender = WebhookSender(timeout_seconds=5, local_mode=True, resolver=resolver)
         tried = asyncio.run(_send(sender, f"http://partner.invalid:{port}/hooks"))
     finally:
@@ -119,6 +97,7 @@ def test_a_delivery_reaches_the_checked_address_with_the_partners_host_name():
         server.server_close()
     assert tried.delivered, tried.reason
     assert seen == [f"partner.invalid:{port}"]
+    assert calls == ["partner.invalid"], "resolved once, by the check"
 
 
 class HttpsPartner:

@@ -10,9 +10,9 @@
   retry, so the receiver drops duplicates by it), `webhook-timestamp` and `webhook-signature`.
   Before each try it checks the URL again (DNS may have changed since the subscription), and
   it connects to an address it checked, never to what a second lookup says: its connection
-  pool's network backend (`PinnedBackend`) opens a connection only to the address the check
-  pinned for that host name, so DNS rebinding (public when checked, private when connecting)
-  cannot lead it into a private network. The URL keeps the host name, so `Host`, TLS SNI
+  pool's resolver (`PinnedResolver`) knows only the address the check pinned for that host
+  name, so DNS rebinding (public when checked, private when connecting) cannot lead it into
+  a private network. The URL keeps the host name, so `Host`, TLS SNI
   and the certificate check are the partner's name. A 2xx answer is a delivery; anything
   else, a timeout or a refused connection is a failed try.
 """
@@ -25,15 +25,16 @@ import queue
 import smtplib
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
 
-import httpcore
-import httpx
+import aiohttp
+import certifi
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
 from standardwebhooks import Webhook
 
 from plimsoll_notifications.domain.delivery import UnsafeUrl, check_webhook_url
@@ -132,43 +133,36 @@ _PINNED: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextV
 )
 
 
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects a host name only to the address pinned for it (by `WebhookSender.send`, for
-    the current task); refuses any host nothing was pinned for, and Unix sockets."""
+class PinnedResolver(AbstractResolver):
+    """The connection pool's DNS: a host name resolves only to the address `WebhookSender.send`
+    checked and pinned for it (for the current task); any other name resolves to nothing."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self.inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         address = (_PINNED.get() or {}).get(host)
         if address is None:
-            raise httpcore.ConnectError(f"no checked address for {host!r}: not connecting")
-        return await self.inner.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
+            raise OSError(f"no checked address for {host!r}: not connecting")
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
+        ]
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("webhooks never go to a Unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def close(self) -> None:
+        pass
 
 
 class WebhookSender:
-    """Signed webhooks over one async HTTP client (see the module)."""
+    """Signed webhooks over one aiohttp connection pool, opened on first use (see the module).
+
+    The pool has no limit of its own: each partner's lane in the dispatcher bounds how many
+    of its webhooks are in flight, so a slow partner's connections never queue another's."""
 
     def __init__(
         self,
@@ -176,34 +170,38 @@ class WebhookSender:
         timeout_seconds: float,
         local_mode: bool,
         resolver: AsyncResolver = resolve,
-        network_backend: httpcore.AsyncNetworkBackend | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """`ssl_context`: whom partners' certificates may be signed by (default: the public
         CAs of `certifi`, never the environment's)."""
         self.local_mode = local_mode
         self.resolver = resolver
-        transport = httpx.AsyncHTTPTransport(trust_env=False)
-        # httpx does not take a network backend: its pool is replaced by one that has ours.
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=None,
-            max_keepalive_connections=500,
-            keepalive_expiry=5.0,
-            network_backend=PinnedBackend(network_backend),
-        )
-        self.client = httpx.AsyncClient(
-            transport=transport,
-            timeout=timeout_seconds,
-            follow_redirects=False,  # a redirect could lead anywhere, past the URL check
-            trust_env=False,  # no proxy from the environment: it would resolve the host itself
-        )
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.ssl_context = ssl_context or ssl.create_default_context(cafile=certifi.where())
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=PinnedResolver(),
+                use_dns_cache=False,  # every connection asks the pin of its own task
+                limit=0,
+                ssl=self.ssl_context,
+                keepalive_timeout=5.0,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self.timeout,
+                trust_env=False,  # no proxy from the environment: it would resolve the host
+                auto_decompress=False,
+            )
+        return self._session
 
     async def send(
         self, *, url: str, secret: str, message_id: str, payload: str, now: datetime
     ) -> Tried:
         try:
-            host = httpx.URL(url).host
+            host = yarl.URL(url).host or ""
             addresses = await self.resolver(host)
             check_webhook_url(url, lambda _host: addresses, local_mode=self.local_mode)
         except (UnsafeUrl, OSError, ValueError) as exc:
@@ -217,16 +215,22 @@ class WebhookSender:
             "webhook-signature": Webhook(secret).sign(message_id, timestamp, payload),
         }
         try:
-            answer = await self.client.post(url, content=payload.encode(), headers=headers)
-        except httpx.TimeoutException:
+            # A redirect could lead anywhere, past the URL check: it is an answer, not followed.
+            async with self._client().post(
+                url, data=payload.encode(), headers=headers, allow_redirects=False
+            ) as answer:
+                status = answer.status
+        except TimeoutError:
             return Tried(False, f"no answer from {url} in time")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return Tried(False, f"{url}: {type(exc).__name__}: {exc}")
         finally:
             _PINNED.reset(pinned)
-        if 200 <= answer.status_code < 300:
+        if 200 <= status < 300:
             return Tried(True)
-        return Tried(False, f"HTTP {answer.status_code} from {url}")
+        return Tried(False, f"HTTP {status} from {url}")
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
