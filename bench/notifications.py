@@ -3,8 +3,8 @@
 The notifications pipeline runs in this process as the service runs it (the Kafka-fed
 decisions and placements, the dispatcher, the directory read from the stack's Keycloak with
 the service's own credentials), on a scratch database and scratch topics, with a real SMTP
-server (aiosmtpd, writing a maildir), and three partners' webhook receivers on loopback in a
-process of their own (`bench/partners.py`) that verify every signature with the
+server (aiosmtpd, writing a maildir) and three partners' webhook receivers on loopback, each
+in a process of its own (`bench/partners.py`), that verify every signature with the
 `standardwebhooks` package: one answering at once, one answering after 5 s, one always
 failing (503).
 
@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Mailbox
 from kafka import KafkaProducer
 from plimsoll_events.catalogue import CATALOGUE, EventData
 from plimsoll_events.envelope import encode, to_cloudevent
@@ -70,7 +68,7 @@ from bench.harness import (
     stack_dir,
 )
 from bench.partners import NAMES as PARTNERS
-from bench.partners import Partners
+from bench.partners import Partners, SmtpServer
 from bench.results import Result
 from bench.services import free_port
 
@@ -133,8 +131,9 @@ def notifications_fan_out(settings: Settings) -> Result:
 
     partners = Partners(free_port(), SLOW_SECONDS)
     maildir = Path(tempfile.mkdtemp(prefix="bench-notifications-")) / "maildir"
-    smtp_server = Controller(Mailbox(maildir), hostname="127.0.0.1", port=free_port())
-    smtp_server.start()
+    for folder in ("cur", "new", "tmp"):
+        (maildir / folder).mkdir(parents=True)
+    smtp_server = SmtpServer(free_port(), maildir)
     with scratch_database("notifications_fan_out") as db:
         before = durability(db.conninfo)
         engine = sqlalchemy.create_engine(db.sqlalchemy_url, pool_size=60, max_overflow=10)
@@ -232,7 +231,7 @@ def notifications_fan_out(settings: Settings) -> Result:
         store.close()
         engine.dispose()
         after = durability(db.conninfo)
-    smtp_server.stop()
+    smtp_server.close()
     partners.close()
     if lost or twice:
         raise AssertionError(f"notifications lost or sent twice: {checks}")

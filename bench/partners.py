@@ -1,7 +1,7 @@
-"""Three partners' webhook receivers, in a process of their own as real partners are (they
-must not share the benchmarked process's interpreter): `fast` answers at once, `slow` after
-`--slow-seconds`, `failing` always 503. Each verifies every signature with the
-`standardwebhooks` package and counts what it received by `webhook-id`.
+"""Three partners' webhook receivers, and an SMTP server, each in a process of its own as real
+partners and relays are (not sharing the benchmarked process's interpreter). `fast` answers
+at once, `slow` after `--slow-seconds`, `failing` always 503. Each verifies every signature
+with the `standardwebhooks` package and counts what it received by `webhook-id`.
 
 `python -m bench.partners --port N --slow-seconds S`; then `PUT /_secrets` (JSON: partner to
 secret) once the subscriptions exist, and `GET /_counts` for what each partner saw.
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import smtplib
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -73,23 +76,48 @@ def serve(port: int, slow_seconds: float) -> None:
     web.run_app(app, host="127.0.0.1", port=port, backlog=4096, print=None, access_log=None)
 
 
-class Partners:
+class _Process:
+    """A helper process started for a benchmark, ready once `ready` stops raising."""
+
+    def __init__(self, command: list[str], ready: Callable[[], object], what: str) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", *command])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready()
+                return
+            except (OSError, smtplib.SMTPException, httpx.HTTPError):
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.close()
+                    raise RuntimeError(f"{what} did not start") from None
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class SmtpServer(_Process):
+    """aiosmtpd keeping every message in `maildir`, as the local stack runs it."""
+
+    def __init__(self, port: int, maildir: Path) -> None:
+        self.port = port
+        listen = ["--nosetuid", "--listen", f"127.0.0.1:{port}"]
+        handler = ["--class", "aiosmtpd.handlers.Mailbox", str(maildir)]
+        super().__init__(["aiosmtpd", *listen, *handler], self._noop, "the SMTP server")
+
+    def _noop(self) -> None:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=1) as client:
+            client.noop()
+
+
+class Partners(_Process):
     """The receivers' process, from the benchmark's side."""
 
     def __init__(self, port: int, slow_seconds: float) -> None:
         self.port = port
-        command = ["--port", str(port), "--slow-seconds", str(slow_seconds)]
-        self.process = subprocess.Popen([sys.executable, "-m", "bench.partners", *command])
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self._base}/_counts", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.close()
-                    raise RuntimeError("the partners' receivers did not start") from None
-                time.sleep(0.1)
+        command = ["bench.partners", "--port", str(port), "--slow-seconds", str(slow_seconds)]
+        super().__init__(command, self.counts, "the partners' receivers")
 
     @property
     def _base(self) -> str:
@@ -102,12 +130,10 @@ class Partners:
         httpx.put(f"{self._base}/_secrets", json=secrets, timeout=10).raise_for_status()
 
     def counts(self) -> dict[str, Any]:
-        found: dict[str, Any] = httpx.get(f"{self._base}/_counts", timeout=10).json()
+        answer = httpx.get(f"{self._base}/_counts", timeout=10)
+        answer.raise_for_status()
+        found: dict[str, Any] = answer.json()
         return found
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ to the events that record them.
 On a thread of its own, an asyncio loop:
 
 1. resolves pending intents into jobs (`jobs_table.resolve` through the directory; Keycloak
-   unreachable leaves them pending, to be tried again);
-2. claims due jobs lane by lane, each lane (people; each partner) bounded by its own number in
-   flight, so a slow or failing partner uses up its own lane and never another's;
+   unreachable leaves them pending, to be tried again), in a task of its own, as fast as
+   intents come;
+2. in rounds, claims due jobs of every lane at once, each lane (people; each partner) bounded
+   by its own number in flight, so a slow or failing partner uses up its own lane and never
+   another's;
 3. delivers each job's channels (the inbox at once, e-mail on the SMTP sessions, webhooks on
    the partner's lane), then records what happened in one append to the notification's
    stream, under an idempotency key derived from the notification (step and recipient), its
@@ -110,7 +112,7 @@ class Dispatcher:
         # Blocking work off the loop, in pools of their own so that one kind never queues
         # behind another: housekeeping (claims, settling), SMTP (a thread per session), and
         # the store (many appends at once let its group commit share flushes).
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify")
         self._smtp_pool = ThreadPoolExecutor(
             max_workers=smtp.connections, thread_name_prefix="notify-smtp"
         )
@@ -146,6 +148,7 @@ class Dispatcher:
             timeout_seconds=self.webhook_timeout_seconds, local_mode=self.webhook_local_mode
         )
         tasks: set[asyncio.Task[None]] = set()
+        resolving = asyncio.create_task(self._resolving())
         try:
             while not self._stop.is_set():
                 try:
@@ -161,28 +164,52 @@ class Dispatcher:
                 await asyncio.wait(tasks, timeout=10)
             await self._flush()
         finally:
+            resolving.cancel()
             await webhooks.close()
 
+    async def _resolving(self) -> None:
+        """Intents into jobs as fast as they come, beside the rounds (which claim and settle);
+        wakes the rounds when there are new jobs."""
+        while not self._stop.is_set():
+            try:
+                resolved = await self._blocking(self.resolve_pending)
+            except Exception:
+                log.exception("resolving intents failed; trying again")
+                resolved = 0
+            if resolved and self._wake is not None:
+                self._wake.set()
+            else:
+                await asyncio.sleep(self.poll_seconds)
+
     async def _round(self, webhooks: WebhookSender, tasks: set[asyncio.Task[None]]) -> bool:
-        resolved = await self._blocking(self.resolve_pending)
-        partners = await self._blocking(self.partners)
-        secrets = await self._blocking(self.secrets)
+        partners, secrets = await asyncio.gather(
+            self._blocking(self.partners), self._blocking(self.secrets)
+        )
         now = self.clock.now()
-        claimed = 0
         lanes = {PEOPLE_LANE: PEOPLE_IN_FLIGHT} | {
             f"webhook:{p}": self.webhook_concurrency for p in partners
         }
-        for lane, capacity in lanes.items():
-            free = capacity - self._in_flight.get(lane, 0)
-            jobs = await self._blocking(jobs_table.claim, self.engine, lane, free, now, LEASE)
-            claimed += len(jobs)
+        claims = await asyncio.gather(
+            *(
+                self._blocking(
+                    jobs_table.claim,
+                    self.engine,
+                    lane,
+                    capacity - self._in_flight.get(lane, 0),
+                    now,
+                    LEASE,
+                )
+                for lane, capacity in lanes.items()
+            )
+        )
+        for lane, jobs in zip(lanes, claims, strict=True):
             for job in jobs:
                 self._in_flight[lane] = self._in_flight.get(lane, 0) + 1
                 task = asyncio.create_task(self._deliver(job, webhooks, secrets))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         await self._flush()
-        return bool(resolved or claimed)
+        return any(claims)
 
     async def _blocking(
         self, call: Callable[..., T], *args: Any, pool: ThreadPoolExecutor | None = None
@@ -342,18 +369,10 @@ class Dispatcher:
         if channel == "email":
             if not job.email:
                 return Tried(False, f"{job.recipient} has no e-mail address in the directory")
-            try:
-                body = self._email_body(job, acknowledge_by)
-            except TemplateFailed as exc:
-                return Tried(False, str(exc))
-            message = self.smtp.message(
-                to=job.email,
-                subject=_title(job),
-                body=body,
-                message_id=_message_id(job),
-                date=now,
+            # Rendered and built on the SMTP session's thread: the loop only schedules.
+            return await self._blocking(
+                self._email, job, job.email, now, acknowledge_by, pool=self._smtp_pool
             )
-            return await self._blocking(self.smtp.send, message, pool=self._smtp_pool)
         if channel == "webhook":
             secret = secrets.get(job.recipient.removeprefix("webhook:"))
             if job.url is None or secret is None:
@@ -366,6 +385,16 @@ class Dispatcher:
                 now=now,
             )
         return Tried(False, f"unknown channel {channel!r}")
+
+    def _email(self, job: Job, to: str, now: datetime, acknowledge_by: datetime | None) -> Tried:
+        try:
+            body = self._email_body(job, acknowledge_by)
+        except TemplateFailed as exc:
+            return Tried(False, str(exc))
+        message = self.smtp.message(
+            to=to, subject=_title(job), body=body, message_id=_message_id(job), date=now
+        )
+        return self.smtp.send(message)
 
     def _email_body(self, job: Job, acknowledge_by: datetime | None) -> str:
         if job.rule == "ops-digest":
