@@ -2,8 +2,10 @@
 off leaves the inbox; quiet hours hold back what is not urgent until they end); ops get one
 digest for many events; a union representative is told only while the practitioner consents;
 one person reached by two relationships is told once; an ended subscription is sent nothing
-more; a rebuild of the decisions tells nobody again."""
+more; a rebuild of the decisions tells nobody again; a placement that arrives after the event
+is waited for, for a while."""
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +15,7 @@ import sqlalchemy
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.records import Metadata
 from plimsoll_events.types.wellbeing import UnionConsentGiven, UnionConsentWithdrawn
+from plimsoll_notifications.dispatcher import PLACEMENT_GRACE
 from plimsoll_notifications.domain.settings import SetPreferences, Unsubscribe
 from plimsoll_notifications.rules import load_rules
 from plimsoll_notifications.sweeps import Sweeps
@@ -241,3 +244,49 @@ def test_a_rebuild_of_the_decisions_tells_nobody_again(pipeline, smtp):
     with pipeline.engine.connect() as conn:
         consents = conn.execute(text("select representative from notification_consents")).all()
     assert [c[0] for c in consents] == ["uma.union"], "the consents are rebuilt"
+
+
+def _waiting(pipeline) -> int:
+    with pipeline.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("select count(*) from notification_intents where not resolved")
+            ).scalar_one()
+        )
+
+
+def _until(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.1)
+
+
+def test_a_line_manager_is_found_when_the_placement_arrives_late_and_missed_after_the_grace(
+    clocked, smtp, clock
+):
+    """The line manager is found through the practitioner's placement, which may arrive
+    after the breach: that notification waits for it (PLACEMENT_GRACE) and goes once it
+    comes; one whose placement never comes fails with the reason when the grace is over."""
+    early, never = breach("P-0001"), breach("P-0002")
+    clocked.publish(early)
+    clocked.publish(never)
+    clocked.start()
+    clocked.decide()
+    # The practitioners' own notifications go; their line managers' wait.
+    _until(lambda: ("pat.practitioner", "inbox") in sent_to(clocked))
+    assert _waiting(clocked) == 2
+    assert not [m for m in mails(smtp) if m.to == "mo.manager@example.org"]
+
+    clocked.place("P-0001", "P-0100")
+    clocked.decide()
+    _until(lambda: _waiting(clocked) == 1)
+    _until(lambda: ("mo.manager", "email") in sent_to(clocked))
+    [told] = [m for m in mails(smtp) if m.to == "mo.manager@example.org"]
+    assert early.breach_id in told.subject
+
+    clock.advance(PLACEMENT_GRACE + timedelta(minutes=1))
+    clocked.deliver()
+    reasons = {e.data["reason"] for e in clocked.events("notification-failed")}
+    assert "no placement of P-0002 is known: no line-manager to tell" in reasons, reasons
+    assert len([m for m in mails(smtp) if m.to == "mo.manager@example.org"]) == 1
