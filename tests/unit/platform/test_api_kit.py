@@ -129,6 +129,31 @@ def test_made_up_http_methods_share_one_metrics_label():
     assert labels == {"OTHER"}
 
 
+def test_requests_are_counted_by_route_template_and_status_even_when_the_app_raises():
+    app = FastAPI()
+    install_metrics(app, "unit-routes")
+
+    @app.get("/practitioners/{practitioner_id}")
+    def read(practitioner_id: str) -> str:
+        if practitioner_id == "P-BROKEN":
+            raise RuntimeError("a bug")
+        return practitioner_id
+
+    client = TestClient(app, raise_server_exceptions=False)
+    for practitioner_id in ("P-1", "P-2", "P-BROKEN"):
+        client.get(f"/practitioners/{practitioner_id}")
+    counted = {
+        (sample.labels["route"], sample.labels["status"]): sample.value
+        for metric in HTTP_REQUESTS.collect()
+        for sample in metric.samples
+        if sample.labels.get("service") == "unit-routes" and sample.name.endswith("_total")
+    }
+    assert counted == {
+        ("/practitioners/{practitioner_id}", "200"): 2,
+        ("/practitioners/{practitioner_id}", "500"): 1,
+    }
+
+
 def test_a_method_a_path_does_not_serve_is_405_naming_every_method_it_does():
     app = FastAPI()
     install_problem_handlers(app)
