@@ -308,7 +308,7 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         # Includes the benchmark's own load; much above it means other work shared the machine.
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        # Idle, the local stack's five services take about a third of a core between them.
+        # The local stack's services share the machine when running (idle, ~15% of a core).
         "stack_services_running": sorted(
             s for s in local_stack().SERVICES if local_stack().running_pid(s) is not None
         ),

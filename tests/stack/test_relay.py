@@ -1,6 +1,7 @@
 """The outbox relay publishes every recorded event, in order, survives being killed, never
 stops for good on a message Kafka refuses, and never records a position it no longer leads."""
 
+import asyncio
 import itertools
 import json
 import os
@@ -20,6 +21,7 @@ from plimsoll_events.envelope import CONTENT_TYPE, decode, to_cloudevent
 from plimsoll_events.records import Metadata, NewEvent
 from plimsoll_events.relay import LeadershipLost, OutboxRelay
 from plimsoll_events.store import EventStore
+from plimsoll_platform import event_sourcing
 from prometheus_client import REGISTRY
 
 from .eventing import hours_logged, new_topic, read_topic
@@ -395,3 +397,35 @@ def test_a_relay_that_loses_its_lock_while_sending_does_not_record_its_position(
         relay.close()
     records = read_topic(stack.kafka, topic, expect=4)
     assert [decode(r.value).plimsollposition for r in records] == [1, 2, 1, 2]
+
+
+def test_a_service_relay_is_woken_by_another_process_append(
+    stack, engine, scratch_database, monkeypatch
+):
+    """A service's relay publishes its own appends at once, and another process's (a second
+    replica's, say) too: the store NOTIFYs every transaction that records events, and the
+    service listens. Its own look for new events comes only once a minute here."""
+    topic = new_topic(stack.kafka)
+    monkeypatch.setattr(event_sourcing, "topic_for", lambda _service: topic)
+    monkeypatch.setattr(event_sourcing, "RELAY_IDLE_SECONDS", 60.0)
+    sourcing = event_sourcing.EventSourcing(engine, service="timesheet", kafka=stack.kafka)
+    other_engine = sqlalchemy.create_engine(scratch_database)  # another pool: another process
+    other = EventStore(other_engine)
+    asyncio.run(sourcing.start())
+    try:
+        deadline = time.monotonic() + 30
+        # Its first look has been (it found nothing): what follows can come only by a wake.
+        while REGISTRY.get_sample_value("plimsoll_relay_backlog_events", {"topic": topic}) is None:
+            assert time.monotonic() < deadline, "the relay never looked"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        other.append("timesheet-P-1", 0, [hours_logged("P-1", 30)])
+        began = time.monotonic()
+        [record] = read_topic(stack.kafka, topic, expect=1, timeout_ms=15_000)
+        waited = time.monotonic() - began
+    finally:
+        asyncio.run(sourcing.stop())
+        other.close()
+        other_engine.dispose()
+    assert decode(record.value).subject == "P-1"
+    assert waited < 15, "published on the notification, not the minute's look"

@@ -27,6 +27,7 @@ Guarantees, by construction:
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -69,6 +70,7 @@ __all__ = [
 MAX_EVENT_BYTES: Final = 256 * 1024
 """The most an event's data and metadata may take as JSON (UTF-8 bytes), by default."""
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer("plimsoll_events.store")
 T = TypeVar("T")
 
@@ -116,7 +118,24 @@ begin
             for each statement execute function events_are_immutable();
     end if;
 end $$;
+-- A transaction that records events tells every listener when it commits (a relay in another
+-- process: see `EventStore.listen`); one notification per transaction, whoever wrote.
+create or replace function events_recorded_notify() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('plimsoll_events_recorded', '');
+    return null;
+end $$;
+do $$
+begin
+    if not exists (select from pg_trigger
+                   where tgname = 'events_recorded' and tgrelid = 'events'::regclass) then
+        create trigger events_recorded after insert on events
+            for each statement execute function events_recorded_notify();
+    end if;
+end $$;
 """
+RECORDED_CHANNEL: Final = "plimsoll_events_recorded"
+LISTEN_RETRY_SECONDS: Final = 1.0
 
 SELECT = """
 select position, stream_id, stream_version, event_id, type, version, subject, data, metadata,
@@ -298,6 +317,24 @@ class EventStore:
         for listener in self._listeners:
             listener()
         return recorded
+
+    def listen(self, stop: threading.Event, on_recorded: Callable[[], None]) -> None:
+        """Call `on_recorded` whenever any process commits events here, until `stop` is set.
+
+        On a connection of its own (LISTEN); once at each (re)connection too, for what was
+        committed while nobody listened. A lost connection is made again after a second.
+        """
+        while not stop.is_set():
+            try:
+                with psycopg.connect(psycopg_url(self._engine), autocommit=True) as conn:
+                    conn.execute(f"listen {RECORDED_CHANNEL}")
+                    on_recorded()
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_RETRY_SECONDS, stop_after=1):
+                            on_recorded()
+            except psycopg.Error:
+                log.warning("not listening for recorded events; again in a second", exc_info=True)
+                stop.wait(LISTEN_RETRY_SECONDS)
 
     def on_append(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every append of this process (to wake a relay or a process

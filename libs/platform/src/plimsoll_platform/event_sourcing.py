@@ -6,9 +6,11 @@ runs it for the app's lifetime:
 * at startup, the event store's schema (PostgreSQL must answer: a service
   without its store cannot do its work, so a failure here fails the start);
 * then, on a thread of its own, the service's topic (`ensure_event_topic`) and
-  an `OutboxRelay` publishing the store to it. Kafka being down must neither
-  block the start nor kill the relay: the thread logs and tries again until
-  the app stops (readiness meanwhile says Kafka is failing).
+  an `OutboxRelay` publishing the store to it, woken by every append (this
+  process's directly, any other's through the store's NOTIFY, listened for on a
+  thread of its own). Kafka being down must neither block the start nor kill the
+  relay: the thread logs and tries again until the app stops (readiness
+  meanwhile says Kafka is failing).
 * for each `ExtraRelay` the service asks for, the same on a thread of its own:
   the store published again to another topic, each event encoded by the
   service (its own position and leadership lock: both are per topic).
@@ -46,6 +48,9 @@ RETRY_SECONDS = 5.0
 STOP_SECONDS = 10.0
 # Short, so that while Kafka is down the relay thread notices a stop request quickly.
 BOOTSTRAP_TIMEOUT_MS = 2000
+# Relays are woken by appends (this process's at once; any process's by the store's NOTIFY):
+# idle, they look on their own only this often, in case a notification was missed.
+RELAY_IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,12 @@ class EventSourcing:
         # Each relay is woken by this process's appends, not only at its next poll.
         self._wakes = {topic: threading.Event() for topic in (self.topic, *extra_topics)}
         self.store.on_append(self._wake_relays)
+        self._listener = threading.Thread(
+            target=self.store.listen,
+            args=(self._stop, self._wake_relays),
+            name=f"relay-wake-{service}",
+            daemon=True,
+        )
         self._thread = threading.Thread(
             target=self._relay, args=(self.topic, None), name=f"relay-{service}", daemon=True
         )
@@ -101,12 +112,12 @@ class EventSourcing:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.create_schema)
-        for thread in (self._thread, *self._extra_threads):
+        for thread in (self._listener, self._thread, *self._extra_threads):
             thread.start()
 
     async def stop(self) -> None:
         self._stop.set()
-        for thread in (self._thread, *self._extra_threads):
+        for thread in (self._listener, self._thread, *self._extra_threads):
             await asyncio.to_thread(thread.join, STOP_SECONDS)
             if thread.is_alive():
                 log.warning("relay thread %s did not stop within %ss", thread.name, STOP_SECONDS)
@@ -138,7 +149,7 @@ class EventSourcing:
                     )
                 relay.create_schema()
                 # Retries failed batches itself until stopped.
-                relay.run(self._stop, wake=self._wakes[topic])
+                relay.run(self._stop, RELAY_IDLE_SECONDS, wake=self._wakes[topic])
             except Exception:
                 log.exception("relay to %s failed; retrying in %ss", topic, RETRY_SECONDS)
                 self._stop.wait(RETRY_SECONDS)
