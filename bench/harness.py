@@ -301,6 +301,7 @@ def environment() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
+    stack = local_stack()
     return {
         **source_under_test(),
         "python": platform.python_version(),
@@ -310,7 +311,7 @@ def environment() -> dict[str, Any]:
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         # The local stack's services share the machine when running (idle, ~15% of a core).
         "stack_services_running": sorted(
-            s for s in local_stack().SERVICES if local_stack().running_pid(s) is not None
+            s for s in stack.SERVICES if stack.running_pid(s) is not None
         ),
         "psycopg": version("psycopg"),
         "sqlalchemy": version("sqlalchemy"),

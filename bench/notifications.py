@@ -131,8 +131,6 @@ def notifications_fan_out(settings: Settings) -> Result:
 
     partners = Partners(free_port(), SLOW_SECONDS)
     maildir = Path(tempfile.mkdtemp(prefix="bench-notifications-")) / "maildir"
-    for folder in ("cur", "new", "tmp"):
-        (maildir / folder).mkdir(parents=True)
     smtp_server = SmtpServer(free_port(), maildir)
     with scratch_database("notifications_fan_out") as db:
         before = durability(db.conninfo)

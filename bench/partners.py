@@ -98,7 +98,8 @@ class _Process:
 
 
 class SmtpServer(_Process):
-    """aiosmtpd keeping every message in `maildir`, as the local stack runs it."""
+    """aiosmtpd keeping every message in `maildir` (created by its handler if missing), as the
+    local stack runs it."""
 
     def __init__(self, port: int, maildir: Path) -> None:
         self.port = port

@@ -825,6 +825,8 @@ class ProjectionRunner:
             return
         self._next_stuck_check = now + STUCK_SECONDS / 4
         assignment = list(self.consumer.assignment())
+        if not assignment:
+            return  # nothing to be stuck (between an unsubscribe and the next join)
         try:
             ends = self.consumer.end_offsets(assignment, timeout_ms=5000)
         except KafkaError:
