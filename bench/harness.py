@@ -284,6 +284,21 @@ def timed_threads(operations: Sequence[Callable[[], object]], seconds: float) ->
     return Rate(sum(counts), end - started[0])
 
 
+CPYTHON_SWITCH_INTERVAL = 0.005
+
+
+@contextmanager
+def cpython_switch_interval() -> Iterator[None]:
+    """CPython's own GIL switch interval, for a baseline that is not Plimsoll's machinery
+    (bench/run.py sets the services' shorter one, `plimsoll_events.gil`, for the rest)."""
+    ours = sys.getswitchinterval()
+    sys.setswitchinterval(CPYTHON_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(ours)
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, text
 
 from bench.harness import (
     Settings,
+    cpython_switch_interval,
     durability,
     environment,
     kafka,
@@ -72,6 +73,11 @@ class MinutesPerPractitioner:
 
 
 def _bare(access: KafkaAccess, topic: str, total: int) -> float:
+    with cpython_switch_interval():
+        return _bare_run(access, topic, total)
+
+
+def _bare_run(access: KafkaAccess, topic: str, total: int) -> float:
     start = time.perf_counter()
     consumer = KafkaConsumer(
         topic,
@@ -151,6 +157,8 @@ def projection_throughput(settings: Settings) -> Result:
             "runs": settings.runs,
             "plimsoll_runs": rounded(ours),
             "bare_consumer_runs": rounded(bare),
+            "switch_interval": "the runner with the services' GIL switch interval "
+            "(plimsoll_events.gil), the bare consumer with CPython's default",
             "statistic": "median of runs",
             "topic_partitions": 6,
             "read_model": "minutes per practitioner, one batched upsert per partition batch",

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from plimsoll_events.gil import shorten_switch_interval
 from plimsoll_events.refusals import Refused
 from sqlalchemy import Engine, create_engine
 
@@ -76,6 +77,7 @@ def create_service_app(
     `large_bodies` raises the body size limit under path prefixes (uploads);
     `public_paths` opens path prefixes to callers without a token (see `gate.Gate`).
     """
+    shorten_switch_interval()
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
     engine = engine or create_engine_for(settings)
