@@ -4,11 +4,13 @@ to the definition, one writer at a time, and tables nobody can rewrite."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 import sqlalchemy
 from plimsoll_audit.log import store
+from plimsoll_audit.log.leaves import Leaf
 from plimsoll_audit.log.merkle import MemoryHashes, Tree, verify_consistency, verify_inclusion
 from sqlalchemy import text
 
@@ -29,6 +31,31 @@ def test_each_event_enters_once_in_order_whatever_is_redelivered(app_engine):
         rows = conn.execute(text("select idx, event_id from log_entries order by idx")).all()
     assert [r[0] for r in rows] == list(range(312))
     assert len({r[1] for r in rows}) == 312
+
+
+def test_an_entry_holds_the_leaf_and_its_attributes_as_given(app_engine):
+    """The binary COPY: text with tabs, backslashes, newlines and non-ASCII, no subject, a
+    time with an offset and microseconds, the leaf's bytes exactly."""
+    odd = Leaf(
+        "/plimsoll/tab\tback\\slash",
+        "id-é-\n-1",
+        "kind\\of",
+        None,
+        datetime(2025, 6, 30, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=1))),
+        b'{"x":"\x00\xff"}',
+        bytes(range(32)),
+    )
+    assert append(app_engine, [odd, *leaves(1)]) == 2
+    with app_engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "select source, event_id, type, subject, event_time, leaf, leaf_hash "
+                "from log_entries where idx = 0"
+            )
+        ).one()
+    assert (row[0], row[1], row[2], row[3]) == (odd.source, odd.event_id, odd.type, None)
+    assert row[4] == odd.time
+    assert (bytes(row[5]), bytes(row[6])) == (odd.leaf, odd.hash)
 
 
 def test_the_same_id_from_two_sources_is_two_events(app_engine):

@@ -14,6 +14,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda children: (
@@ -33,6 +34,21 @@ def test_canonical_is_rfc_8785(value):
             canonical(value)
         return
     assert canonical(value) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(json_values, st.booleans())
+def test_a_leaf_is_rfc_8785_of_what_the_standard_library_parses(data, ascii_only):
+    """orjson's parse stands in for the standard library's only where they agree exactly:
+    the leaf is always the package's canonical form of `json.loads` (or refused)."""
+    raw = json.dumps({**EVENT, "data": data}, ensure_ascii=ascii_only).encode()
+    try:
+        expected = rfc8785.dumps(json.loads(raw))
+    except Exception:
+        with pytest.raises(Unloggable):
+            to_leaf(raw)
+        return
+    assert to_leaf(raw).leaf == expected
 
 
 def test_floats_and_astral_keys_take_the_package_path():
@@ -78,6 +94,8 @@ def test_a_leaf_is_the_whole_event_canonicalised_from_the_bytes_received():
         (json.dumps({**EVENT, "time": "yesterday"}).encode(), "RFC 3339"),
         (json.dumps({**EVENT, "time": "2025-03-04T10:00:00"}).encode(), "offset"),
         (json.dumps({**EVENT, "data": {"n": 2**60}}).encode(), "canonical"),
+        (json.dumps({**EVENT, "data": {"n": 2**70}}).encode(), "canonical"),
+        (json.dumps({**EVENT, "data": {"n": float("nan")}}).encode(), "canonical"),
     ],
 )
 def test_what_cannot_be_a_leaf_says_why(raw, reason):

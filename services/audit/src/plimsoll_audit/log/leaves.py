@@ -4,13 +4,19 @@ The leaf bytes are the whole event, attributes and data, canonicalised from the
 bytes Kafka delivered: never from a database's JSON text, never re-encoded from
 a model, so that anyone holding the event can recompute its leaf hash.
 
-`canonical` takes a fast path when RFC 8785 and Python's own sorted, compact
-JSON agree byte for byte: no floats anywhere (ECMAScript prints 37.0 as 37),
+`canonical` takes a fast path when RFC 8785 and orjson's sorted, compact JSON
+agree byte for byte: no floats anywhere (ECMAScript prints 37.0 as 37),
 integers within +/-(2^53 - 1), and ASCII keys (RFC 8785 sorts keys by UTF-16
-code units, Python by code points; they differ only beyond the BMP). Strings
+code units, orjson by code points; they differ only beyond the BMP). Strings
 escape the same way in both (", \\, and control characters; \\u00xx in lower
-case). Anything else goes through the `rfc8785` package. A property test holds
-the two equal.
+case). Anything else goes through the `rfc8785` package. Property tests hold
+the two equal, and `to_leaf` equal to the package on the standard library's parse.
+
+`to_leaf` parses with orjson first (several times faster than `json`, and the
+log appends every event of every service); a message orjson refuses or parses
+to anything but plain values (it reads integers past 64 bits as floats) is
+parsed again by the standard library, whose numbers are exact, so what orjson
+cannot read changes nothing but the time taken.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
 import rfc8785
 
 from plimsoll_audit.log.merkle import leaf_hash
@@ -31,24 +38,41 @@ class Unloggable(ValueError):
     """The message is not a CloudEvent the log can hold; the message says why."""
 
 
-def _plain(value: Any) -> bool:
-    """No float, no unsafe integer, no non-ASCII key anywhere in `value`."""
+def _plain(value: Any, ascii_keys: bool = False) -> bool:
+    """No float, no unsafe integer, no non-ASCII key anywhere in `value` (`ascii_keys`:
+    known already). The common values are checked inline: this runs on every event logged."""
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
     if kind is dict:
-        return all(k.isascii() and _plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_plain(v) for v in value)
-    return False
+        if not ascii_keys and not all(key.isascii() for key in value):
+            return False
+        values = value.values()
+    elif kind is list:
+        values = value
+    elif kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    else:
+        return kind is str or kind is bool or value is None
+    for item in values:
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            return False
+        if (kind is dict or kind is list) and _plain(item, ascii_keys):
+            continue
+        return False
+    return True
 
 
 def canonical(value: Any, *, plain: bool | None = None) -> bytes:
     """RFC 8785 canonical JSON of a parsed JSON value (`plain`: already known to qualify)."""
     if plain if plain is not None else _plain(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # a lone surrogate: the package says why
+            pass
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, UnicodeError, ValueError) as error:
@@ -94,8 +118,15 @@ class _Numbers:
         return float(text)
 
 
-def to_leaf(raw: bytes) -> Leaf:
-    """The leaf of a CloudEvent in structured JSON mode, as Kafka delivered it."""
+def _parsed(raw: bytes) -> tuple[Any, bool]:
+    """The JSON value of `raw`, and whether it is plain (see `_plain`)."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _plain(event, raw.isascii()):  # ASCII bytes mean ASCII keys
+            return event, True
     numbers = _Numbers()
     try:
         event = json.loads(
@@ -103,6 +134,13 @@ def to_leaf(raw: bytes) -> Leaf:
         )
     except (ValueError, UnicodeError) as error:
         raise Unloggable(f"not UTF-8 JSON: {error}") from None
+    # ASCII bytes mean ASCII keys; otherwise the keys are looked at one by one.
+    return event, numbers.plain and (raw.isascii() or _plain(event))
+
+
+def to_leaf(raw: bytes) -> Leaf:
+    """The leaf of a CloudEvent in structured JSON mode, as Kafka delivered it."""
+    event, plain = _parsed(raw)
     if not isinstance(event, dict):
         raise Unloggable("a CloudEvent is a JSON object")
     for name in _REQUIRED:
@@ -121,8 +159,7 @@ def to_leaf(raw: bytes) -> Leaf:
         raise Unloggable(f"time {event['time'][:40]!r} is not an RFC 3339 timestamp") from None
     if time.tzinfo is None:
         raise Unloggable("time has no offset")
-    # ASCII bytes mean ASCII keys; otherwise the keys are looked at one by one.
-    body = canonical(event, plain=numbers.plain and (raw.isascii() or _plain(event)))
+    body = canonical(event, plain=plain)
     return Leaf(
         event["source"],
         event["id"],
