@@ -114,6 +114,35 @@ def test_events_of_other_types_are_skipped_but_passed(store, engine):
     assert model.parked() == []
 
 
+class Commits(Weighted):
+    """Notes the `synchronous_commit` each catch-up's transaction will commit with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings: list[str] = []
+
+    def apply(self, conn: Connection, events: Sequence[StoreEvent]) -> None:
+        self.settings.append(conn.execute(text("show synchronous_commit")).scalar_one())
+        super().apply(conn, events)
+
+
+def test_a_read_commits_its_catch_up_without_waiting_for_the_disk_and_nothing_else(
+    store, engine
+):
+    commits = Commits()
+    model = _model(engine, store, commits)
+    _log(store, [("P-1", 30)])
+    with model.reading() as conn:
+        assert conn.execute(text("show synchronous_commit")).scalar_one() == "on"
+    _log(store, [("P-1", 15)])
+    with model.holding("P-1"):
+        pass
+    _log(store, [("P-1", 5)])
+    with engine.begin() as conn:  # a process manager's catch-up: its writes stay durable
+        model.catch_up(conn)
+    assert commits.settings == ["off", "off", "on"]
+
+
 def test_each_read_model_has_its_own_checkpoint(store, engine):
     first, second = _model(engine, store), _model(engine, store, batch_size=2)
     _log(store, [("P-1", 10), ("P-2", 20), ("P-3", 30)])

@@ -200,7 +200,9 @@ class StoreFedReadModel:
 
     # --- catching up -------------------------------------------------------------------------
 
-    def catch_up(self, conn: Connection, *, batches: int | None = None) -> int:
+    def catch_up(
+        self, conn: Connection, *, batches: int | None = None, rows_only: bool = False
+    ) -> int:
         """Apply every event after the checkpoint; returns the new checkpoint.
 
         Works in the caller's transaction, which the caller commits: the rows and
@@ -209,11 +211,19 @@ class StoreFedReadModel:
         transient (the caller's transaction must roll back; try again later).
         ``batches`` stops after that many batches (a background process manager
         commits batch by batch rather than hold one transaction over a long log).
+        ``rows_only``: the transaction writes nothing but this read model, so its
+        commit need not wait for the WAL to reach the disk. A crash can then take
+        back the last catch-ups, rows and checkpoint together, and the next read
+        applies those events again: nothing is lost, and a read (which catches up
+        first, often over the access log's last event) waits for one disk flush
+        fewer.
         """
         self.create_schema()
         position = self.position(conn)
         if position >= self.store.head_position():
             return position  # nothing new: most reads end here, without the lock
+        if rows_only:
+            conn.execute(text("set local synchronous_commit to off"))
         self.lock(conn)
         position = self.position(conn)  # another catch-up may have moved it meanwhile
         applied = 0
@@ -242,7 +252,7 @@ class StoreFedReadModel:
     def reading(self) -> Iterator[Connection]:
         """A caught-up connection to read from: reads see every write that returned."""
         with self.engine.connect() as conn:
-            self.catch_up(conn)
+            self.catch_up(conn, rows_only=True)
             conn.commit()
             yield conn
             conn.rollback()
@@ -262,7 +272,7 @@ class StoreFedReadModel:
             conn.execute(text(_HOLD), keys)
             conn.commit()
             try:
-                self.catch_up(conn)
+                self.catch_up(conn, rows_only=True)
                 conn.commit()
                 yield conn
             finally:
