@@ -126,9 +126,7 @@ class Commits(Weighted):
         super().apply(conn, events)
 
 
-def test_a_read_commits_its_catch_up_without_waiting_for_the_disk_and_nothing_else(
-    store, engine
-):
+def test_a_read_commits_its_catch_up_without_waiting_for_the_disk_and_nothing_else(store, engine):
     commits = Commits()
     model = _model(engine, store, commits)
     _log(store, [("P-1", 30)])
