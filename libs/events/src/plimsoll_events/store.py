@@ -257,7 +257,7 @@ class EventStore:
         max_event_bytes: int = MAX_EVENT_BYTES,
         reconnect_seconds: float = 10.0,
     ) -> None:
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
         self._engine = engine
         # Reading the log is mostly parsing its JSON columns: pydantic's parser does it in a
         # quarter of the time psycopg's default (json.loads) takes, with the same results.
@@ -315,7 +315,7 @@ class EventStore:
             with trace.use_span(span, end_on_exit=True):  # the statements' spans nest under it
                 recorded = self._append(stream_id, expected_version, events, idempotency)
         for listener in self._listeners:
-            listener()
+            listener(recorded)
         return recorded
 
     def listen(self, stop: threading.Event, on_recorded: Callable[[], None]) -> None:
@@ -336,9 +336,10 @@ class EventStore:
                 log.warning("not listening for recorded events; again in a second", exc_info=True)
                 stop.wait(LISTEN_RETRY_SECONDS)
 
-    def on_append(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every append of this process (to wake a relay or a process
-        manager at once instead of at its next poll); it must be quick and never raise."""
+    def on_append(self, listener: Callable[[Sequence[RecordedEvent]], None]) -> None:
+        """Call `listener` with what was recorded after every append of this process (to wake
+        a relay, or a process manager it concerns, at once instead of at its next poll); it
+        must be quick and never raise."""
         self._listeners.append(listener)
 
     def _append(

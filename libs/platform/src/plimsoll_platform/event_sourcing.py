@@ -86,7 +86,7 @@ class EventSourcing:
         self._stop = threading.Event()
         # Each relay is woken by this process's appends, not only at its next poll.
         self._wakes = {topic: threading.Event() for topic in (self.topic, *extra_topics)}
-        self.store.on_append(self._wake_relays)
+        self.store.on_append(lambda _recorded: self._wake_relays())
         self._listener = threading.Thread(
             target=self.store.listen,
             args=(self._stop, self._wake_relays),

@@ -6,10 +6,12 @@ A process manager here is a store-fed consumer of the service's own log
 `Processors` runs each on a daemon thread of its own:
 
 * every `poll_seconds`, or at once when woken (`wake`, called after this
-  process appends: a command's figures need not wait for the next poll), it
+  process appends what the manager applies: a command's figures need not wait
+  for the next poll, and a read's access-log event wakes nobody), it
   catches up by one batch, in one transaction on its own connection, and
-  commits; when a batch was applied it goes straight on to the next, so a long
-  log is worked through batch by batch, each committed;
+  commits; when the batch was full it goes straight on to the next, so a long
+  log is worked through batch by batch, each committed (a batch that reached
+  the head waits: a busy log of reads must not keep a manager spinning);
 * a failure is logged and retried after `retry_seconds` (the transaction rolls
   back and the checkpoint stays: what a batch appended before failing is found
   again by its idempotency keys, or decided again to nothing); it never ends
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from plimsoll_events.readmodel import StoreFedReadModel
+from plimsoll_events.records import RecordedEvent
 from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
@@ -71,10 +74,13 @@ class Processors:
         for thread in self._threads:
             thread.start()
 
-    def wake(self) -> None:
-        """Something was appended: every manager looks now rather than at its next poll."""
-        for woken in self._wakes.values():
-            woken.set()
+    def wake(self, recorded: Sequence[RecordedEvent] | None = None) -> None:
+        """Something was appended: each manager that applies any of it (all, when not told
+        what) looks now rather than at its next poll."""
+        kinds = None if recorded is None else {event.type for event in recorded}
+        for manager in self.managers:
+            if kinds is None or manager.types is None or not kinds.isdisjoint(manager.types):
+                self._wakes[manager.name].set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -87,24 +93,26 @@ class Processors:
                 log.warning("%s did not stop within %ss", thread.name, self.stop_seconds)
 
     def step(self, manager: StoreFedReadModel) -> bool:
-        """One batch, committed; whether the checkpoint moved."""
+        """One batch, committed; whether it was full (more to read at once). Positions have
+        no gaps, so a batch is full when the checkpoint moved by the batch size; one that
+        reached the head waits for a wake or the next poll, however busy the log."""
         with self.engine.connect() as conn:
             before = manager.position(conn)
             after = manager.catch_up(conn, batches=1)
             conn.commit()
-        return after > before
+        return after - before >= manager.batch_size
 
     def _run(self, manager: StoreFedReadModel) -> None:
         woken = self._wakes[manager.name]
         while not self._stop.is_set():
             woken.clear()
             try:
-                moved = self.step(manager)
+                more = self.step(manager)
             except Exception:
                 log.exception(
                     "process manager %s failed; retrying in %ss", manager.name, self.retry_seconds
                 )
                 self._stop.wait(self.retry_seconds)
                 continue
-            if not moved:
+            if not more:
                 woken.wait(self.poll_seconds)
