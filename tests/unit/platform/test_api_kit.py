@@ -1,6 +1,7 @@
 """The API kit: idempotency keys scoped to the caller and route with a request fingerprint,
 problem responses, held components, and metrics labels that stay bounded."""
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -99,7 +100,7 @@ def test_held_components_with_a_lifecycle_run_with_the_app():
         assert ledger.started
         assert not ledger.stopped
     assert ledger.stopped
-    assert held(Ledger)(_request_of(app)) is ledger
+    assert asyncio.run(held(Ledger)(_request_of(app))) is ledger
 
 
 def _request_of(app: FastAPI) -> Request:

@@ -469,15 +469,27 @@ class EventStore:
     def _read(self, query: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run a read; if its pooled connection was dead (a restart), once more on a new pool."""
         try:
-            with self._connect() as conn:
+            with self._reading() as conn:
                 return query(conn)
         except psycopg.Error as exc:
             if not is_disconnect(exc):
                 raise
             # Every connection pooled before the restart is dead too: drop them all.
             self._engine.dispose()
-        with self._connect() as conn:
+        with self._reading() as conn:
             return query(conn)
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in autocommit for reads: the log is append-only, so a read
+        needs no snapshot wider than its statements, and spares BEGIN and COMMIT."""
+        with self._connect() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
 
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:

@@ -26,7 +26,7 @@ caller's own team or region, never the other record's. Admins and service
 accounts get 404 for what does not exist.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from dataclasses import field as attribute
 from typing import Final
@@ -233,12 +233,14 @@ class Caller:
         return f"{practitioner_id} is not a practitioner in {self._scope()}"
 
 
-def may(*roles: Role, own_record: bool = False, aggregates: bool = False) -> Callable[..., Caller]:
+def may(
+    *roles: Role, own_record: bool = False, aggregates: bool = False
+) -> Callable[..., Awaitable[Caller]]:
     """A dependency admitting callers with one of `roles` (each within its scope), the
     practitioner themself if `own_record`, ops for figures if `aggregates`; 403 for others."""
     rule = Rule(frozenset(roles), own_record, aggregates)
 
-    def admit(request: Request, principal: CurrentPrincipal) -> Caller:
+    async def admit(request: Request, principal: CurrentPrincipal) -> Caller:
         if not rule.admits(principal):
             raise Forbidden(f"this needs one of: {rule.describe()}")
         return Caller(principal, rule, reads=reads_of(request))

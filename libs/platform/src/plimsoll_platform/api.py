@@ -12,7 +12,7 @@
 """
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Final, Protocol, TypeVar, runtime_checkable
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -130,10 +130,11 @@ def attach(app: FastAPI, *components: object) -> None:
             app.state.lifecycle.append(component)
 
 
-def held(kind: type[T]) -> Callable[[Request], T]:
-    """A dependency giving the component of this class that the app holds."""
+def held(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency giving the component of this class that the app holds (async: FastAPI
+    runs a plain function dependency on its thread pool, a hop for a dictionary lookup)."""
 
-    def component(request: Request) -> T:
+    async def component(request: Request) -> T:
         found = request.app.state.held.get(kind)
         if found is None:
             raise RuntimeError(f"the app holds no {kind.__name__}: attach it in main")

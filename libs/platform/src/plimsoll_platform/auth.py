@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import httpx
 import jwt
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt.algorithms import RSAAlgorithm
 
@@ -192,16 +193,17 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(
+async def current_principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 ) -> Principal:
-    """The caller, as the gate found them (see `gate`), or checked here for apps without one."""
+    """The caller, as the gate found them (see `gate`), or checked here for apps without one
+    (on the thread pool: checking may fetch the realm's keys)."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is not None:
         return principal
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(bearer_token(request))
+        return await run_in_threadpool(verifier.verify, bearer_token(request))
     except TokenRejected as exc:
         raise unauthorised(str(exc)) from exc
 

@@ -165,7 +165,7 @@ def _close_quietly(relay: OutboxRelay) -> None:
         log.debug("closing the relay failed", exc_info=True)
 
 
-def event_store(request: Request) -> EventStore:
+async def event_store(request: Request) -> EventStore:
     store: EventStore | None = getattr(request.app.state, "store", None)
     if store is None:
         raise RuntimeError("this service was not created with event_sourced=True")
@@ -192,7 +192,7 @@ def correlation_of(headers: Mapping[str, str]) -> UUID:
         return uuid4()
 
 
-def command_metadata(request: Request, principal: CurrentPrincipal) -> Metadata:
+async def command_metadata(request: Request, principal: CurrentPrincipal) -> Metadata:
     """Metadata for the events a request's command records.
 
     The actor is the username when the token has one (what people and the audit
