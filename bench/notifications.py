@@ -154,8 +154,6 @@ def notifications_fan_out(settings: Settings) -> Result:
             )
             _, secrets_of[name] = handlers.subscribe(command, Metadata("bench", uuid.uuid4()))
         partners.set_secrets(secrets_of)
-        with records.reading():
-            pass
         dispatcher = Dispatcher(
             engine,
             store,
@@ -174,7 +172,10 @@ def notifications_fan_out(settings: Settings) -> Result:
             [
                 cast(Projection, PlacementsProjection(f"bench-{suffix}", topic=allocation_topic)),
                 DecisionsProjection(
-                    load_rules(), topics=[topic, allocation_topic], name=f"bench-{suffix}-decisions"
+                    load_rules(),
+                    records,
+                    topics=[topic, allocation_topic],
+                    name=f"bench-{suffix}-decisions",
                 ),
             ],
             retry_seconds=1.0,

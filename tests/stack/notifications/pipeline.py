@@ -202,7 +202,10 @@ class Pipeline:
         self.handlers = NotificationHandlers(self.store, engine, webhook_local_mode=True)
         # Groups of their own: never the running service's (admin may join any group).
         self.decisions = DecisionsProjection(
-            rules, topics=[self.topic, self.allocation_topic], name=f"notifications-test-{suffix}"
+            rules,
+            self.records,
+            topics=[self.topic, self.allocation_topic],
+            name=f"notifications-test-{suffix}",
         )
         self.placements = PlacementsProjection(
             f"notifications-test-{suffix}", topic=self.allocation_topic
@@ -237,10 +240,7 @@ class Pipeline:
             by="tests",
             told_to_partners=set(types),
         )
-        found = self.handlers.subscribe(command, Metadata("tests", uuid.uuid4()))
-        with self.records.reading():
-            pass  # caught up: the decisions see the subscription
-        return found
+        return self.handlers.subscribe(command, Metadata("tests", uuid.uuid4()))
 
     def publish(self, data: EventData, *, topic: str | None = None, **options: Any) -> bytes:
         value = cloudevent(data, **options)

@@ -25,6 +25,7 @@ from typing import Any, Final
 from plimsoll_events.catalogue import topic_for
 from plimsoll_events.projection import SCHEMA as RUNNER_SCHEMA
 from plimsoll_events.projection import Delivered
+from plimsoll_events.readmodel import StoreFedReadModel
 from plimsoll_events.types.wellbeing import UnionConsentGiven, UnionConsentWithdrawn
 from sqlalchemy import Connection, text
 
@@ -65,11 +66,13 @@ class DecisionsProjection:
     def __init__(
         self,
         rules: Rules,
+        records: StoreFedReadModel,
         *,
         topics: Sequence[str] | None = None,
         name: str = "notifications-decisions",
     ) -> None:
         self.rules = rules
+        self.records = records
         self.name = name
         self.topics: Sequence[str] = list(
             topics or (topic_for("wellbeing"), topic_for("allocation"))
@@ -86,7 +89,10 @@ class DecisionsProjection:
     def apply(self, conn: Connection, events: Sequence[Delivered]) -> None:
         practitioners = sorted({e.data.subject for e in events if e.data.subject is not None})
         consents = _consents(conn, practitioners)
-        subscriptions = _subscriptions(conn)
+        # The partners' subscriptions as recorded: the service's own read model, caught up
+        # first (a partner who subscribed a moment ago is told of what happens next).
+        with self.records.reading() as recorded:
+            subscriptions = _subscriptions(recorded)
         intents: list[dict[str, Any]] = []
         digest: list[dict[str, Any]] = []
         for event in events:

@@ -106,7 +106,7 @@ def create_app() -> FastAPI:
     kafka_fed = KafkaProjections(
         engine,
         settings.kafka,
-        [PlacementsProjection("notifications"), DecisionsProjection(rules)],
+        [PlacementsProjection("notifications"), DecisionsProjection(rules, records)],
     )
     attach(
         app,
