@@ -16,7 +16,10 @@ from Keycloak), Kafka and the stack's SMTP maildir:
    practitioner to 119.9%; wellbeing opens a capacity breach by itself; Mo acknowledges it;
    `breach-opened` and `breach-acknowledged` on Kafka.
 5. notifications (`demo_notifications.py`): that breach in Mo's mailbox and inbox; he reads
-   and acknowledges it; the notification's events on Kafka and its history.
+   and acknowledges it; the notification's events on Kafka and its history; Pat's inbox
+   holds his declaration's escalation, which he acknowledges; a partner system (a receiver
+   the story runs, `partner.py`, subscribed before the first chapter) got the declaration
+   and the breach as signed webhooks and verified each.
 6. audit (`demo_audit.py`), last, so its bundle holds what the story did: Pat's evidence
    bundle exported, verified offline by `plimsoll-verify`, a one-byte forgery refused.
 
@@ -36,7 +39,8 @@ import demo_duty_of_care
 import demo_notifications
 import demo_timesheet
 import demo_wellbeing
-from story import BROKEN, Chapter, Json, load_endpoints, step
+from partner import Partner
+from story import BROKEN, Api, Chapter, Json, load_endpoints, step
 
 CHAPTERS: list[tuple[str, Chapter]] = [
     ("allocation", demo_allocation.chapter),
@@ -55,15 +59,26 @@ def main() -> int:
         return 1
     told: Json = {}  # what one chapter leaves for the next (the breach, for notifications)
     summaries: list[tuple[str, float, str]] = []
-    for name, chapter in CHAPTERS:
-        print(f"\n\n######## {name.upper()} ########", flush=True)
-        began = time.monotonic()
-        try:
-            summary = chapter(endpoints, told)
-        except BROKEN as error:
-            print(f"\nDEMO FAILED: {name}: {error}", file=sys.stderr)
-            return 1
-        summaries.append((name, time.monotonic() - began, summary))
+    notifications = Api(endpoints["services"]["notifications"], endpoints["keycloak_issuer"])
+    # A partner system subscribes before anything happens: the declaration and the breach
+    # of the story reach it by webhook (the notifications chapter reads what it received).
+    told["partner"] = partner = Partner()
+    try:
+        partner.subscribe(notifications)
+        for name, chapter in CHAPTERS:
+            print(f"\n\n######## {name.upper()} ########", flush=True)
+            began = time.monotonic()
+            try:
+                summary = chapter(endpoints, told)
+            except BROKEN as error:
+                print(f"\nDEMO FAILED: {name}: {error}", file=sys.stderr)
+                return 1
+            summaries.append((name, time.monotonic() - began, summary))
+    except BROKEN as error:
+        print(f"\nDEMO FAILED: the partner's subscription: {error}", file=sys.stderr)
+        return 1
+    finally:
+        partner.close(notifications)
     step(f"The whole story, told and checked in {time.monotonic() - started:.1f} s")
     for name, seconds, summary in summaries:
         print(f"  {name:<14} {seconds:5.1f} s  {summary}")

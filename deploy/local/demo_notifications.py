@@ -11,6 +11,12 @@ alone, first overloading a practitioner of its own as the duty-of-care chapter d
 3. Another manager's head of service may not open it; Mo reads it and acknowledges it.
 4. `notification-sent` (e-mail, inbox), `notification-read` and `notification-acknowledged`
    are on `plimsoll.notifications`, keyed by Noor; the auditor reads its whole history.
+5. Pat's own inbox holds the escalation of the declaration nobody answered in the wellbeing
+   chapter (`told["declaration"]`); he acknowledges it.
+6. A partner system (`partner.py`: a receiver the story runs on loopback, subscribed before
+   the first chapter, or before the breach when this chapter runs alone) received the breach
+   and the declaration as webhooks; each verifies with the Standard Webhooks library and the
+   secret given at subscription, and a copy changed by one character does not.
 
 Each step checks the answers (StoryBroken with a message if one is wrong); ids are fresh on
 every run.
@@ -22,14 +28,18 @@ import mailbox
 import sys
 from collections import Counter
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from demo_duty_of_care import breach_of, overload
+from partner import Partner
 from plimsoll_events.catalogue import topic_for
+from standardwebhooks import WebhookVerificationError
 from story import (
     STATE,
     Api,
     Json,
+    StoryBroken,
     check,
     event_kind,
     fresh,
@@ -84,6 +94,18 @@ def a_breach(endpoints: Json) -> Json:
 def chapter(endpoints: Json, told: Json) -> str:
     services, issuer = endpoints["services"], endpoints["keycloak_issuer"]
     notifications = Api(services["notifications"], issuer)
+    partner: Partner | None = told.get("partner")
+    if partner is not None:
+        return _told(endpoints, told, notifications, partner)
+    partner = Partner()  # told alone: the partner subscribes before the breach is made
+    try:
+        partner.subscribe(notifications)
+        return _told(endpoints, told, notifications, partner)
+    finally:
+        partner.close(notifications)
+
+
+def _told(endpoints: Json, told: Json, notifications: Api, partner: Partner) -> str:
     breach = told.get("breach") or a_breach(endpoints)
     # Mo was told as the breach opened: what came since then (a little before, for clocks).
     since = datetime.fromisoformat(breach["opened_at"]).timestamp() - 5
@@ -170,10 +192,68 @@ def chapter(endpoints: Json, told: Json) -> str:
         data = entry["data"]
         how = f" by {data['channel']}" if "channel" in data else ""
         print(f"    {entry['recorded_at']}  {entry['type']}{how} ({data['recipient']})")
+    declaration = told.get("declaration")
+    if declaration is not None:
+        pats_inbox(notifications, declaration)
+    told_by_webhook = webhooks(partner, [("breach_id", bid), ("declaration_id", declaration)])
     return (
         f"{bid} e-mailed to {MO_MAIL} and put in his inbox; read and acknowledged "
-        f"({nid}); {', '.join(kinds)} on {TOPIC}"
+        f"({nid}); {', '.join(kinds)} on {TOPIC}; {told_by_webhook}"
     )
+
+
+def pats_inbox(notifications: Api, declaration: str) -> None:
+    step(f"N5. Pat's inbox: his declaration {declaration}, escalated; he acknowledges it")
+
+    def escalated() -> Json | None:
+        items = notifications.call("pat.practitioner", "GET", "/inbox", 200, params={"limit": 500})
+        ours = [i for i in items.json() if i["identifiers"].get("declaration_id") == declaration]
+        for item in ours:
+            print(f"  GET /inbox: {item['notification_id']} {item['title']!r}")
+        found = [i for i in ours if i["rule"] == "declaration-escalated"]
+        return found[0] if found else None
+
+    item = until(f"{declaration}'s escalation in pat.practitioner's inbox", escalated, TOLD_WAIT_S)
+    nid = item["notification_id"]
+    note = "Seen: the meeting is booked"
+    acknowledged = notifications.call(
+        "pat.practitioner", "POST", f"/inbox/{nid}/acknowledgement", 200, json={"note": note}
+    ).json()
+    check(acknowledged["acknowledged_at"] is not None, f"not acknowledged: {acknowledged}")
+    print(f"  pat.practitioner acknowledges {nid} at {acknowledged['acknowledged_at']}")
+
+
+def _received(partner: Partner, key: str, value: str) -> list[tuple[bytes, dict[str, str]]] | None:
+    return partner.about(key, value) or None
+
+
+def webhooks(partner: Partner, about: list[tuple[str, str | None]]) -> str:
+    step("N6. A partner system was told by signed webhooks; its receiver verifies each")
+    print(f"  subscribed as {partner.subscription_id}, receiving at {partner.url}")
+    told = []
+    for key, value in about:
+        if value is None:
+            continue
+        [(body, headers), *_] = until(
+            f"a webhook about {value} at {partner.url}",
+            partial(_received, partner, key, value),
+            TOLD_WAIT_S,
+        )
+        payload = partner.verified(body, headers)  # signature and timestamp, or it raises
+        check("Noor" not in body.decode() and "Pat" not in body.decode(), f"names in: {body!r}")
+        print(
+            f"  {payload['type']} {value}: webhook-id {headers['webhook-id']}, "
+            f"signature {headers['webhook-signature'][:16]}...: verified with the secret"
+        )
+        told.append(value)
+        tampered = body.replace(value.encode(), value[:-1].encode() + b"X")
+        try:
+            partner.verified(tampered, headers)
+        except WebhookVerificationError:
+            print(f"    the same webhook with {value} changed by one character: refused")
+        else:
+            raise StoryBroken(f"a tampered webhook about {value} verified")
+    return f"webhooks about {', '.join(told)} verified by the partner"
 
 
 if __name__ == "__main__":

@@ -183,6 +183,7 @@ def chapter(endpoints: Json, told: Json) -> str:
     )
     declaration = declared.json()
     did, due = declaration["declaration_id"], declaration["answer_due_by"]
+    told["declaration"] = did  # for the notifications chapter: Pat's inbox, the partner
     print(
         f"  {did}: answer due by {due} ({declaration['answer_within_working_days']} working "
         f"days, England and Wales, policy v{declaration['policy_version']})"

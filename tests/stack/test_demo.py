@@ -22,7 +22,12 @@ MARKERS = {  # at least one line each chapter prints only when its checks held
         "mo.manager acknowledges it",
         "x breach-acknowledged",
     ],
-    "notifications": ["To: mo.manager@example.org", "notification-acknowledged (mo.manager)"],
+    "notifications": [
+        "To: mo.manager@example.org",
+        "notification-acknowledged (mo.manager)",
+        "pat.practitioner acknowledges",
+        "changed by one character: refused",
+    ],
     "audit": ["\n  VERIFIED\n", "plimsoll-verify exits 1", "NOT VERIFIED"],
 }
 
