@@ -11,8 +11,9 @@ alone, first overloading a practitioner of its own as the duty-of-care chapter d
 3. Another manager's head of service may not open it; Mo reads it and acknowledges it.
 4. `notification-sent` (e-mail, inbox), `notification-read` and `notification-acknowledged`
    are on `plimsoll.notifications`, keyed by Noor; the auditor reads its whole history.
-5. Pat's own inbox holds the escalation of the declaration nobody answered in the wellbeing
-   chapter (`told["declaration"]`); he acknowledges it.
+5. The declaration nobody answered in the wellbeing chapter (`told["declaration"]`) reached
+   Mo by e-mail as it was made and Hana, the head of service, when it was escalated (the
+   maildir again); Pat's own inbox holds the escalation, and he acknowledges it.
 6. A partner system (`partner.py`: a receiver the story runs on loopback, subscribed before
    the first chapter, or before the breach when this chapter runs alone) received the breach
    and the declaration as webhooks; each verifies with the Standard Webhooks library and the
@@ -54,6 +55,7 @@ from story import (
 
 TOPIC = topic_for("notifications")
 MO_MAIL = "mo.manager@example.org"  # his address in the realm, as the service's directory finds it
+HANA_MAIL = "hana.head@example.org"  # the head of service, told when a declaration is escalated
 TOLD_WAIT_S = 60.0  # wellbeing's relay, then the notifications service's projection and sending
 
 
@@ -194,7 +196,7 @@ def _told(endpoints: Json, told: Json, notifications: Api, partner: Partner) -> 
         print(f"    {entry['recorded_at']}  {entry['type']}{how} ({data['recipient']})")
     declaration = told.get("declaration")
     if declaration is not None:
-        pats_inbox(notifications, declaration)
+        pats_inbox(notifications, declaration, folder)
     told_by_webhook = webhooks(partner, [("breach_id", bid), ("declaration_id", declaration)])
     return (
         f"{bid} e-mailed to {MO_MAIL} and put in his inbox; read and acknowledged "
@@ -202,8 +204,18 @@ def _told(endpoints: Json, told: Json, notifications: Api, partner: Partner) -> 
     )
 
 
-def pats_inbox(notifications: Api, declaration: str) -> None:
-    step(f"N5. Pat's inbox: his declaration {declaration}, escalated; he acknowledges it")
+def pats_inbox(notifications: Api, declaration: str, folder: Path) -> None:
+    step(f"N5. The declaration nobody answered, {declaration}: e-mailed; Pat acknowledges it")
+    for to, subject in (
+        (MO_MAIL, "Unsafe workload declared by P-0001"),
+        (HANA_MAIL, f"Declaration {declaration} escalated (deadline-missed)"),
+    ):
+        [(path, said), *_] = until(
+            f"an e-mail to {to} about {declaration} in {folder}, {subject!r}",
+            partial(_subjects, folder, declaration, to, subject),
+            TOLD_WAIT_S,
+        )
+        print(f"  {path.relative_to(folder.parent.parent)}: To: {to}; Subject: {said}")
 
     def escalated() -> Json | None:
         items = notifications.call("pat.practitioner", "GET", "/inbox", 200, params={"limit": 500})
@@ -221,6 +233,15 @@ def pats_inbox(notifications: Api, declaration: str) -> None:
     ).json()
     check(acknowledged["acknowledged_at"] is not None, f"not acknowledged: {acknowledged}")
     print(f"  pat.practitioner acknowledges {nid} at {acknowledged['acknowledged_at']}")
+
+
+def _subjects(folder: Path, text: str, to: str, subject: str) -> list[tuple[Path, str]]:
+    """The e-mails to `to` naming `text` whose (unfolded) subject starts with `subject`."""
+    found = [
+        (path, " ".join(str(mail["Subject"]).split()))
+        for path, mail in mail_about(folder, text, to, 0)
+    ]
+    return [(path, said) for path, said in found if said.startswith(subject)]
 
 
 def _received(partner: Partner, key: str, value: str) -> list[tuple[bytes, dict[str, str]]] | None:

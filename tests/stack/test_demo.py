@@ -25,6 +25,7 @@ MARKERS = {  # at least one line each chapter prints only when its checks held
     "notifications": [
         "To: mo.manager@example.org",
         "notification-acknowledged (mo.manager)",
+        "To: hana.head@example.org; Subject: Declaration",
         "pat.practitioner acknowledges",
         "changed by one character: refused",
     ],
