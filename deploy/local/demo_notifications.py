@@ -82,6 +82,10 @@ def mail_about(
     return found
 
 
+def unfolded_subject(mail: mailbox.MaildirMessage) -> str:
+    return " ".join(str(mail["Subject"]).split())
+
+
 def a_breach(endpoints: Json) -> Json:
     """Alone, this chapter makes its own breach, as the duty-of-care chapter does."""
     services, issuer = endpoints["services"], endpoints["keycloak_issuer"]
@@ -123,7 +127,7 @@ def _told(endpoints: Json, told: Json, notifications: Api, partner: Partner) -> 
     )
     payload = mail.get_payload(decode=True)
     body = payload.decode() if isinstance(payload, bytes) else ""
-    subject = " ".join(str(mail["Subject"]).split())  # unfolded
+    subject = unfolded_subject(mail)
     check(subject.startswith(f"Breach {bid} opened: capacity-red"), f"subject: {subject}")
     check("Noor" not in body and "119.9" not in body, "the e-mail says more than identifiers")
     link = next((w for w in body.split() if "/inbox/N-" in w), None)
@@ -160,11 +164,9 @@ def _told(endpoints: Json, told: Json, notifications: Api, partner: Partner) -> 
     show_problem(refused, "outside-scope", "notification_id", indent="    ")
     read = notifications.call("mo.manager", "POST", f"/inbox/{nid}/read", 200).json()
     check(read["read_at"] is not None, f"not read: {read}")
-    note = "Seen: two of her cases move this week"
-    acknowledged = notifications.call(
-        "mo.manager", "POST", f"/inbox/{nid}/acknowledgement", 200, json={"note": note}
-    ).json()
-    check(acknowledged["acknowledged_at"] is not None, f"not acknowledged: {acknowledged}")
+    acknowledged = acknowledge(
+        notifications, "mo.manager", nid, "Seen: two of her cases move this week"
+    )
     print(f"  mo.manager reads it at {read['read_at']}")
     print(f"  and acknowledges it at {acknowledged['acknowledged_at']}: no reminder will follow")
 
@@ -217,30 +219,34 @@ def pats_inbox(notifications: Api, declaration: str, folder: Path) -> None:
         )
         print(f"  {path.relative_to(folder.parent.parent)}: To: {to}; Subject: {said}")
 
-    def escalated() -> Json | None:
+    def about_it() -> list[Json] | None:
+        """Pat's notifications of the declaration, once its escalation is among them."""
         items = notifications.call("pat.practitioner", "GET", "/inbox", 200, params={"limit": 500})
         ours = [i for i in items.json() if i["identifiers"].get("declaration_id") == declaration]
-        for item in ours:
-            print(f"  GET /inbox: {item['notification_id']} {item['title']!r}")
-        found = [i for i in ours if i["rule"] == "declaration-escalated"]
-        return found[0] if found else None
+        return ours if any(i["rule"] == "declaration-escalated" for i in ours) else None
 
-    item = until(f"{declaration}'s escalation in pat.practitioner's inbox", escalated, TOLD_WAIT_S)
-    nid = item["notification_id"]
-    note = "Seen: the meeting is booked"
-    acknowledged = notifications.call(
-        "pat.practitioner", "POST", f"/inbox/{nid}/acknowledgement", 200, json={"note": note}
+    ours = until(f"{declaration}'s escalation in pat.practitioner's inbox", about_it, TOLD_WAIT_S)
+    for item in ours:
+        print(f"  GET /inbox: {item['notification_id']} {item['title']!r}")
+    [nid] = [i["notification_id"] for i in ours if i["rule"] == "declaration-escalated"]
+    acknowledged = acknowledge(
+        notifications, "pat.practitioner", nid, "Seen: the meeting is booked"
+    )
+    print(f"  pat.practitioner acknowledges {nid} at {acknowledged['acknowledged_at']}")
+
+
+def acknowledge(notifications: Api, user: str, nid: str, note: str) -> Json:
+    """`user` acknowledges their notification `nid`, checked to be acknowledged."""
+    acknowledged: Json = notifications.call(
+        user, "POST", f"/inbox/{nid}/acknowledgement", 200, json={"note": note}
     ).json()
     check(acknowledged["acknowledged_at"] is not None, f"not acknowledged: {acknowledged}")
-    print(f"  pat.practitioner acknowledges {nid} at {acknowledged['acknowledged_at']}")
+    return acknowledged
 
 
 def _subjects(folder: Path, text: str, to: str, subject: str) -> list[tuple[Path, str]]:
     """The e-mails to `to` naming `text` whose (unfolded) subject starts with `subject`."""
-    found = [
-        (path, " ".join(str(mail["Subject"]).split()))
-        for path, mail in mail_about(folder, text, to, 0)
-    ]
+    found = [(path, unfolded_subject(mail)) for path, mail in mail_about(folder, text, to, 0)]
     return [(path, said) for path, said in found if said.startswith(subject)]
 
 
