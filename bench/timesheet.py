@@ -32,7 +32,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -237,8 +237,10 @@ class _UpTo:
     def head_position(self) -> int:
         return self.position
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[Any]:
-        events = self.store.read_all(after_position, limit)
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[Any]:
+        events = self.store.read_all(after_position, limit, types)
         return [e for e in events if e.position <= self.position]
 
 

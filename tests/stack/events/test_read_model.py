@@ -114,6 +114,32 @@ def test_events_of_other_types_are_skipped_but_passed(store, engine):
     assert model.parked() == []
 
 
+def test_a_step_applies_one_batch_and_says_whether_more_may_wait(store, engine):
+    """A process manager's step: a full batch (go straight on), else up to the head, passing
+    over events of other types without reading them one batch at a time."""
+    model = _model(engine, store, batch_size=2)
+
+    def other() -> NewEvent:
+        return NewEvent("practitioner-left", 1, {"x": 1}, "P-1", ACTOR)
+
+    _log(store, [("P-1", 10), ("P-2", 20)])  # positions 1, 2
+    store.append("elsewhere", 0, [other(), other()])  # 3, 4
+    _log(store, [("P-3", 30)])  # 5
+    steps = []
+    for appended in ([], [], [other()], []):
+        if appended:
+            store.append("elsewhere", len(store.read_stream("elsewhere")), appended)
+        with engine.begin() as conn:
+            steps.append((model.step(conn), model.position(conn)))
+    assert steps == [(True, 2), (False, 5), (False, 6), (False, 6)]
+    with model.reading() as conn:
+        assert [(r[0], r[1]) for r in model.model.rows(conn)] == [
+            ("P-1", 1),
+            ("P-2", 1),
+            ("P-3", 1),
+        ]
+
+
 class Commits(Weighted):
     """Notes the `synchronous_commit` each catch-up's transaction will commit with."""
 

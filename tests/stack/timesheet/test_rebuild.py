@@ -39,10 +39,9 @@ class UpTo:
     def head_position(self) -> int:
         return self.position
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list:
-        return [
-            e for e in self.store.read_all(after_position, limit) if e.position <= self.position
-        ]
+    def read_all(self, after_position: int = 0, limit: int = 1000, types=None) -> list:
+        events = self.store.read_all(after_position, limit, types)
+        return [e for e in events if e.position <= self.position]
 
 
 def _live(engine) -> tuple[int, dict[str, list]]:

@@ -35,8 +35,9 @@ class UpTo:
     def head_position(self) -> int:
         return self.head
 
-    def read_all(self, after_position: int = 0, limit: int = 1000):
-        return [e for e in self.store.read_all(after_position, limit) if e.position <= self.head]
+    def read_all(self, after_position: int = 0, limit: int = 1000, types=None):
+        events = self.store.read_all(after_position, limit, types)
+        return [e for e in events if e.position <= self.head]
 
 
 def test_folding_in_small_batches_gives_the_rows_one_batch_gives(

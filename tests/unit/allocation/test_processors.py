@@ -25,13 +25,10 @@ class Manager:
     def create_schema(self) -> None:
         pass
 
-    def position(self, conn: object) -> int:
-        return 0
-
-    def catch_up(self, conn: object, *, batches: int | None = None) -> int:
+    def step(self, conn: object) -> bool:
         self.catch_ups += 1
         self.caught_up.set()
-        return 0
+        return False
 
 
 class Engine:
@@ -84,26 +81,3 @@ def test_an_append_wakes_the_managers_that_apply_it_and_no_other():
         assert settled(processors, managers) == {"capacity": 3, "reweighing": 2, "everything": 4}
     finally:
         processors.stop()
-
-
-class Moving(Manager):
-    """Moves its checkpoint by the next of `moves` at each catch-up."""
-
-    def __init__(self, moves: list[int]) -> None:
-        super().__init__("moving", None)
-        self.at, self.moves = 0, moves
-
-    def position(self, conn: object) -> int:
-        return self.at
-
-    def catch_up(self, conn: object, *, batches: int | None = None) -> int:
-        self.at += self.moves.pop(0)
-        return self.at
-
-
-def test_a_manager_goes_straight_on_only_after_a_full_batch():
-    """A busy log of reads moves the checkpoint at every look; only a full batch means more
-    is waiting (else the manager would spin, one access-log event at a time)."""
-    manager = Moving([1, 5000, 4999, 0])
-    processors = Processors(Engine(), [manager])  # type: ignore[arg-type, list-item]
-    assert [processors.step(manager) for _ in range(4)] == [False, True, False, False]  # type: ignore[arg-type]

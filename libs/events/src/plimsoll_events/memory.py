@@ -12,7 +12,7 @@ or an unpaired surrogate in text); `import_events` of whole new streams only.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 from plimsoll_events.committer import ConcurrencyError, Idempotency, IdempotencyKeyReused
@@ -123,10 +123,17 @@ class MemoryStore:
         with self._lock:
             return {stream_id: self.read_stream(stream_id) for stream_id in stream_ids}
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        """Events after ``after_position`` in position order (positions are 1, 2, 3...)."""
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        """Events after ``after_position`` in position order (positions are 1, 2, 3...),
+        only ``types`` when given."""
+        start = max(after_position, 0)
         with self._lock:
-            return self.events[max(after_position, 0) : max(after_position, 0) + limit]
+            if types is None:
+                return self.events[start : start + limit]
+            after = self.events[start:]
+        return [event for event in after if event.type in types][:limit]
 
     def recorded_for(self, stream_id: str, idempotency: Idempotency) -> list[RecordedEvent] | None:
         with self._lock:

@@ -149,7 +149,9 @@ class StoreReadModel(Protocol):
 class StoreReader(Protocol):
     """What a store-fed read model needs of the event store (`EventStore`, `MemoryStore`)."""
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]: ...
 
     def head_position(self) -> int: ...
 
@@ -200,17 +202,13 @@ class StoreFedReadModel:
 
     # --- catching up -------------------------------------------------------------------------
 
-    def catch_up(
-        self, conn: Connection, *, batches: int | None = None, rows_only: bool = False
-    ) -> int:
+    def catch_up(self, conn: Connection, *, rows_only: bool = False) -> int:
         """Apply every event after the checkpoint; returns the new checkpoint.
 
         Works in the caller's transaction, which the caller commits: the rows and
         the checkpoint move together, and the lock taken here (only when there is
         something new) keeps other catch-ups out until then. Raises what is
         transient (the caller's transaction must roll back; try again later).
-        ``batches`` stops after that many batches (a background process manager
-        commits batch by batch rather than hold one transaction over a long log).
         ``rows_only``: the transaction writes nothing but this read model, so its
         commit need not wait for the WAL to reach the disk. A crash can then take
         back the last catch-ups, rows and checkpoint together, and the next read
@@ -218,26 +216,41 @@ class StoreFedReadModel:
         first, often over the access log's last event) waits for one disk flush
         fewer.
         """
+        return self._catch_up(conn, batches=None, rows_only=rows_only)[0]
+
+    def step(self, conn: Connection) -> bool:
+        """Apply one batch, in the caller's transaction (as `catch_up`); whether it was
+        full, so that more may be waiting. A background process manager commits batch
+        by batch rather than hold one transaction over a long log."""
+        return self._catch_up(conn, batches=1, rows_only=False)[1]
+
+    def _catch_up(
+        self, conn: Connection, *, batches: int | None, rows_only: bool
+    ) -> tuple[int, bool]:
         self.create_schema()
         position = self.position(conn)
-        if position >= self.store.head_position():
-            return position  # nothing new: most reads end here, without the lock
+        head = self.store.head_position()
+        if position >= head:
+            return position, False  # nothing new: most reads end here, without the lock
         if rows_only:
             conn.execute(text("set local synchronous_commit to off"))
         self.lock(conn)
         position = self.position(conn)  # another catch-up may have moved it meanwhile
-        applied = 0
-        while batches is None or applied < batches:
-            batch = self.store.read_all(position, self.batch_size)
-            if not batch:
-                break
-            self._apply(conn, batch)
+        applied, full = 0, True
+        while full and (batches is None or applied < batches):
+            batch = self.store.read_all(position, self.batch_size, self.types)
             applied += 1
-            position = batch[-1].position
-            conn.execute(text(_MOVE), {**self._named, "position": position})
-            if len(batch) < self.batch_size:
-                break
-        return position
+            full = len(batch) == self.batch_size
+            if batch:
+                self._apply(conn, batch)
+            # A batch short of full holds every event of its types there was when it was
+            # read, so every one up to the head read before it: the rest are passed over.
+            last = batch[-1].position if batch else position
+            moved = last if full else max(head, last)
+            if moved > position:
+                position = moved
+                conn.execute(text(_MOVE), {**self._named, "position": position})
+        return position, full
 
     def lock(self, conn: Connection) -> None:
         """Take the catch-up lock until the caller's transaction ends (work that must not
@@ -308,8 +321,6 @@ class StoreFedReadModel:
     def _apply(self, conn: Connection, batch: Sequence[RecordedEvent]) -> None:
         decoded: list[StoreEvent] = []
         for recorded in batch:
-            if self.types is not None and recorded.type not in self.types:
-                continue
             try:
                 data = self.catalogue.decode(recorded.type, recorded.version, recorded.data)
             except Exception as exc:  # bad stored data is the event's own fault

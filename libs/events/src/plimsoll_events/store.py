@@ -30,7 +30,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -146,6 +146,7 @@ READ_SPAN = SELECT + "where position between %s and %s order by position"
 READ_STREAM = SELECT + "where stream_id = %s and stream_version > %s order by stream_version"
 READ_STREAMS = SELECT + "where stream_id = any(%s) order by stream_id, stream_version"
 READ_ALL = SELECT + "where position > %s order by position limit %s"
+READ_TYPES = SELECT + "where position > %s and type = any(%s) order by position limit %s"
 READ_IDS = SELECT + "where event_id = any(%s) order by position"
 COPY_EVENTS = (
     "copy events (position, stream_id, stream_version, event_id, type, version, subject, data, "
@@ -435,9 +436,16 @@ class EventStore:
             streams[event.stream_id].append(event)
         return streams
 
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        """Events after ``after_position`` in position order; never skips one."""
-        rows = self._read(lambda c: c.execute(READ_ALL, (after_position, limit)).fetchall())
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        """Events after ``after_position`` in position order (only ``types``, when given);
+        never skips one."""
+        query = READ_ALL if types is None else READ_TYPES
+        params: tuple[Any, ...] = (
+            (after_position, limit) if types is None else (after_position, list(types), limit)
+        )
+        rows = self._read(lambda c: c.execute(query, params).fetchall())
         return [_recorded(row) for row in rows]
 
     def recorded_for(self, stream_id: str, idempotency: Idempotency) -> list[RecordedEvent] | None:

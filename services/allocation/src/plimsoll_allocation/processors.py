@@ -93,14 +93,12 @@ class Processors:
                 log.warning("%s did not stop within %ss", thread.name, self.stop_seconds)
 
     def step(self, manager: StoreFedReadModel) -> bool:
-        """One batch, committed; whether it was full (more to read at once). Positions have
-        no gaps, so a batch is full when the checkpoint moved by the batch size; one that
+        """One batch, committed; whether it was full (more to read at once). One that
         reached the head waits for a wake or the next poll, however busy the log."""
         with self.engine.connect() as conn:
-            before = manager.position(conn)
-            after = manager.catch_up(conn, batches=1)
+            full = manager.step(conn)
             conn.commit()
-        return after - before >= manager.batch_size
+        return full
 
     def _run(self, manager: StoreFedReadModel) -> None:
         woken = self._wakes[manager.name]
