@@ -343,7 +343,7 @@ def test_a_crash_between_append_and_checkpoint_publishes_nothing_twice(
     assert len(causes) == len(set(causes)) == len(EXPECTED)
 
 
-def _raise_crash(*_: object) -> None:
+def _raise_crash(*_: object, **__: object) -> None:
     raise Crash
 
 

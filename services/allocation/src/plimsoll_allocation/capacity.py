@@ -167,7 +167,8 @@ class CapacityModel:
             for figure in figures.apply(event.data, cause, uk_day(recorded.recorded_at)):
                 published.append((recorded, figure))
         self._append(published)
-        _save(conn, figures)
+        changed_scheme = any(isinstance(e.data, WeightingSchemeChanged) for e in events)
+        _save(conn, figures, schemes=changed_scheme)
 
     def close(self) -> None:
         self._appenders.shutdown(wait=True)
@@ -353,7 +354,8 @@ def _teams(conn: Connection, ids: set[str], *, everyone: bool = False) -> list[T
     return teams
 
 
-def _save(conn: Connection, figures: Figures) -> None:
+def _save(conn: Connection, figures: Figures, *, schemes: bool) -> None:
+    """Save what the batch loaded (the schemes only when it changed one)."""
     _upsert(conn, "capacity_cases", "case_id", [vars(c) for c in figures.cases.values()])
     _upsert(
         conn,
@@ -362,12 +364,13 @@ def _save(conn: Connection, figures: Figures) -> None:
         [_member_row(m) for m in figures.members.values()],
     )
     _upsert(conn, "capacity_teams", "team_id", [_team_row(t) for t in figures.teams.values()])
-    _upsert(
-        conn,
-        "capacity_schemes",
-        "kind",
-        [{"kind": k, "scheme": s.model_dump(mode="json")} for k, s in figures.schemes.items()],
-    )
+    if schemes:
+        _upsert(
+            conn,
+            "capacity_schemes",
+            "kind",
+            [{"kind": k, "scheme": s.model_dump(mode="json")} for k, s in figures.schemes.items()],
+        )
 
 
 def _member_row(member: Member) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Each kind of scheme (probation, cafcass) has its own stream; until a
 `weighting-scheme-changed` is recorded the domain default is in force
 (`DEFAULT_SCHEMES`). `SchemesInForce` serves them from their streams, cached by
-stream version, so every request sees the latest change and reads only the
-events after the cached version (none, almost always). A practitioner's scheme
+stream version, so every request sees the latest change: it reads the
+streams (a handful of events, none almost always) in one query and folds
+only what is newer than the cache. A practitioner's scheme
 is the first whose grade table has their grade (`scheme_for_grade`), a case's
 the Cafcass scheme that knows its case type, else probation's
 (`scheme_for_case_type`); both are the domain's.
@@ -109,8 +110,22 @@ class SchemesInForce:
         if cached is None:
             known = ", ".join(sorted(self._cache))
             raise NotFound(f"no weighting scheme kind {kind!r}; one of {known}", field="kind")
-        scheme, version = cached
-        newer = self.store.read_stream(scheme_stream(kind), after_version=version)
+        newer = self.store.read_stream(scheme_stream(kind), after_version=cached[1])
+        return self._brought_into_force(kind, newer)
+
+    def current(self) -> tuple[Scheme, ...]:
+        """The scheme of every kind in force, their streams read in one query."""
+        kinds = [default.kind for default in self.defaults]
+        streams = self.store.read_streams([scheme_stream(kind) for kind in kinds])
+        return tuple(
+            self._brought_into_force(kind, streams[scheme_stream(kind)])[0] for kind in kinds
+        )
+
+    def _brought_into_force(self, kind: str, events: Sequence[RecordedEvent]) -> tuple[Scheme, int]:
+        """The cache of ``kind`` moved on by whichever of its stream's ``events`` are newer."""
+        with self._lock:
+            scheme, version = self._cache[kind]
+        newer = [e for e in events if e.stream_version > version]
         if not newer:
             return scheme, version
         state = WEIGHTING_SCHEME.fold(
@@ -121,10 +136,7 @@ class SchemesInForce:
         with self._lock:
             if latest[1] > self._cache[kind][1]:
                 self._cache[kind] = latest
-        return latest
-
-    def current(self) -> tuple[Scheme, ...]:
-        return tuple(self.in_force(default.kind)[0] for default in self.defaults)
+            return self._cache[kind]
 
 
 def weighs(scheme: Scheme, case_type: str) -> bool:
