@@ -54,6 +54,7 @@ from bench.harness import (
     endpoints,
     environment,
     scratch_database,
+    settle,
 )
 from bench.results import Result
 from bench.services import WEB_CLIENT, SharedLoad, Tokens, percentile, service_process
@@ -325,6 +326,7 @@ def _load(settings: Settings) -> Iterator[Loaded]:
         # Untimed too: the capacity process manager works out every imported event's figures
         # (a new deployment's history) before anything is timed beside it.
         figures_seconds = wait_for_figures(db)
+        settle_seconds = settle(db)
         loads = [p.total_points / p.available_points for p in workforce.practitioners]
         facts = {
             "practitioners": scale.practitioners,
@@ -348,6 +350,9 @@ def _load(settings: Settings) -> Iterator[Loaded]:
             "capacity_history_seconds": round(figures_seconds, 2),
             "capacity_history_note": "untimed: the capacity process manager publishing the "
             "figures of every imported event into the store (the relays are idle)",
+            "settle_seconds": round(settle_seconds, 2),
+            "settle_note": "untimed: vacuum (analyze) and a checkpoint after the load (see "
+            "bench.harness.settle)",
             "database": db.name,
             "durability_before_load": durability_before,
             "service_log": str(log_path),
