@@ -270,7 +270,8 @@ class Placements:
 
     def _in_post(self, where: str, place: str, day: date) -> list[Placement]:
         with self.engine.connect() as conn:
+            query = text(_IN_POST_ON.format(where=where))
             rows = conn.execute(
-                text(_IN_POST_ON.format(where=where)), {"place": place, "day": day}
-            ).mappings()
-            return [Placement(**row) for row in rows]
+                query, {"place": place, "day": day}
+            ).all()  # one fetch, not a row each
+            return [Placement(*row) for row in rows]  # selected in the fields' order
