@@ -270,8 +270,8 @@ class Placements:
 
     def _in_post(self, where: str, place: str, day: date) -> list[Placement]:
         with self.engine.connect() as conn:
+            # Fetched at once and built from tuples (selected in the fields' order): a region's
+            # two thousand rows one by one, as mappings, took a fifth of its view's time.
             query = text(_IN_POST_ON.format(where=where))
-            rows = conn.execute(
-                query, {"place": place, "day": day}
-            ).all()  # one fetch, not a row each
-            return [Placement(*row) for row in rows]  # selected in the fields' order
+            rows = conn.execute(query, {"place": place, "day": day}).all()
+            return [Placement(*row) for row in rows]
