@@ -118,6 +118,12 @@ def test_a_regions_view_as_of_an_instant_per_team_for_its_head_figures_only_for_
     assert row_then["figures"]["rules_holding"] == {"capacity-amber": 1, "capacity-red": 1}
     assert row_now["figures"] == team_now["figures"]
     assert row_now["figures"]["rules_holding"] == {}
+    # Now, the region's figures are worked out by the database, a team's from each member's
+    # judgement: they agree for every team of the region, whatever other tests left in it.
+    for row in now["teams"]:
+        assert (
+            row["figures"] == _get(duty, HEAD, f"/teams/{row['team_id']}/duty-of-care")["figures"]
+        ), row["team_id"]
     assert row_then["team"] == team_then["team"]
     assert then["figures"]["teams"] == len(then["teams"])
     assert then["figures"]["practitioners"] == sum(
