@@ -94,6 +94,16 @@ create table if not exists duty_judgements (
 create index if not exists duty_judgements_due on duty_judgements (next_due_at);
 create index if not exists duty_judgements_team on duty_judgements (team_id);
 create index if not exists duty_judgements_region on duty_judgements (region_id);
+-- What a region's figures take from a practitioner's judgement, kept beside the document as
+-- it is written: a region's view reads these, never two thousand year-long documents. (Named
+-- apart from the columns of an early version of this table, which some databases still hold.)
+alter table duty_judgements
+    add column if not exists judged_supervision_due_by text
+        generated always as (figures #>> '{supervision,due_by}') stored,
+    add column if not exists judged_open_declarations integer
+        generated always as (jsonb_array_length(figures -> 'declarations')) stored,
+    add column if not exists judged_review_dates jsonb
+        generated always as (jsonb_path_query_array(figures, '$.reviews[*].review_on')) stored;
 """
 _DDL_LOCK: Final = "select pg_advisory_xact_lock(hashtext('plimsoll-duty-judgements-ddl'))"
 _PASS_LOCK: Final = "select pg_try_advisory_xact_lock(hashtext('plimsoll-breach-recorder'))"  # noqa: S105
