@@ -129,13 +129,13 @@ class DutyQueries:
         with self.engine.connect() as conn:
             if as_of is None:
                 team_of = dict(members)
-                people = _summaries_now(conn, list(team_of), today)
+                people = _summaries_now(conn, list(team_of), today, open_breaches)
             else:
                 rows, _ = self._judged_then(conn, None, region_id, as_of)
                 team_of = {pid: figures["team_id"] for pid, (figures, _) in rows.items()}
-                people = [_member(pid, *rows[pid], 0, today) for pid in rows]
-            for person in people:
-                person["open_breaches"] = open_breaches.get(person["practitioner_id"], 0)
+                people = [
+                    _member(pid, *rows[pid], open_breaches.get(pid, 0), today) for pid in rows
+                ]
             teams = sorted(set(team_of.values()))
             if as_of is None:
                 team_rows = self._team_judgements(conn, teams)
@@ -165,18 +165,18 @@ class DutyQueries:
         }
 
     def _judged_now(
-        self, conn: Connection, people: list[str], team_id: str | None
+        self, conn: Connection, people: list[str], team_id: str
     ) -> tuple[dict[str, tuple[Row, Row]], Row | None]:
         rows = conn.execute(
             text(
-                # The weeks are the practitioner's own view: a team or region reads the rest.
+                # The weeks are the practitioner's own view: a team reads the rest.
                 "select subject_id, figures - 'weeks', holding from duty_judgements "
                 "where subject_kind = 'practitioner' and subject_id = any(:ids)"
             ),
             {"ids": people},
         ).all()
         found = {pid: ({**figures, "team_id": None}, holding) for pid, figures, holding in rows}
-        return found, None if team_id is None else self._team_judgement(conn, team_id, None)
+        return found, self._team_judgement(conn, team_id, None)
 
     def _judged_then(
         self, conn: Connection, team_id: str | None, region_id: str | None, at: datetime
@@ -315,7 +315,9 @@ def _judge_people(
     return judged
 
 
-def _summaries_now(conn: Connection, people: list[str], today: date) -> list[Row]:
+def _summaries_now(
+    conn: Connection, people: list[str], today: date, open_breaches: Counter[str]
+) -> list[Row]:
     """What a region's figures take from each practitioner's judgement (`_figures`), from the
     columns the recorder keeps beside each document (ISO dates compare as text)."""
     rows = conn.execute(
@@ -334,6 +336,7 @@ def _summaries_now(conn: Connection, people: list[str], today: date) -> list[Row
             "supervision_overdue": overdue,
             "open_declarations": declarations,
             "reviews_due": reviews,
+            "open_breaches": open_breaches.get(pid, 0),
         }
         for pid, holding, overdue, declarations, reviews in rows
     ]
