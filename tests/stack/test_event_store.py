@@ -18,6 +18,7 @@ from plimsoll_events.records import Metadata, NewEvent
 from plimsoll_events.refusals import InvalidValue
 from plimsoll_events.store import (
     MAX_EVENT_BYTES,
+    AppendTo,
     ConcurrencyError,
     EventStore,
     EventTooLarge,
@@ -114,6 +115,54 @@ class EventStoreContract:
         assert [e.position for e in everything] == list(range(1, 321))
         for writer in range(16):
             assert [e.stream_version for e in store.read_stream(f"w{writer}")] == list(range(1, 21))
+
+    def test_many_appends_at_once_are_each_judged_on_their_own(self, store):
+        store.append("taken", 0, [hours_logged("P1")])
+        key = Idempotency("retry-1", "same request")
+        first = store.append("keyed", 0, [hours_logged("P2")], idempotency=key)
+        outcomes = store.append_many(
+            [
+                AppendTo("fresh", 0, [hours_logged("P3"), hours_logged("P3", 30)]),
+                AppendTo("taken", 0, [hours_logged("P1")]),  # stale
+                AppendTo("keyed", 0, [hours_logged("P2")], key),  # a retry: its first events
+                AppendTo("odd", 0, [unstorable(0)]),
+                AppendTo("big", 0, [hours_logged("P4", note="x" * MAX_EVENT_BYTES)]),
+                AppendTo("taken", 1, [hours_logged("P1", 15)]),
+                AppendTo("reused", 0, [hours_logged("P5")], Idempotency("retry-1", "another")),
+            ]
+        )
+        fresh, stale, retried, odd, big, next_, reused = outcomes
+        assert [e.stream_version for e in fresh] == [1, 2]
+        assert isinstance(stale, ConcurrencyError)
+        assert retried == first
+        assert isinstance(odd, UnstorableEvent)
+        assert isinstance(big, EventTooLarge)
+        assert [e.stream_version for e in next_] == [2]
+        assert isinstance(reused, IdempotencyKeyReused)
+        assert [e.position for e in store.read_all(0, limit=100)] == [1, 2, 3, 4, 5]
+        assert store.read_stream("odd") == store.read_stream("big") == []
+        assert store.read_stream("reused") == []
+
+    def test_many_appends_from_many_writers_at_once_lose_nothing(self, store, another_store):
+        def write(writer: int) -> list[int]:
+            target = store if writer % 2 else another_store
+            versions = []
+            for round_ in range(10):
+                outcomes = target.append_many(
+                    [AppendTo(f"w{writer}-{n}", round_, [hours_logged("P1")]) for n in range(10)]
+                    + [AppendTo(f"solo{writer}", round_, [hours_logged("P2")])]
+                )
+                versions += [o[0].stream_version for o in outcomes if isinstance(o, list)]
+                target.append(f"single{writer}", round_, [hours_logged("P3")])
+            return versions
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            written = list(pool.map(write, range(8)))
+        assert [sorted(v) for v in written] == [sorted([*range(1, 11)] * 11)] * 8
+        everything = store.read_all(0, limit=10_000)
+        assert [e.position for e in everything] == list(range(1, 8 * 10 * 12 + 1))
+        for stream in ("w3-7", "solo5", "single0"):
+            assert [e.stream_version for e in store.read_stream(stream)] == list(range(1, 11))
 
     def test_reader_following_the_log_never_skips_an_event(self, store, another_store):
         done = threading.Event()

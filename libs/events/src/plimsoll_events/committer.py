@@ -207,14 +207,16 @@ Outcome = list[RecordedEvent] | Exception
 
 
 class _Waiter:
-    """One writer's append, and how the writer is woken: when it is done, or to lead."""
+    """One writer's append, and how the writer is woken: when it is done, or to lead. A
+    writer with several appends waits on one event for all of them."""
 
-    __slots__ = ("outcome", "request", "woken")
+    __slots__ = ("leads", "outcome", "request", "woken")
 
-    def __init__(self, request: Append) -> None:
+    def __init__(self, request: Append, woken: threading.Event) -> None:
         self.request = request
         self.outcome: Outcome | None = None
-        self.woken = threading.Event()
+        self.woken = woken
+        self.leads = False
 
     @property
     def done(self) -> bool:
@@ -224,11 +226,9 @@ class _Waiter:
         self.outcome = outcome
         self.woken.set()
 
-    def result(self) -> list[RecordedEvent]:
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        assert self.outcome is not None
-        return self.outcome
+    def lead(self) -> None:
+        self.leads = True
+        self.woken.set()
 
 
 ReadSpan = Callable[[psycopg.Connection[Any], int, int], list[RecordedEvent]]
@@ -255,25 +255,36 @@ class GroupCommitter:
         self._conn: psycopg.Connection[Any] | None = None
 
     def submit(self, request: Append) -> list[RecordedEvent]:
-        me = _Waiter(request)
+        (outcome,) = self.submit_many([request])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def submit_many(self, requests: Sequence[Append]) -> list[Outcome]:
+        """Several appends queued together, each with its own outcome (one writer's thread hop
+        and wait for all of them)."""
+        woken = threading.Event()
+        mine = [_Waiter(request, woken) for request in requests]
         with self._lock:
-            self._waiting.append(me)
+            self._waiting.extend(mine)
             leading = not self._leading
             self._leading = True
-        if not leading:
-            me.woken.wait()  # done by someone else's batch, or handed the lead
-            if me.done:
-                return me.result()
+        while not leading:
+            woken.wait()  # some done by someone else's batch, or handed the lead
+            woken.clear()  # then the state is read: a wake after this one is not lost
+            if all(w.done for w in mine):
+                return [w.outcome for w in mine if w.outcome is not None]
+            leading = any(w.leads for w in mine)
         try:
-            while not me.done:
+            while not all(w.done for w in mine):
                 self._commit_next_batch()
         finally:
             with self._lock:
                 if self._waiting:
-                    self._waiting[0].woken.set()  # the lead passes to the next writer
+                    self._waiting[0].lead()  # the lead passes to the next writer
                 else:
                     self._leading = False
-        return me.result()
+        return [w.outcome for w in mine if w.outcome is not None]
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from plimsoll_events.committer import ConcurrencyError, Idempotency, IdempotencyKeyReused
 from plimsoll_events.records import NewEvent, RecordedEvent
-from plimsoll_events.store import MAX_EVENT_BYTES, UnstorableEvent, encode_events
+from plimsoll_events.store import MAX_EVENT_BYTES, AppendTo, UnstorableEvent, encode_events
 
 __all__ = ["MemoryStore"]
 
@@ -60,6 +60,22 @@ class MemoryStore:
             if idempotency is not None:
                 self._keys[idempotency.digest] = (stream_id, idempotency.fingerprint, recorded)
             return recorded
+
+    def append_many(self, appends: Sequence[AppendTo]) -> list[list[RecordedEvent] | Exception]:
+        """`EventStore.append_many`: each append on its own, its events or its refusal."""
+        if any(not a.events or a.expected_version < 0 for a in appends):
+            raise ValueError("each append needs events and a non-negative expected_version")
+        done: list[list[RecordedEvent] | Exception] = []
+        for a in appends:
+            try:
+                done.append(
+                    self.append(
+                        a.stream_id, a.expected_version, a.events, idempotency=a.idempotency
+                    )
+                )
+            except (ConcurrencyError, IdempotencyKeyReused, ValueError) as exc:
+                done.append(exc)  # ValueError: EventTooLarge, UnstorableEvent
+        return done
 
     def import_events(self, streams: Iterable[tuple[str, Sequence[NewEvent]]]) -> int:
         """`EventStore.import_events`: whole new streams, all or nothing."""

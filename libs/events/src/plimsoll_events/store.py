@@ -32,7 +32,7 @@ import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -57,6 +57,7 @@ from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
 
 __all__ = [
     "MAX_EVENT_BYTES",
+    "AppendTo",
     "ConcurrencyError",
     "EventStore",
     "EventTooLarge",
@@ -72,6 +73,17 @@ MAX_EVENT_BYTES: Final = 256 * 1024
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("plimsoll_events.store")
+
+
+class AppendTo(NamedTuple):
+    """One of `append_many`'s appends: `append`'s arguments."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    idempotency: Idempotency | None = None
+
+
 T = TypeVar("T")
 
 
@@ -318,6 +330,43 @@ class EventStore:
         for listener in self._listeners:
             listener(recorded)
         return recorded
+
+    def append_many(self, appends: Sequence[AppendTo]) -> list[list[RecordedEvent] | Exception]:
+        """`append` for many streams at once, each atomic and judged on its own: for each, its
+        recorded events or what `append` would have raised (`ConcurrencyError`, `EventTooLarge`,
+        `UnstorableEvent`, `IdempotencyKeyReused`). One writer's wait for all of them, shared
+        flushes: for a process that records many outcomes together (a dispatcher's round)."""
+        if any(not a.events or a.expected_version < 0 for a in appends):
+            raise ValueError("each append needs events and a non-negative expected_version")
+        span = tracer.start_span(
+            "event-store append",
+            attributes={
+                "db.system.name": "postgresql",
+                "db.operation.name": "append",
+                "plimsoll.append.count": len(appends),
+                "plimsoll.event.count": sum(len(a.events) for a in appends),
+            },
+        )
+        with trace.use_span(span, end_on_exit=True):
+            outcomes: list[list[RecordedEvent] | Exception | None] = []
+            requests: list[Append] = []
+            for a in appends:
+                try:  # encoded here: a bad event fails its own append only
+                    data, metadata = encode_events(a.stream_id, a.events, self.max_event_bytes)
+                except EventTooLarge as exc:
+                    outcomes.append(exc)
+                    continue
+                outcomes.append(None)
+                requests.append(
+                    Append(a.stream_id, a.expected_version, a.events, a.idempotency, data, metadata)
+                )
+            committed = iter(self._group_committer().submit_many(requests) if requests else [])
+            done = [next(committed) if o is None else o for o in outcomes]
+        recorded = [e for outcome in done if not isinstance(outcome, Exception) for e in outcome]
+        if recorded:
+            for listener in self._listeners:
+                listener(recorded)
+        return done
 
     def listen(self, stop: threading.Event, on_recorded: Callable[[], None]) -> None:
         """Call `on_recorded` whenever any process commits events here, until `stop` is set.
