@@ -3,6 +3,8 @@ STARTTLS and a login, as a production relay does: the relay's certificate is ver
 before the password is sent, and a wrong login is a failed try with the server's reason."""
 
 import datetime as dt
+import email
+import email.policy
 import socket
 import ssl
 from collections.abc import Iterator
@@ -129,3 +131,50 @@ def test_a_wrong_password_or_no_starttls_is_a_failed_try_with_the_reason(relay):
     assert not unencrypted.delivered
     assert "AUTH extension not supported" in unencrypted.reason
     assert mailbox.received == []
+
+
+class Keeper:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.data.append(envelope.original_content)
+        return "250 OK"
+
+
+MESSAGES = (("A breach is open", "See the inbox."), ("Siân's ré-view", "Dŵr."))
+
+
+def test_a_message_reads_back_as_written_even_when_it_is_not_plain_ascii():
+    keeper = Keeper()
+    controller = Controller(keeper, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    smtp = SmtpSender(
+        SmtpSettings("127.0.0.1", controller.port, "Plimsoll Café <notifications@plimsoll.test>")
+    )
+    sent = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    try:
+        for subject, body in MESSAGES:
+            mail = smtp.message(
+                to="mo.manager@plimsoll.test",
+                subject=subject,
+                body=body,
+                message_id="<n-1.0@plimsoll.test>",
+                date=sent,
+            )
+            assert smtp.send(mail).delivered
+    finally:
+        smtp.close()
+        controller.stop()
+    for raw, (subject, body) in zip(keeper.data, MESSAGES, strict=True):
+        assert raw.isascii()  # 7-bit safe for any relay
+        read = email.message_from_bytes(raw, policy=email.policy.default)
+        assert read["Subject"] == subject
+        assert read["From"].addresses[0].display_name == "Plimsoll Café"
+        assert read["From"].addresses[0].addr_spec == "notifications@plimsoll.test"
+        assert read["To"] == "mo.manager@plimsoll.test"
+        assert read["Message-ID"] == "<n-1.0@plimsoll.test>"
+        assert read["Auto-Submitted"] == "auto-generated"
+        assert read["Date"].datetime == sent
+        assert read.get_content().splitlines() == body.splitlines()
+    assert len(keeper.data) == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plimsoll_notifications.channels import _PINNED, PinnedResolver, WebhookSender
+from plimsoll_notifications.channels import _PINNED, PinnedResolver, WebhookSender, resolve
 from standardwebhooks import Webhook
 
 from .certs import self_signed
@@ -162,3 +162,9 @@ def test_an_https_delivery_is_verified_by_the_partner_under_its_own_name(tmp_pat
     assert not refused.delivered
     assert "CERTIFICATE_VERIFY_FAILED" in refused.reason
     assert len(partner.received) == 1
+
+
+def test_an_address_in_the_url_is_its_own_resolution_and_a_name_is_looked_up():
+    assert asyncio.run(resolve("127.0.0.1")) == ["127.0.0.1"]
+    assert asyncio.run(resolve("::1")) == ["::1"]
+    assert "127.0.0.1" in asyncio.run(resolve("localhost"))

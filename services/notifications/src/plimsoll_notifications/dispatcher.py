@@ -18,7 +18,9 @@ On a thread of its own, an asyncio loop:
 A process stopped between a delivery and its append delivers again when the lease runs out
 (at least once: the same `webhook-id` and Message-ID, so receivers drop the duplicate); one
 stopped between the append and the settling finds the attempt recorded (the job's `claims`
-says it was claimed before) and records nothing twice, sending nothing again.
+says it was claimed since it was last settled) and records nothing twice, sending nothing again.
+Settling keeps the stream's version, so that an attempt appends without reading the stream
+first; if a read or an acknowledgement moved it meanwhile, the attempt decides on what is there.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any, Final, TypeVar
 from plimsoll_events.catalogue import CATALOGUE, EventData
 from plimsoll_events.handling import Idempotency, execute, load
 from plimsoll_events.records import Metadata
-from plimsoll_events.store import ConcurrencyError, EventStore
+from plimsoll_events.store import AppendTo, ConcurrencyError, EventStore
 from plimsoll_events.types.notifications import Cause, NotificationFailed, NotificationSent
 from plimsoll_platform.clock import Clock, SystemClock
 from plimsoll_platform.placements import Placements
@@ -111,14 +113,16 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Blocking work off the loop, in pools of their own so that one kind never queues
         # behind another: housekeeping (claims, settling), SMTP (a thread per session), and
-        # the store (many appends at once let its group commit share flushes).
+        # the store (the recorder's batches, and reading a stream after a lost lease).
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify")
         self._smtp_pool = ThreadPoolExecutor(
             max_workers=smtp.connections, thread_name_prefix="notify-smtp"
         )
-        self._store_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="notify-store")
+        self._store_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify-store")
         self._in_flight: dict[str, int] = {}
         self._settled: list[Settled] = []
+        self._to_record: list[_Outcomes] = []
+        self._record_wanted: asyncio.Event | None = None
         self._rnd = random.Random()
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -148,7 +152,9 @@ class Dispatcher:
             timeout_seconds=self.webhook_timeout_seconds, local_mode=self.webhook_local_mode
         )
         tasks: set[asyncio.Task[None]] = set()
+        self._record_wanted = asyncio.Event()
         resolving = asyncio.create_task(self._resolving())
+        recording = asyncio.create_task(self._recording())
         try:
             while not self._stop.is_set():
                 try:
@@ -165,6 +171,7 @@ class Dispatcher:
             await self._flush()
         finally:
             resolving.cancel()
+            recording.cancel()
             await webhooks.close()
 
     async def _resolving(self) -> None:
@@ -347,10 +354,9 @@ class Dispatcher:
                 failing.append(channel)
                 next_at = now + wait
             events.append(self._failed(job, channel, attempt, tried.reason, now, wait))
-        if events:
-            await self._blocking(self._record, job, attempt, events, pool=self._store_pool)
+        version = await self._recorded(_Outcomes(job, attempt, events)) if events else None
         self._settled.append(
-            Settled(job.notification_id, not failing, tuple(failing), attempt, next_at)
+            Settled(job.notification_id, not failing, tuple(failing), attempt, next_at, version)
         )
 
     async def _try(
@@ -496,29 +502,73 @@ class Dispatcher:
             failed_at=now,
         )
 
-    def _record(self, job: Job, attempt: int, events: list[EventData]) -> None:
-        """One append of the attempt's outcomes, exactly once whatever happens around it."""
-        stream = notification_stream(job.notification_id)
-        key = f"notification {job.notification_id} round {job.round} attempt {attempt}"
-        idempotency = Idempotency(key, key)
+    async def _recorded(self, outcomes: _Outcomes) -> int | None:
+        """Recorded by the recorder, with others' (see `_recording`); the stream's version."""
+        assert self._record_wanted is not None
+        self._to_record.append(outcomes)
+        self._record_wanted.set()
+        return await outcomes.recorded
+
+    async def _recording(self) -> None:
+        """Every attempt's outcomes that are waiting, in one call to the store: its appends
+        share transactions and flushes, and the store is one thread hop away, not one each."""
+        assert self._record_wanted is not None
+        while True:
+            await self._record_wanted.wait()
+            self._record_wanted.clear()
+            while self._to_record:
+                batch, self._to_record = self._to_record, []
+                try:
+                    versions = await self._blocking(self._record, batch, pool=self._store_pool)
+                except Exception as exc:
+                    versions = [exc] * len(batch)
+                for outcomes, version in zip(batch, versions, strict=True):
+                    if isinstance(version, Exception):
+                        outcomes.recorded.set_exception(version)
+                    else:
+                        outcomes.recorded.set_result(version)
+
+    def _record(self, batch: list[_Outcomes]) -> list[int | Exception | None]:
+        """Each attempt's outcomes in one append to its notification's stream, exactly once
+        whatever happens around it; for each, the stream's version after it (None when there
+        was nothing new to record), or why it could not be recorded."""
+        appends = [self._append(o) for o in batch]
+        quick = [i for i, o in enumerate(batch) if o.job.claims == 1]
+        # Settled by this dispatcher last time (or new): the stream is where that left it,
+        # unless a read or an acknowledgement came since. Append without reading it first.
+        appended = self.store.append_many([appends[i] for i in quick]) if quick else []
+        done: list[int | Exception | None] = [None] * len(batch)
+        decide = set(range(len(batch))) - set(quick)
+        for i, outcome in zip(quick, appended, strict=True):
+            if isinstance(outcome, ConcurrencyError):
+                decide.add(i)  # the stream moved on: decide on what is there
+            else:
+                done[i] = outcome if isinstance(outcome, Exception) else outcome[-1].stream_version
+        for i in sorted(decide):
+            try:
+                recorded = execute(
+                    self.store,
+                    NOTIFICATION,
+                    appends[i].stream_id,
+                    RecordOutcomes(batch[i].sent_or_failed),
+                    appends[i].events[0].metadata,
+                    idempotency=appends[i].idempotency,
+                )
+                done[i] = recorded[-1].stream_version if recorded else None
+            except Exception as exc:
+                done[i] = exc
+        return done
+
+    def _append(self, outcomes: _Outcomes) -> AppendTo:
+        job = outcomes.job
+        key = f"notification {job.notification_id} round {job.round} attempt {outcomes.attempt}"
         cause = uuid.UUID(str(job.causes[0]["event_id"]))
         metadata = Metadata(actor=ACTOR, correlation_id=cause, causation_id=cause)
-        if job.round == 0 and attempt == 1 and job.claims == 1:
-            # A new notification's stream is empty: append without reading it first.
-            try:
-                new = [CATALOGUE.new_event(data, metadata) for data in events]
-                self.store.append(stream, 0, new, idempotency=idempotency)
-                return
-            except ConcurrencyError:
-                pass  # recorded meanwhile; decide on what is there
-        outcomes = tuple(e for e in events if isinstance(e, NotificationSent | NotificationFailed))
-        execute(
-            self.store,
-            NOTIFICATION,
-            stream,
-            RecordOutcomes(outcomes),
-            metadata,
-            idempotency=idempotency,
+        return AppendTo(
+            notification_stream(job.notification_id),
+            job.stream_version,
+            [CATALOGUE.new_event(data, metadata) for data in outcomes.events],
+            Idempotency(key, key),
         )
 
     def _recorded_channels(self, job: Job, attempt: int) -> set[str]:
@@ -558,3 +608,19 @@ def _quiet_hours(conn: Any) -> dict[str, QuietHours]:
 def _email_off(conn: Any) -> set[str]:
     rows = conn.execute(text("select username from notification_preferences where not email"))
     return {str(r[0]) for r in rows}
+
+
+class _Outcomes:
+    """An attempt's outcomes waiting for the recorder, and the future it settles."""
+
+    __slots__ = ("attempt", "events", "job", "recorded")
+
+    def __init__(self, job: Job, attempt: int, events: list[EventData]) -> None:
+        self.job = job
+        self.attempt = attempt
+        self.events = events
+        self.recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    @property
+    def sent_or_failed(self) -> tuple[NotificationSent | NotificationFailed, ...]:
+        return tuple(e for e in self.events if isinstance(e, NotificationSent | NotificationFailed))

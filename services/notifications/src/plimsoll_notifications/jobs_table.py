@@ -5,7 +5,8 @@
   for the same step adds nothing), in one transaction with marking them resolved.
 * `claim`: due jobs of one lane, leased for `lease` so no other replica takes them meanwhile;
   a job whose lease ran out (its process died) is claimed again, with `claims` telling so.
-* `settle`: many jobs' outcomes written in one statement.
+* `settle`: many jobs' outcomes written in one statement; `claims` starts again from 0, and
+  the stream's version is kept, so that the next attempt appends without reading the stream.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ update notification_jobs j set leased_until = :until, claims = j.claims + 1
 from due, notification_intents i
 where j.notification_id = due.notification_id and i.dedupe_key = j.dedupe_key
 returning j.notification_id, j.dedupe_key, j.recipient, j.lane, j.email, j.url, j.problem,
-    j.channels_pending, j.round, j.attempt, j.claims, i.rule, i.rules_version, i.step, i.who,
-    i.urgent, i.acknowledge_within_hours, i.identifiers, i.title, i.practitioner_id, i.causes
+    j.channels_pending, j.round, j.attempt, j.claims, j.stream_version, i.rule, i.rules_version,
+    i.step, i.who, i.urgent, i.acknowledge_within_hours, i.identifiers, i.title,
+    i.practitioner_id, i.causes
 """
 SETTLE: Final = """
 update notification_jobs j set done = u.done, channels_pending = string_to_array(u.pending, ','),
-    attempt = u.attempt, next_attempt_at = u.next_at, leased_until = null
+    attempt = u.attempt, next_attempt_at = u.next_at, leased_until = null, claims = 0,
+    stream_version = coalesce(u.version, j.stream_version)
 from unnest(cast(:ids as text[]), cast(:done as boolean[]), cast(:pending as text[]),
-            cast(:attempts as int[]), cast(:next_at as timestamptz[]))
-     as u(id, done, pending, attempt, next_at)
+            cast(:attempts as int[]), cast(:next_at as timestamptz[]), cast(:versions as int[]))
+     as u(id, done, pending, attempt, next_at, version)
 where j.notification_id = u.id
 """
 INSERT_JOB: Final = """
@@ -66,6 +69,7 @@ class Job:
     round: int
     attempt: int
     claims: int
+    stream_version: int
     rule: str
     rules_version: int
     step: str
@@ -85,6 +89,8 @@ class Settled:
     pending: tuple[str, ...]
     attempt: int
     next_attempt_at: datetime
+    stream_version: int | None
+    """After this attempt's append; None when it appended nothing (the stream may have moved)."""
 
 
 def pending_intents(conn: Connection, limit: int) -> list[dict[str, Any]]:
@@ -134,6 +140,7 @@ def settle(engine: Engine, outcomes: Sequence[Settled]) -> None:
                 "pending": [",".join(o.pending) for o in outcomes],
                 "attempts": [o.attempt for o in outcomes],
                 "next_at": [o.next_attempt_at for o in outcomes],
+                "versions": [o.stream_version for o in outcomes],
             },
         )
 
@@ -153,6 +160,7 @@ def _job(row: Mapping[str, Any]) -> Job:
         round=row["round"],
         attempt=row["attempt"],
         claims=row["claims"],
+        stream_version=row["stream_version"],
         rule=row["rule"],
         rules_version=row["rules_version"],
         step=row["step"],

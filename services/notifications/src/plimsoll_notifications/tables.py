@@ -7,7 +7,8 @@
 * `notification_jobs`: one row per notification (one person, or one partner, and one step),
   keyed by the notification id, itself derived from the step and the recipient: two intents
   that reach the same person for the same step make one notification. What is left to deliver,
-  when, on which lane (people, or each partner's own), and the lease of whoever is at it.
+  when, on which lane (people, or each partner's own), the lease of whoever is at it, and the
+  notification stream's version after the dispatcher's last append to it.
 * `notification_digest_items` and `notification_digests`: what ops have to be told, and what
   each ops person's last digest covered.
 * `webhook_secrets`: each subscription's signing secret (never in an event).
@@ -54,8 +55,10 @@ create table if not exists notification_jobs (
     done             boolean not null default false,
     next_attempt_at  timestamptz not null,
     leased_until     timestamptz,
-    claims           integer not null default 0
+    claims           integer not null default 0,
+    stream_version   integer not null default 0
 );
+alter table notification_jobs add column if not exists stream_version integer not null default 0;
 create index if not exists notification_jobs_due
     on notification_jobs (lane, next_attempt_at) where not done;
 create table if not exists notification_digest_items (
