@@ -4,13 +4,17 @@ told is a recorded failure with the reason, or a dead letter, and everything els
 
 import time
 import uuid
+from datetime import UTC, datetime
 
 from plimsoll_events.catalogue import CATALOGUE
+from plimsoll_events.records import Metadata
 from plimsoll_events.types.wellbeing import BreachOpened
+from plimsoll_notifications.domain.notification import Read
 from sqlalchemy import text
 
 from .pipeline import Receiver, mails
 
+ACTOR = Metadata("mo.manager", uuid.uuid4())
 FACT = "112.4"  # a figure of the breach: it must reach no mailbox and no partner
 
 
@@ -178,10 +182,50 @@ def test_a_dispatcher_stopped_after_recording_sends_and_records_nothing_again(pi
     pipeline.decide()
     pipeline.deliver()
     events = len(pipeline.events())
-    # As if the process stopped after its append and before settling: the lease runs out, and
-    # another claims the job again.
+    # As if the process stopped after its append and before settling: the job is as its claim
+    # left it (claimed once, everything pending, the version before the append), the lease
+    # runs out, and another claims the job again.
     with pipeline.engine.begin() as conn:
-        conn.execute(text("update notification_jobs set done = false, attempt = 0"))
+        conn.execute(
+            text(
+                "update notification_jobs j set done = false, attempt = 0, claims = 1, "
+                "stream_version = 0, channels_pending = i.channels, "
+                "leased_until = now() - interval '1 second' "
+                "from notification_intents i where i.dedupe_key = j.dedupe_key"
+            )
+        )
     pipeline.deliver()
     assert len(pipeline.events()) == events
     assert len(mails(smtp)) == 1
+
+
+def test_a_retry_after_the_inbox_item_was_read_is_recorded_after_the_read(pipeline, smtp):
+    """The dispatcher appends a retry at the version it settled; a read in between moved the
+    stream, so it decides on what is there instead, and records the retry after the read."""
+    pipeline.place("P-0001", "P-0100")
+    pipeline.publish(breach())
+    pipeline.start()
+    pipeline.decide()
+    pipeline.deliver()
+    (sent,) = [e for e in pipeline.events("notification-sent") if e.data["channel"] == "email"]
+    nid = sent.data["notification_id"]
+    pipeline.handlers.read(Read(nid, "mo.manager", datetime.now(UTC)), ACTOR)
+    # As if the e-mail had failed its first try and were due again now.
+    with pipeline.engine.begin() as conn:
+        conn.execute(
+            text(
+                "update notification_jobs set done = false, attempt = 1, "
+                "channels_pending = '{email}', next_attempt_at = now() "
+                "where notification_id = :id"
+            ),
+            {"id": nid},
+        )
+    pipeline.deliver()
+    stream = pipeline.store.read_stream(sent.stream_id)
+    assert [(e.type, e.data.get("channel"), e.data.get("attempt")) for e in stream] == [
+        ("notification-sent", "email", 1),
+        ("notification-sent", "inbox", 1),
+        ("notification-read", None, None),
+        ("notification-sent", "email", 2),
+    ]
+    assert len(mails(smtp)) == 2
