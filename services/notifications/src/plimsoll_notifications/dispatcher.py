@@ -72,7 +72,7 @@ T = TypeVar("T")
 ACTOR: Final = "system:notifications"
 LEASE: Final = timedelta(minutes=5)
 PEOPLE_IN_FLIGHT: Final = 256
-RESOLVE_BATCH: Final = 500
+RESOLVE_BATCH: Final = 2000
 PLACEMENT_GRACE: Final = timedelta(minutes=10)
 """How long an intent waits for a practitioner's placement to arrive before it fails."""
 

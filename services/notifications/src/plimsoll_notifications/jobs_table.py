@@ -48,8 +48,14 @@ where j.notification_id = u.id
 INSERT_JOB: Final = """
 insert into notification_jobs (notification_id, dedupe_key, recipient, lane, email, url, problem,
     channels_pending, next_attempt_at)
-values (:notification_id, :dedupe_key, :recipient, :lane, :email, :url, :problem,
-    cast(:channels as text[]), :next_attempt_at)
+select notification_id, dedupe_key, recipient, lane, email, url, problem,
+    string_to_array(channels, ','), next_attempt_at
+from unnest(cast(:notification_id as text[]), cast(:dedupe_key as text[]),
+            cast(:recipient as text[]), cast(:lane as text[]), cast(:email as text[]),
+            cast(:url as text[]), cast(:problem as text[]), cast(:channels as text[]),
+            cast(:next_attempt_at as timestamptz[]))
+    as j(notification_id, dedupe_key, recipient, lane, email, url, problem, channels,
+         next_attempt_at)
 on conflict (notification_id) do nothing
 """
 
@@ -106,8 +112,11 @@ def pending_intents(conn: Connection, limit: int) -> list[dict[str, Any]]:
 
 
 def add_jobs(conn: Connection, jobs: Sequence[Mapping[str, Any]]) -> None:
+    """In one statement of arrays (channels joined: arrays of arrays do not unnest by row)."""
     if jobs:
-        conn.execute(text(INSERT_JOB), list(jobs))
+        columns = {k: [job[k] for job in jobs] for k in jobs[0]}
+        columns["channels"] = [",".join(c) for c in columns["channels"]]
+        conn.execute(text(INSERT_JOB), columns)
 
 
 def mark_resolved(conn: Connection, keys: Sequence[str]) -> None:
