@@ -126,21 +126,24 @@ class EventStoreContract:
                 AppendTo("taken", 0, [hours_logged("P1")]),  # stale
                 AppendTo("keyed", 0, [hours_logged("P2")], key),  # a retry: its first events
                 AppendTo("odd", 0, [unstorable(0)]),
+                AppendTo("odder", 0, [unstorable(1)]),
                 AppendTo("big", 0, [hours_logged("P4", note="x" * MAX_EVENT_BYTES)]),
                 AppendTo("taken", 1, [hours_logged("P1", 15)]),
                 AppendTo("reused", 0, [hours_logged("P5")], Idempotency("retry-1", "another")),
             ]
         )
-        fresh, stale, retried, odd, big, next_, reused = outcomes
+        fresh, stale, retried, odd, odder, big, next_, reused = outcomes
         assert [e.stream_version for e in fresh] == [1, 2]
         assert isinstance(stale, ConcurrencyError)
         assert retried == first
         assert isinstance(odd, UnstorableEvent)
+        assert isinstance(odder, UnstorableEvent)
         assert isinstance(big, EventTooLarge)
         assert [e.stream_version for e in next_] == [2]
         assert isinstance(reused, IdempotencyKeyReused)
         assert [e.position for e in store.read_all(0, limit=100)] == [1, 2, 3, 4, 5]
-        assert store.read_stream("odd") == store.read_stream("big") == []
+        assert store.read_stream("odd") == store.read_stream("odder") == []
+        assert store.read_stream("big") == []
         assert store.read_stream("reused") == []
 
     def test_many_appends_from_many_writers_at_once_lose_nothing(self, store, another_store):

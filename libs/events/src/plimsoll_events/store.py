@@ -353,7 +353,7 @@ class EventStore:
             for a in appends:
                 try:  # encoded here: a bad event fails its own append only
                     data, metadata = encode_events(a.stream_id, a.events, self.max_event_bytes)
-                except EventTooLarge as exc:
+                except (EventTooLarge, UnstorableEvent) as exc:
                     outcomes.append(exc)
                     continue
                 outcomes.append(None)
