@@ -187,6 +187,13 @@ def _metadata_text(metadata: Metadata) -> str:
     )
 
 
+def _append_span(attributes: dict[str, str | int]) -> trace.Span:
+    return tracer.start_span(
+        "event-store append",
+        attributes={"db.system.name": "postgresql", "db.operation.name": "append", **attributes},
+    )
+
+
 def encode_events(
     stream_id: str, events: Sequence[NewEvent], max_event_bytes: int = MAX_EVENT_BYTES
 ) -> tuple[list[str], list[str]]:
@@ -313,15 +320,7 @@ class EventStore:
             raise ValueError("append needs at least one event")
         if expected_version < 0:
             raise ValueError("expected_version cannot be negative")
-        span = tracer.start_span(
-            "event-store append",
-            attributes={
-                "db.system.name": "postgresql",
-                "db.operation.name": "append",
-                "plimsoll.stream.id": stream_id,
-                "plimsoll.event.count": len(events),
-            },
-        )
+        span = _append_span({"plimsoll.stream.id": stream_id, "plimsoll.event.count": len(events)})
         if not span.is_recording():  # no tracing configured: spare the context switch
             recorded = self._append(stream_id, expected_version, events, idempotency)
         else:
@@ -338,14 +337,11 @@ class EventStore:
         flushes: for a process that records many outcomes together (a dispatcher's round)."""
         if any(not a.events or a.expected_version < 0 for a in appends):
             raise ValueError("each append needs events and a non-negative expected_version")
-        span = tracer.start_span(
-            "event-store append",
-            attributes={
-                "db.system.name": "postgresql",
-                "db.operation.name": "append",
+        span = _append_span(
+            {
                 "plimsoll.append.count": len(appends),
                 "plimsoll.event.count": sum(len(a.events) for a in appends),
-            },
+            }
         )
         with trace.use_span(span, end_on_exit=True):
             outcomes: list[list[RecordedEvent] | Exception | None] = []
