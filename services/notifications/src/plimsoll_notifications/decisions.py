@@ -32,7 +32,7 @@ from sqlalchemy import Connection, text
 from plimsoll_notifications.domain.decisions import Cause, Facts, Intent, Subscription, decide
 from plimsoll_notifications.domain.rules import Rules
 from plimsoll_notifications.records import SCHEMA as RECORDS_SCHEMA
-from plimsoll_notifications.tables import CONSENTS, DDL_LOCK, SCHEMA
+from plimsoll_notifications.tables import CONSENTS, DDL_LOCK, SCHEMA, as_columns
 from plimsoll_notifications.templates import render_title
 
 INSERT_INTENT: Final = """
@@ -124,11 +124,7 @@ class DecisionsProjection:
                 row = _row(intent, cause, titles)
                 (digest if intent.addressee.who == "ops" else intents).append(row)
         if intents:
-            # One statement of arrays: a row's parameters bound one by one cost more than its
-            # decision. Channels travel joined (an array of arrays would not unnest by row).
-            columns = {k: [row[k] for row in intents] for k in intents[0]}
-            columns["channels"] = [",".join(c) for c in columns["channels"]]
-            conn.execute(text(INSERT_INTENT), columns)
+            conn.execute(text(INSERT_INTENT), as_columns(intents))
         if digest:
             conn.execute(
                 text(INSERT_DIGEST_ITEM),

@@ -19,6 +19,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, text
 
+from plimsoll_notifications.tables import as_columns
+
 CLAIM: Final = """
 with due as (
     select notification_id from notification_jobs
@@ -112,11 +114,8 @@ def pending_intents(conn: Connection, limit: int) -> list[dict[str, Any]]:
 
 
 def add_jobs(conn: Connection, jobs: Sequence[Mapping[str, Any]]) -> None:
-    """In one statement of arrays (channels joined: arrays of arrays do not unnest by row)."""
     if jobs:
-        columns = {k: [job[k] for job in jobs] for k in jobs[0]}
-        columns["channels"] = [",".join(c) for c in columns["channels"]]
-        conn.execute(text(INSERT_JOB), columns)
+        conn.execute(text(INSERT_JOB), as_columns(jobs))
 
 
 def mark_resolved(conn: Connection, keys: Sequence[str]) -> None:

@@ -17,7 +17,8 @@
   (a browser's `EventSource` cannot send a bearer token); only their hashes are kept.
 """
 
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 SCHEMA: Final = """
 create table if not exists notification_intents (
@@ -91,3 +92,12 @@ create table if not exists notification_consents (
     primary key (practitioner_id, representative)
 );
 """
+
+
+def as_columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one array per column, for an insert from `unnest` (a row's parameters bound one
+    by one cost more than deciding it); `channels` joined by commas, since an array of arrays
+    would not unnest row by row."""
+    columns = {k: [row[k] for row in rows] for k in rows[0]}
+    columns["channels"] = [",".join(c) for c in columns["channels"]]
+    return columns
