@@ -624,26 +624,17 @@ class Kafka(Component):
         return running_pid(self.name) is not None
 
     def ready(self) -> bool:
-        from kafka.admin import KafkaAdminClient
-
         password = stored_secrets().get(f"kafka_{KAFKA_ADMIN_USER}_password")
         if password is None:  # a stack from before SASL: `up` has not secured it yet
             return False
         try:
-            admin = KafkaAdminClient(
-                **kafka_access(KAFKA_ADMIN_USER, password).options(),
-                bootstrap_timeout_ms=2000,
-                request_timeout_ms=2000,
-            )
-        except Exception:
-            return False
-        try:
-            admin.list_topics()
+            with kafka_access(KAFKA_ADMIN_USER, password).admin(
+                bootstrap_timeout_ms=2000, request_timeout_ms=2000
+            ) as admin:
+                admin.list_topics()
             return True
         except Exception:
             return False
-        finally:
-            admin.close()
 
     def url(self) -> str:
         return KAFKA_BOOTSTRAP
@@ -788,7 +779,6 @@ class Kafka(Component):
             ACLOperation,
             ACLPermissionType,
             ACLResourcePatternType,
-            KafkaAdminClient,
             ResourcePattern,
             ResourcePatternFilter,
             ResourceType,
@@ -798,7 +788,7 @@ class Kafka(Component):
         wanted = kafka_acls(read_acl_table())
         secret = load_secrets()
         principals = {f"User:{s}" for s in SERVICES}
-        admin = KafkaAdminClient(**kafka_access(KAFKA_ADMIN_USER).options())
+        admin = kafka_access(KAFKA_ADMIN_USER).admin()
         try:
             # Users: add the missing ones (a stack formatted before a service existed).
             known = set(admin.describe_user_scram_credentials())

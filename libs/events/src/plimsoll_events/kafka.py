@@ -8,8 +8,11 @@ decide what that principal may read and write.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
+
+from kafka import KafkaAdminClient
 
 SCRAM = "SCRAM-SHA-512"
 
@@ -35,3 +38,30 @@ class KafkaAccess:
                 sasl_plain_password=self.password or "",
             )
         return options
+
+    def admin(self, **settings: Any) -> KafkaAdminClient:
+        """A connected admin client (close it: `with access.admin() as admin:`).
+
+        Every admin client is made here because kafka-python's constructor starts the
+        client's network thread before its first bootstrap and, when no broker answers,
+        raises and leaves that thread running: each retry while Kafka is down (a
+        readiness probe, a projection waiting for its topics) would leak a thread.
+        """
+        admin = KafkaAdminClient.__new__(KafkaAdminClient)
+        try:
+            admin.__init__(**self.options(), **settings)
+        except BaseException:
+            _stop_unfinished(admin)
+            raise
+        return admin
+
+
+def _stop_unfinished(admin: KafkaAdminClient) -> None:
+    """Stop what an admin client's failed constructor had started (see `KafkaAccess.admin`)."""
+    for part in ("_client", "_metrics"):
+        if hasattr(admin, part):
+            with suppress(Exception):
+                getattr(admin, part).close()
+    if hasattr(admin, "_net"):
+        with suppress(Exception):
+            admin._net.stop()

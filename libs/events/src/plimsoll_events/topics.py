@@ -26,12 +26,9 @@ def ensure_event_topic(
     ``bootstrap_timeout_ms`` bounds the wait for a first broker (a caller that
     retries in a loop wants to notice a stop request sooner than kafka-python's 30 s).
     """
-    admin = KafkaAdminClient(
-        **kafka.options(),
-        client_id="plimsoll-topics",
-        bootstrap_timeout_ms=bootstrap_timeout_ms,
-    )
-    try:
+    with kafka.admin(
+        client_id="plimsoll-topics", bootstrap_timeout_ms=bootstrap_timeout_ms
+    ) as admin:
         existing = set(admin.list_topics())
         wanted = [
             NewTopic(name, partitions, replication_factor, topic_configs=dict(FOREVER))
@@ -43,8 +40,6 @@ def ensure_event_topic(
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
             _await_leaders(admin, [new.name for new in wanted])
-    finally:
-        admin.close()
 
 
 def _await_leaders(admin: KafkaAdminClient, topics: list[str], timeout_s: float = 15) -> None:

@@ -57,8 +57,7 @@ class KafkaCheck:
         with self._lock:
             try:
                 if self._admin is None:
-                    self._admin = KafkaAdminClient(
-                        **self.kafka.options(),
+                    self._admin = self.kafka.admin(
                         client_id="plimsoll-readiness",
                         bootstrap_timeout_ms=self.timeout_ms,
                         request_timeout_ms=self.timeout_ms,

@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Sequence
 
-from kafka.admin import KafkaAdminClient
 from plimsoll_events.kafka import KafkaAccess
 from plimsoll_events.projection import Projection, ProjectionRunner
 from sqlalchemy import Engine
@@ -137,16 +136,12 @@ class KafkaProjections:
         down, and a consumer subscribed to a missing topic would notice it appear
         only at its next metadata refresh (minutes).
         """
-        admin = KafkaAdminClient(
-            **self.kafka.options(),
+        with self.kafka.admin(
             client_id=f"projection-{projection.name}-probe",
             bootstrap_timeout_ms=PROBE_TIMEOUT_MS,
             request_timeout_ms=PROBE_TIMEOUT_MS,
-        )
-        try:
+        ) as admin:
             return set(projection.topics) - set(admin.list_topics())
-        finally:
-            admin.close()
 
 
 def _close_quietly(runner: ProjectionRunner) -> None:
