@@ -69,6 +69,35 @@ def test_a_sheet_is_imported_row_by_row_and_re_importing_records_nothing(
     assert logged.count("hours-logged") == 4
 
 
+def test_a_row_corrected_since_its_import_is_not_recorded_again(service_api, mo, timesheet_store):
+    practitioner = register(service_api)
+    day = a_working_day(12)
+    sheet = f"date,minutes,category,start,end\n{day},120,court,09:00,11:00\n{day},60,admin,,\n"
+    assert _import(mo, practitioner, sheet).json()["accepted"] == 2
+    entries = mo.get(f"/practitioners/{practitioner}/days/{day}").json()["entries"]
+    court = next(e["entry_id"] for e in entries if e["category"] == "court")
+    corrected = mo.post(
+        f"/practitioners/{practitioner}/days/{day}/entries/{court}/correction",
+        json={
+            "minutes": 90,
+            "category": "court",
+            "started_at": "09:00",
+            "ended_at": "10:30",
+            "reason": "The hearing ended early",
+        },
+        headers=key(),
+    )
+    assert corrected.status_code == 200, corrected.text
+
+    # The corrected row no longer matches its entry, and now overlaps it: its key still
+    # says it was recorded. The rows after it on its day are judged as ever.
+    again = _import(mo, practitioner, sheet + f"{day},30,travel,11:00,11:30\n")
+
+    assert again.json() == {"accepted": 1, "already_imported": 2, "rejected": []}
+    logged = [e.type for e in timesheet_store.read_stream(f"timesheet-{practitioner}-{day}")]
+    assert logged.count("hours-logged") == 3
+
+
 def test_a_retried_upload_gets_its_first_report_and_its_key_is_not_reused(service_api, mo):
     practitioner = register(service_api)
     headers = key()

@@ -2,7 +2,7 @@
 placement, entries named by their event ids, a write in between refused, retries answered."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import pytest
@@ -102,3 +102,33 @@ def test_someone_placements_do_not_know_or_a_day_out_of_post_is_refused(handlers
         handlers.log_hours(LogHours("P-9999", MONDAY, 60, "admin"), nobody, META, None)
     with pytest.raises(NotInPost):
         handlers.log_hours(LogHours("P-0001", date(2024, 8, 30), 60, "admin"), PAT, META, None)
+
+
+def test_many_rows_are_logged_together_and_what_is_not_settled_is_left_to_run_alone(handlers):
+    tuesday = date(2025, 3, 4)
+    earlier_key = Idempotency("sheet row 5", "row 5")
+    handlers.log_hours(LogHours("P-0001", tuesday, 30, "court"), PAT, META, earlier_key)
+
+    def row(n: int, day: date, minutes: int, start: int | None = None) -> tuple:
+        interval = (time(start), time(start + minutes // 60)) if start is not None else ()
+        command = LogHours("P-0001", day, minutes, "casework", *interval, sheet_occurrence=1)
+        return command, Idempotency(f"sheet row {n}", f"row {n}")
+
+    rows = [
+        row(1, MONDAY, 120, 9),
+        row(2, MONDAY, 120, 10),  # overlaps row 1: refused alone, as ever
+        row(3, MONDAY, 60),
+        row(4, tuesday, 60),
+        (LogHours("P-0001", tuesday, 45, "admin", sheet_occurrence=1), earlier_key),  # used
+        row(6, tuesday, 30),  # after a row whose append was answered from its key
+    ]
+
+    first = handlers.log_hours_together(rows, PAT, META)
+    again = handlers.log_hours_together(rows, PAT, META)
+
+    assert first == [True, None, True, True, None, None]
+    assert again == [False, None, False, False, None, None]
+    monday = handlers.store.read_stream(day_stream("P-0001", MONDAY))
+    assert [e.data["minutes"] for e in monday if e.type == "hours-logged"] == [120, 60]
+    tuesdays = handlers.store.read_stream(day_stream("P-0001", tuesday))
+    assert [e.data["minutes"] for e in tuesdays if e.type == "hours-logged"] == [30, 60]

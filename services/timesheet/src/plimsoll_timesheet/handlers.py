@@ -17,15 +17,18 @@ and recorded also give the answer (the day as it now stands) without another rea
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.handling import Decider, Idempotency, Store, execute
 from plimsoll_events.records import Metadata, NewEvent, RecordedEvent
+from plimsoll_events.refusals import Refused
+from plimsoll_events.store import AppendTo
 from plimsoll_platform.clock import UK, Clock, is_working_day
 from plimsoll_platform.placement_history import PlacementHistory
 
@@ -54,6 +57,12 @@ from plimsoll_timesheet.domain import (
 from plimsoll_timesheet.domain.errors import NotFound, NotInPost
 
 State = TypeVar("State")
+
+
+class DayStore(Store, Protocol):
+    """What the handlers need of the event store: `execute`'s, and `append_many`."""
+
+    def append_many(self, appends: Sequence[AppendTo]) -> list[list[RecordedEvent] | Exception]: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ class DayOutcome:
 class Timesheets:
     """The timesheet's command handlers."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: DayStore, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 
@@ -152,6 +161,59 @@ class Timesheets:
         idempotency: Idempotency | None,
     ) -> DayOutcome:
         return self._on_day(command, practitioner, metadata, idempotency)
+
+    def log_hours_together(
+        self,
+        commands: Sequence[tuple[LogHours, Idempotency]],
+        practitioner: Practitioner,
+        metadata: Metadata,
+    ) -> list[bool | None]:
+        """Many `log_hours` of one practitioner at once: their days read in one round trip,
+        each day's commands decided in turn on what those before them decided, and all
+        recorded in one `append_many`. For each command: True (recorded), False (its day
+        held it already: nothing new), or None when it is not settled here and must run
+        alone through `log_hours` (refused, or its day changed meanwhile, or its key was
+        used before), which then gives the answer `log_hours` always gives.
+        """
+        by_day: dict[date, list[int]] = defaultdict(list)
+        for index, (command, _) in enumerate(commands):
+            by_day[command.day].append(index)
+        streams = {day: day_stream(practitioner.practitioner_id, day) for day in by_day}
+        earlier = self.store.read_streams(list(streams.values()))
+        now = self.clock.now().astimezone(UK)
+        settled: list[bool | None] = [None] * len(commands)
+        appends: list[tuple[int, AppendTo]] = []
+        for day, indexes in by_day.items():
+            events = earlier.get(streams[day], [])
+            state, version = _fold(DAY, events), len(events)
+            ids = [e.event_id for e in events]
+            for index in indexes:
+                command, key = commands[index]
+                try:
+                    context = DayContext(
+                        today=now.date(),
+                        now=now.time(),
+                        contracted_day_minutes=practitioner.contracted_day(day),
+                        by_practitioner=practitioner.by_practitioner,
+                        event_ids=tuple(ids),
+                    )
+                    decided = DAY.decide(replace(command, context=context), state)
+                except Refused:
+                    continue  # alone, it is refused (or answered from its key) as ever
+                if not decided:
+                    settled[index] = False
+                    continue
+                new = [CATALOGUE.new_event(data, metadata) for data in decided]
+                appends.append((index, AppendTo(streams[day], version, new, key)))
+                state, version = DAY.fold(decided, state), version + len(new)
+                ids += [e.event_id for e in new]
+        results = self.store.append_many([a for _, a in appends]) if appends else []
+        for (index, append), result in zip(appends, results, strict=True):
+            fresh = not isinstance(result, Exception) and (
+                result[0].stream_version > append.expected_version
+            )
+            settled[index] = True if fresh else None
+        return settled
 
     def read_day(self, practitioner_id: str, day: date) -> tuple[Day, tuple[UUID, ...]]:
         """A day as its stream stands: the state and its event ids."""

@@ -10,9 +10,12 @@
 * The upload's own `Idempotency-Key` is remembered with its report
   (`timesheet_sheet_imports`): a retried upload gets the first report back, and
   the key on another sheet is refused (422), as for every other write.
-* Rows of different days are independent streams and run side by side
-  (`workers` threads, sharing the store's group commits); a day's rows run in
-  sheet order. A row that lost a race with another writer is decided again.
+* The rows are decided together (`Timesheets.log_hours_together`): the days read in
+  one round trip, each day's rows in sheet order on what the rows before them decided,
+  and every row's events recorded in one `append_many`, each row its own append with
+  its own key. A row that is not settled there (refused, its day changed meanwhile,
+  its key used before) runs alone through `log_hours` afterwards, giving the answer it
+  always gives; days run side by side (`workers` threads), a day's rows in order.
 """
 
 from __future__ import annotations
@@ -102,20 +105,25 @@ class SheetImports:
         earlier = self._recall(idempotency)
         if earlier is not None:
             return earlier
-        by_day: dict[date, list[tuple[SheetRow, int]]] = defaultdict(list)
         seen: dict[tuple[object, ...], int] = defaultdict(int)
+        commands = []
         for row in rows:
             seen[row.content] += 1
-            by_day[row.day].append((row, seen[row.content]))
+            commands.append(self._command(row, seen[row.content], practitioner, on_behalf_reason))
+        together = self.timesheets.log_hours_together(commands, practitioner, metadata)
+        outcomes: list[str | RejectedRow] = ["accepted" if done else "already" for done in together]
+        # What was not settled together runs alone, a day's rows in sheet order.
+        alone: dict[date, list[int]] = defaultdict(list)
+        for index, done in enumerate(together):
+            if done is None:
+                alone[rows[index].day].append(index)
 
-        def run_day(day_rows: list[tuple[SheetRow, int]]) -> list[str | RejectedRow]:
-            return [
-                self._row(row, occurrence, practitioner, on_behalf_reason, metadata)
-                for row, occurrence in day_rows
-            ]
+        def run_day(indexes: list[int]) -> None:
+            for index in indexes:
+                outcomes[index] = self._row(rows[index], *commands[index], practitioner, metadata)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            outcomes = [o for day in pool.map(run_day, by_day.values()) for o in day]
+            list(pool.map(run_day, alone.values()))
         rejected = [RejectedRow(u.line, u.field, u.reason) for u in unreadable]
         rejected += [o for o in outcomes if isinstance(o, RejectedRow)]
         report = ImportReport(
@@ -126,14 +134,11 @@ class SheetImports:
         self._remember(idempotency, practitioner.practitioner_id, report)
         return report
 
-    def _row(
-        self,
-        row: SheetRow,
-        occurrence: int,
-        practitioner: Practitioner,
-        on_behalf_reason: str | None,
-        metadata: Metadata,
-    ) -> str | RejectedRow:
+    @staticmethod
+    def _command(
+        row: SheetRow, occurrence: int, practitioner: Practitioner, on_behalf_reason: str | None
+    ) -> tuple[LogHours, Idempotency]:
+        """The row's command, and its key: its content and its place among identical rows."""
         practitioner_id = practitioner.practitioner_id
         command = LogHours(
             practitioner_id=practitioner_id,
@@ -148,7 +153,16 @@ class SheetImports:
         )
         content = json.dumps([str(part) for part in row.content])
         digest = hashlib.sha256(content.encode()).hexdigest()
-        key = Idempotency(f"timesheet-sheet {practitioner_id} {digest} {occurrence}")
+        return command, Idempotency(f"timesheet-sheet {practitioner_id} {digest} {occurrence}")
+
+    def _row(
+        self,
+        row: SheetRow,
+        command: LogHours,
+        key: Idempotency,
+        practitioner: Practitioner,
+        metadata: Metadata,
+    ) -> str | RejectedRow:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 outcome = self.timesheets.log_hours(command, practitioner, metadata, key)
