@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import sqlalchemy
-from plimsoll_events.readmodel import StoreEvent, StoreFedReadModel
+from plimsoll_events.readmodel import PASS_OVER, StoreEvent, StoreFedReadModel
 from plimsoll_events.records import NewEvent
 from prometheus_client import REGISTRY
 from sqlalchemy import Connection, text
@@ -112,6 +112,29 @@ def test_events_of_other_types_are_skipped_but_passed(store, engine):
         assert [r[0] for r in model.model.rows(conn)] == ["P-1"]
         assert model.position(conn) == 2
     assert model.parked() == []
+
+
+def test_a_read_passes_a_few_events_it_does_not_apply_without_writing(store, engine):
+    """Reads that follow reads (each recording itself in the access log) write no checkpoint;
+    once many such events lie behind it, a read moves it past them."""
+    model = _model(engine, store)
+
+    def others(n: int) -> list[NewEvent]:
+        return [NewEvent("personal-data-read", 1, {"x": 1}, "P-1", ACTOR) for _ in range(n)]
+
+    _log(store, [("P-1", 30)])
+    with model.reading() as conn:
+        assert model.position(conn) == 1
+    store.append("read-1", 0, others(1))
+    with model.reading() as conn:
+        assert model.position(conn) == 1  # the read's event is passed over, not written past
+    _log(store, [("P-1", 15)])
+    with model.reading() as conn:
+        assert [(r[0], r[2]) for r in model.model.rows(conn)] == [("P-1", 45)]
+        assert model.position(conn) == 3
+    store.append("read-2", 0, others(PASS_OVER + 1))
+    with model.reading() as conn:
+        assert model.position(conn) == store.head_position()
 
 
 def test_a_step_applies_one_batch_and_says_whether_more_may_wait(store, engine):
