@@ -56,7 +56,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, text
@@ -159,6 +159,15 @@ class StoreReader(Protocol):
     def head_position(self) -> int: ...
 
 
+class _CaughtUp(NamedTuple):
+    position: int
+    """The checkpoint now."""
+    full: bool = False
+    """The last batch read was full: more may be waiting."""
+    wrote: bool = False
+    """Rows or the checkpoint were written (and the catch-up lock taken) in the transaction."""
+
+
 class StoreFedReadModel:
     """A `StoreReadModel` kept up to date from ``store``, with its tables on ``engine``.
 
@@ -219,24 +228,22 @@ class StoreFedReadModel:
         first, often over the access log's last event) waits for one disk flush
         fewer.
         """
-        return self._catch_up(conn, batches=None, rows_only=rows_only)[0]
+        return self._catch_up(conn, batches=None, rows_only=rows_only).position
 
     def step(self, conn: Connection) -> bool:
         """Apply one batch, in the caller's transaction (as `catch_up`); whether it was
         full, so that more may be waiting. A background process manager commits batch
         by batch rather than hold one transaction over a long log."""
-        return self._catch_up(conn, batches=1, rows_only=False)[1]
+        return self._catch_up(conn, batches=1, rows_only=False).full
 
-    def _catch_up(
-        self, conn: Connection, *, batches: int | None, rows_only: bool
-    ) -> tuple[int, bool]:
+    def _catch_up(self, conn: Connection, *, batches: int | None, rows_only: bool) -> _CaughtUp:
         self.create_schema()
         position = self.position(conn)
         head = self.store.head_position()
         if position >= head:
-            return position, False  # nothing new: most reads end here, without the lock
+            return _CaughtUp(position)  # nothing new: most reads end here, without the lock
         if rows_only and self._none_to_apply(position, head):
-            return position, False
+            return _CaughtUp(position)
         if rows_only:
             conn.execute(text("set local synchronous_commit to off"))
         self.lock(conn)
@@ -255,7 +262,7 @@ class StoreFedReadModel:
             if moved > position:
                 position = moved
                 conn.execute(text(_MOVE), {**self._named, "position": position})
-        return position, full
+        return _CaughtUp(position, full, wrote=True)
 
     def _none_to_apply(self, position: int, head: int) -> bool:
         """Whether the events after the checkpoint are only ones this model does not apply
@@ -280,8 +287,8 @@ class StoreFedReadModel:
     def reading(self) -> Iterator[Connection]:
         """A caught-up connection to read from: reads see every write that returned."""
         with self.engine.connect() as conn:
-            self.catch_up(conn, rows_only=True)
-            conn.commit()
+            if self._catch_up(conn, batches=None, rows_only=True).wrote:
+                conn.commit()
             yield conn
             conn.rollback()
 

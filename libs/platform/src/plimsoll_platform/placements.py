@@ -232,12 +232,12 @@ class Placements:
     def of(self, practitioner_id: str) -> Placement | None:
         """Their placement today: before they start, their first; after they leave, their
         last (`in_post` tells). None for a practitioner not known (yet)."""
-        history = self._history(practitioner_id)
+        history = self.history(practitioner_id)
         return None if history is None else history.current(self.clock.today())
 
     def on(self, practitioner_id: str, day: date) -> Placement | None:
         """Their placement on `day`; None if they were not in post that day, or are not known."""
-        history = self._history(practitioner_id)
+        history = self.history(practitioner_id)
         return None if history is None else history.on(day)
 
     def team_members(self, team_id: str, day: date) -> list[Placement]:
@@ -264,7 +264,8 @@ class Placements:
             ).scalar_one_or_none()
         return None if region is None else str(region)
 
-    def _history(self, practitioner_id: str) -> PlacementHistory | None:
+    def history(self, practitioner_id: str) -> PlacementHistory | None:
+        """Their placements, day by day; None for someone placements has not seen."""
         with self.engine.connect() as conn:
             return load_histories(conn, [practitioner_id]).get(practitioner_id)
 

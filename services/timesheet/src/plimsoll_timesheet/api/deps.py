@@ -16,8 +16,7 @@ from fastapi import Depends, Path
 from plimsoll_events.types.fields import Day, Identifier
 from plimsoll_platform.access import SCOPED, Caller, Place, may
 from plimsoll_platform.api import RequiredIdempotencyKey, held, problem_responses
-from plimsoll_platform.placement_history import PlacementHistory
-from plimsoll_platform.placements import Placements, load_histories
+from plimsoll_platform.placements import Placements
 from plimsoll_platform.roles import Role
 
 from plimsoll_timesheet.handlers import Practitioner, Timesheets
@@ -93,18 +92,12 @@ OPT_OUT_COMMAND: Final = problem_responses(
 TEAM_READ: Final = problem_responses({404: "No such team (to admins, services and ops)"})
 
 
-def placement_history(placements: Placements, practitioner_id: str) -> PlacementHistory | None:
-    """Their placements, day by day; None for someone placements has not seen."""
-    with placements.engine.connect() as conn:
-        return load_histories(conn, [practitioner_id]).get(practitioner_id)
-
-
 def practitioner_reached(
     placements: Placements, caller: Caller, practitioner_id: str
 ) -> Practitioner:
     """The practitioner, once the caller is found to reach them where they are placed today
     (404 to admins and services, else 403, for someone placements does not know)."""
-    history = placement_history(placements, practitioner_id)
+    history = placements.history(practitioner_id)
     place = None
     if history is not None:
         today = history.current(placements.clock.today())
