@@ -32,7 +32,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -46,7 +46,7 @@ import psycopg
 import sqlalchemy
 from plimsoll_events.catalogue import CATALOGUE
 from plimsoll_events.projection import Delivered
-from plimsoll_events.readmodel import StoreFedReadModel
+from plimsoll_events.readmodel import StoreFedReadModel, StoreUpTo
 from plimsoll_events.records import Metadata, NewEvent
 from plimsoll_events.store import EventStore
 from plimsoll_events.types.allocation import PractitionerRegistered
@@ -228,29 +228,13 @@ def _place(engine: sqlalchemy.Engine, registrations: list[PractitionerRegistered
             )
 
 
-class _UpTo:
-    """The store as far as `position`: a catch-up in slices, one transaction each."""
-
-    def __init__(self, store: EventStore, position: int) -> None:
-        self.store, self.position = store, position
-
-    def head_position(self) -> int:
-        return self.position
-
-    def read_all(
-        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
-    ) -> list[Any]:
-        events = self.store.read_all(after_position, limit, types)
-        return [e for e in events if e.position <= self.position]
-
-
 def _catch_up(engine: sqlalchemy.Engine, store: EventStore) -> None:
     """The service's read model built before it starts, a slice per transaction: a request
     catching up millions of events in one transaction would run for many minutes."""
     head, applied = store.head_position(), 0
     while applied < head:
         upto = min(head, applied + CATCH_UP_SLICE)
-        model = StoreFedReadModel(engine, _UpTo(store, upto), TimesheetReadModel(), types=TYPES)
+        model = StoreFedReadModel(engine, StoreUpTo(store, upto), TimesheetReadModel(), types=TYPES)
         with engine.begin() as conn:
             applied = model.catch_up(conn)
 

@@ -3,7 +3,7 @@ row, at the same position: whatever the batches the events were applied in."""
 
 import pytest
 import sqlalchemy
-from plimsoll_events.readmodel import StoreFedReadModel
+from plimsoll_events.readmodel import StoreFedReadModel, StoreUpTo
 from plimsoll_timesheet.projections import TABLES, TimesheetReadModel
 from sqlalchemy import text
 
@@ -28,20 +28,6 @@ def _rows(conn) -> dict[str, list]:
         ]
         for table in TABLES
     }
-
-
-class UpTo:
-    """The store as it stood at `position`: what the live read model had applied."""
-
-    def __init__(self, store, position: int) -> None:
-        self.store, self.position = store, position
-
-    def head_position(self) -> int:
-        return self.position
-
-    def read_all(self, after_position: int = 0, limit: int = 1000, types=None) -> list:
-        events = self.store.read_all(after_position, limit, types)
-        return [e for e in events if e.position <= self.position]
 
 
 def _live(engine) -> tuple[int, dict[str, list]]:
@@ -89,7 +75,7 @@ def test_a_rebuild_equals_the_live_read_model(
     # depend on how the events were batched.
     for batch, upto in ((7, position // 2), (997, position)):
         model = StoreFedReadModel(
-            rebuilt, UpTo(timesheet_store, upto), TimesheetReadModel(), batch_size=batch
+            rebuilt, StoreUpTo(timesheet_store, upto), TimesheetReadModel(), batch_size=batch
         )
         with rebuilt.begin() as conn:
             assert model.catch_up(conn) == upto

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 import sqlalchemy
 from plimsoll_events.projection import Delivered
-from plimsoll_events.readmodel import StoreFedReadModel
+from plimsoll_events.readmodel import StoreFedReadModel, StoreUpTo
 from plimsoll_events.types.allocation import CaseAllocated, CaseClosed, CaseReallocated
 from plimsoll_wellbeing.case_holders import CaseHoldersProjection
 from plimsoll_wellbeing.projections import TYPES, WellbeingRecords
@@ -26,20 +26,6 @@ def _rows(engine) -> dict[str, list]:
         }
 
 
-class UpTo:
-    """The live store as it stood at `head`: later events (other tests') are not read."""
-
-    def __init__(self, store, head: int) -> None:
-        self.store, self.head = store, head
-
-    def head_position(self) -> int:
-        return self.head
-
-    def read_all(self, after_position: int = 0, limit: int = 1000, types=None):
-        events = self.store.read_all(after_position, limit, types)
-        return [e for e in events if e.position <= self.head]
-
-
 def test_folding_in_small_batches_gives_the_rows_one_batch_gives(
     wb, wellbeing_store, scratch_database
 ):
@@ -48,16 +34,16 @@ def test_folding_in_small_batches_gives_the_rows_one_batch_gives(
     held = wb.hold(pid, agreements=[{"kind": "suspend", "case_id": case_id, "reason": "Remand"}])
     assert held.status_code == 201, held.text
     wb("ada.admin").put(f"/practitioners/{pid}/union-consent/uma.union")
-    store = UpTo(wellbeing_store, wellbeing_store.head_position())
+    store = StoreUpTo(wellbeing_store, wellbeing_store.head_position())
     engine = sqlalchemy.create_engine(scratch_database)
     try:
         by_seven = StoreFedReadModel(engine, store, WellbeingRecords(), types=TYPES, batch_size=7)
-        assert by_seven.rebuild() == store.head
+        assert by_seven.rebuild() == store.position
         small = _rows(engine)
         at_once = StoreFedReadModel(
             engine, store, WellbeingRecords(), types=TYPES, batch_size=100_000
         )
-        assert at_once.rebuild() == store.head
+        assert at_once.rebuild() == store.position
         whole = _rows(engine)
         assert by_seven.parked() == []
     finally:

@@ -159,6 +159,23 @@ class StoreReader(Protocol):
     def head_position(self) -> int: ...
 
 
+class StoreUpTo:
+    """A store as it stood at `position`, later events unseen: to catch a read model up in
+    slices (a transaction each), or to where another read model had got to."""
+
+    def __init__(self, store: StoreReader, position: int) -> None:
+        self.store, self.position = store, position
+
+    def head_position(self) -> int:
+        return self.position
+
+    def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        events = self.store.read_all(after_position, limit, types)
+        return [e for e in events if e.position <= self.position]
+
+
 class _CaughtUp(NamedTuple):
     position: int
     """The checkpoint now."""
