@@ -66,7 +66,15 @@ from plimsoll_events.faults import is_transient
 from plimsoll_events.metrics import READ_MODEL_PARKED
 from plimsoll_events.records import RecordedEvent
 
-__all__ = ["ParkedEvent", "StoreEvent", "StoreFedReadModel", "StoreReadModel", "StoreReader"]
+__all__ = [
+    "PASS_OVER",
+    "ParkedEvent",
+    "StoreEvent",
+    "StoreFedReadModel",
+    "StoreReadModel",
+    "StoreReader",
+    "StoreUpTo",
+]
 
 log = logging.getLogger(__name__)
 
