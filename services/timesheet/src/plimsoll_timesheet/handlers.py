@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -190,13 +190,8 @@ class Timesheets:
             for index in indexes:
                 command, key = commands[index]
                 try:
-                    context = DayContext(
-                        today=now.date(),
-                        now=now.time(),
-                        contracted_day_minutes=practitioner.contracted_day(day),
-                        by_practitioner=practitioner.by_practitioner,
-                        event_ids=tuple(ids),
-                    )
+                    contracted = practitioner.contracted_day(day)
+                    context = _day_context(practitioner, contracted, now, ids)
                     decided = DAY.decide(replace(command, context=context), state)
                 except Refused:
                     continue  # alone, it is refused (or answered from its key) as ever
@@ -209,8 +204,8 @@ class Timesheets:
                 ids += [e.event_id for e in new]
         results = self.store.append_many([a for _, a in appends]) if appends else []
         for (index, append), result in zip(appends, results, strict=True):
-            fresh = not isinstance(result, Exception) and (
-                result[0].stream_version > append.expected_version
+            fresh = not isinstance(result, Exception) and not _recorded_before(
+                result, append.expected_version
             )
             settled[index] = True if fresh else None
         return settled
@@ -231,13 +226,7 @@ class Timesheets:
         contracted = practitioner.contracted_day(command.day)
         now = self.clock.now().astimezone(UK)
         earlier = self.store.read_stream(stream)
-        context = DayContext(
-            today=now.date(),
-            now=now.time(),
-            contracted_day_minutes=contracted,
-            by_practitioner=practitioner.by_practitioner,
-            event_ids=tuple(e.event_id for e in earlier),
-        )
+        context = _day_context(practitioner, contracted, now, [e.event_id for e in earlier])
         filled = replace(command, context=context)
         outcome = self._execute(DAY, stream, filled, earlier, metadata, idempotency)
         return DayOutcome(outcome, contracted)
@@ -294,9 +283,29 @@ class Timesheets:
     ) -> Outcome[State]:
         reading = _ReadOnce(self.store, stream, earlier)
         recorded = execute(reading, decider, stream, command, metadata, idempotency=idempotency)
-        repeated = bool(recorded) and recorded[0].stream_version <= len(earlier)
+        repeated = _recorded_before(recorded, len(earlier))
         events = earlier if repeated else [*earlier, *recorded]
         return Outcome(recorded, _fold(decider, events), events, repeated)
+
+
+def _day_context(
+    practitioner: Practitioner, contracted: int, now: datetime, event_ids: Sequence[UUID]
+) -> DayContext:
+    """What a day command is decided with: the UK date and time `now`, the contracted day,
+    whether the practitioner acts themself, and the day's event ids."""
+    return DayContext(
+        today=now.date(),
+        now=now.time(),
+        contracted_day_minutes=contracted,
+        by_practitioner=practitioner.by_practitioner,
+        event_ids=tuple(event_ids),
+    )
+
+
+def _recorded_before(recorded: Sequence[RecordedEvent], version: int) -> bool:
+    """Whether an append expected at `version` was answered with events already in the
+    stream (its key's first recording) rather than written now."""
+    return bool(recorded) and recorded[0].stream_version <= version
 
 
 def _fold(decider: Decider[Any, State], events: Sequence[RecordedEvent]) -> State:

@@ -41,6 +41,7 @@ from plimsoll_timesheet.handlers import Practitioner, Timesheets
 from plimsoll_timesheet.sheets import SheetRow
 
 ATTEMPTS: Final = 3
+_SETTLED: Final = {True: "accepted", False: "already", None: "to run alone"}
 # The sheet's column for each field a refusal can name; None: not a column of the sheet.
 _COLUMN: Final = {
     "day": "date",
@@ -111,8 +112,9 @@ class SheetImports:
             seen[row.content] += 1
             commands.append(self._command(row, seen[row.content], practitioner, on_behalf_reason))
         together = self.timesheets.log_hours_together(commands, practitioner, metadata)
-        outcomes: list[str | RejectedRow] = ["accepted" if done else "already" for done in together]
-        # What was not settled together runs alone, a day's rows in sheet order.
+        # What was not settled together runs alone, a day's rows in sheet order, and its
+        # placeholder is replaced by the answer it gets.
+        outcomes: list[str | RejectedRow] = [_SETTLED[done] for done in together]
         alone: dict[date, list[int]] = defaultdict(list)
         for index, done in enumerate(together):
             if done is None:
